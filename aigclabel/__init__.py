@@ -1,0 +1,53 @@
+"""aigclabel: label AI-generated content and check those labels (GB 45438-2025 and friends).
+
+Library use::
+
+    import aigclabel
+    marked: bytes = aigclabel.mark(png_bytes, producer="001191110102MACQD9K64010000")
+    report = aigclabel.verify(marked)
+    assert report.verdict == "compliant" or report.findings
+
+Heavy libraries are imported only by the handlers that need them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, OutputError, ProfileError,
+                     SourceError, UnsupportedFormat, UnsupportedOperation)
+from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
+from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
+from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "mark", "mark_file", "verify", "inspect", "MarkResult", "Inspection",
+    "AigcRecord", "LegacyRecord", "ParsedLabel", "parse_label",
+    "Profile", "load_profile", "list_profiles", "DEFAULT_PROFILE",
+    "Finding", "FoundLabel", "Level", "Report", "Trace", "Verdict",
+    "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
+    "SourceError", "UnsupportedFormat", "UnsupportedOperation",
+]
+
+# The marking and verifying modules pull in the format registry; load them on first use so that
+# `import aigclabel` (and `aigclabel --help`) stays cheap.
+_LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
+         "verify": "verifier", "inspect": "verifier", "Inspection": "verifier"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aigclabel' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,84 @@
+"""Every exception aigclabel raises, in one place.
+
+A file that breaks the rules is *not* an exception: it is a :class:`~aigclabel.report.Report`
+with findings.  Exceptions mean "could not do what was asked"::
+
+    AigcLabelError                  root; catch this to catch everything below
+    ├── ProfileError                a profile file or option is invalid (exit code 2)
+    ├── InputError                  the input could not be checked or marked (exit code 3)
+    │   ├── SourceError             missing, unreadable, a directory, not a binary stream
+    │   ├── UnsupportedFormat       no format handler claims the content
+    │   └── CorruptFile             the content is truncated or malformed
+    ├── UnsupportedOperation        the format is known but cannot do this (e.g. write) (exit code 3)
+    ├── LabelError                  a label value cannot be written (bad characters, missing field)
+    └── OutputError                 the output cannot be written: exists, no such directory (exit code 3)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AigcLabelError",
+    "ProfileError",
+    "InputError",
+    "SourceError",
+    "UnsupportedFormat",
+    "CorruptFile",
+    "UnsupportedOperation",
+    "LabelError",
+    "OutputError",
+]
+
+
+class AigcLabelError(Exception):
+    """Root of every error raised by aigclabel."""
+
+    #: short machine-readable name used in JSON output and batch summaries
+    kind: str = "error"
+
+
+class ProfileError(AigcLabelError):
+    """A profile could not be found, parsed or validated; the message names the file and key."""
+
+    kind = "profile-error"
+
+
+class InputError(AigcLabelError):
+    """The input could not be read well enough to check or mark it."""
+
+    kind = "input-error"
+
+
+class SourceError(InputError):
+    """The source is missing, unreadable, a directory, or not a binary stream."""
+
+    kind = "source-error"
+
+
+class UnsupportedFormat(InputError):
+    """No format handler recognises the content (the file extension is never trusted)."""
+
+    kind = "unsupported-format"
+
+
+class CorruptFile(InputError):
+    """The content claims a known format but is truncated or malformed."""
+
+    kind = "corrupt-file"
+
+
+class UnsupportedOperation(AigcLabelError):
+    """The format is recognised but the requested operation is not available for it."""
+
+    kind = "unsupported-operation"
+
+
+class LabelError(AigcLabelError, ValueError):
+    """A label record cannot be written as given (e.g. characters outside the allowed set)."""
+
+    kind = "label-error"
+
+
+class OutputError(AigcLabelError):
+    """The destination cannot be written: it exists (without force), or its directory does not."""
+
+    kind = "output-error"

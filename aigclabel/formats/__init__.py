@@ -1,0 +1,73 @@
+"""The format registry: handlers chosen by content, scored like ``mutagen.File``.
+
+Every handler module is listed once in :data:`_BUILTIN`; its classes are imported only when a
+file needs detecting, so ``aigclabel --help`` stays fast.  Ties in score are broken by name, so
+the order here never matters.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .._io import CountingReader
+from ..errors import UnsupportedFormat
+from .base import HEAD_SIZE, Evidence, FormatHandler, ImplicitLabel
+
+__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "handlers", "detect", "handler_for", "register"]
+
+# module name -> handler class names (one line per format family)
+_BUILTIN: dict[str, tuple[str, ...]] = {
+    "jpeg": ("JpegHandler",),
+    "png": ("PngHandler",),
+}
+
+_registry: list[type[FormatHandler]] = []
+_loaded = False
+
+
+def register(handler: type[FormatHandler]) -> type[FormatHandler]:
+    """Add a handler (usable as a class decorator by third-party formats)."""
+    if handler not in _registry:
+        _registry.append(handler)
+    return handler
+
+
+def handlers() -> list[type[FormatHandler]]:
+    global _loaded
+    if not _loaded:
+        for module, names in _BUILTIN.items():
+            mod = importlib.import_module(f"{__name__}.{module}")
+            for name in names:
+                register(getattr(mod, name))
+        _loaded = True
+    return sorted(_registry, key=lambda h: h.name)
+
+
+def detect(head: bytes) -> type[FormatHandler]:
+    """Pick the handler that scores *head* highest; :class:`UnsupportedFormat` when none claims it."""
+    best: tuple[int, str] | None = None
+    chosen: type[FormatHandler] | None = None
+    for handler in handlers():
+        score = handler.score(head)
+        if score > 0 and (best is None or (score, _neg(handler.name)) > best):
+            best = (score, _neg(handler.name))
+            chosen = handler
+    if chosen is None:
+        if not head:
+            raise UnsupportedFormat("empty file")
+        raise UnsupportedFormat("not a supported format (the content matches no handler; "
+                                f"supported: {', '.join(h.name.upper() for h in handlers())})")
+    return chosen
+
+
+def _neg(name: str) -> str:
+    # Higher score wins; among equal scores the alphabetically first name wins.
+    return "".join(chr(0x10FFFF - ord(c)) for c in name)
+
+
+def handler_for(src: CountingReader) -> FormatHandler:
+    """Detect the format of *src* (reading only its first bytes) and return a handler instance."""
+    src.seek(0)
+    head = src.read(HEAD_SIZE)
+    src.seek(0)
+    return detect(head)()

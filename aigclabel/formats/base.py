@@ -1,0 +1,70 @@
+"""The handler interface every container format implements.
+
+A handler is chosen by :func:`aigclabel.formats.detect` from the first bytes of the content
+(never the file name).  Reading returns :class:`Evidence`: every label and trace found, and
+where.  Writing copies the source to a destination stream with the implicit record added,
+touching nothing the record does not own.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, ClassVar
+
+from .._io import CountingReader
+from ..errors import UnsupportedOperation
+from ..report import Finding, FoundLabel, Trace
+
+__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "HEAD_SIZE"]
+
+#: how many leading bytes detection looks at
+HEAD_SIZE = 64
+
+
+@dataclass
+class ImplicitLabel:
+    """What the metadata step writes: the record text plus convention properties."""
+
+    record_json: str  # the exact JSON text of the record (Annex E, or the 2023 legacy form)
+    #: IPTC DigitalSourceType URI to write beside the record (None: leave as is)
+    digital_source_type: str | None = None
+
+
+@dataclass
+class Evidence:
+    """Everything a handler found in one file."""
+
+    format: str
+    kind: str  # "image" | "audio" | "video" | "document" | "text"
+    labels: list[FoundLabel] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)
+    #: structural problems that did not stop reading (e.g. a malformed XMP packet that was ignored)
+    findings: list[Finding] = field(default_factory=list)
+    #: format facts: width, height, ... (what later checks need)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class FormatHandler(ABC):
+    """Base class of format handlers. Subclasses register themselves in ``formats/__init__.py``."""
+
+    name: ClassVar[str]  # short id, e.g. "jpeg"
+    kind: ClassVar[str]  # "image", "audio", ...
+    mime: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]
+    #: the normative carrier for the implicit record, as named in findings
+    normative_carrier: ClassVar[str]
+    can_write: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def score(cls, head: bytes) -> int:
+        """0 when *head* is not this format, up to 100 when certain."""
+
+    @abstractmethod
+    def read(self, src: CountingReader) -> Evidence:
+        """Find every label and trace; read as little as possible."""
+
+    def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
+        """Copy *src* to *dst* with *label* as the file's one implicit record."""
+        raise UnsupportedOperation(f"writing the implicit label into {self.name.upper()} is not supported yet")

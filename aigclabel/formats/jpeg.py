@@ -1,0 +1,203 @@
+"""JPEG: the record lives in an APP1 XMP segment (GB 45438 / TC260 image guide).
+
+Segments are walked by their length fields; entropy-coded data after SOS is never decoded,
+only copied.  Also read: EXIF UserComment / ImageDescription JSON, raw ``AIGC{...}`` APPn blobs
+and comment segments.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .._io import CountingReader
+from ..errors import CorruptFile, UnsupportedOperation
+from ..report import FoundLabel, Trace
+from ._exif import TiffDirectory, blank_entry
+from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
+from .base import Evidence, FormatHandler, ImplicitLabel
+
+XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+EXT_XMP_ID = b"http://ns.adobe.com/xmp/extension/\x00"
+EXIF_ID = b"Exif\x00\x00"
+MAX_SEGMENT_PAYLOAD = 65533  # 0xFFFF minus the two length bytes
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_NO_LENGTH = {0x01, *range(0xD0, 0xD8)}
+SOS, EOI = 0xDA, 0xD9
+#: bytes of the tail inspected for an end-of-image marker when the file does not end in one
+_TAIL_WINDOW = 1 << 16
+
+
+@dataclass
+class Segment:
+    marker: int
+    offset: int  # offset of the 0xFF marker byte
+    length: int  # payload length (without marker and length field)
+
+    @property
+    def payload_offset(self) -> int:
+        return self.offset + 4
+
+
+def _walk_header(src: CountingReader) -> tuple[list[Segment], int]:
+    """Segments up to (not including) SOS, reading only marker and length bytes; returns SOS offset."""
+    src.seek(0)
+    if src.read(2) != b"\xff\xd8":
+        raise CorruptFile("not a JPEG (no SOI marker)")
+    segments: list[Segment] = []
+    pos = 2
+    while True:
+        src.seek(pos)
+        b = src.read(2)
+        if len(b) < 2:
+            raise CorruptFile("truncated: file ends before the image data (no SOS marker)")
+        if b[0] != 0xFF:
+            raise CorruptFile(f"corrupt: expected a marker at offset {pos}, found 0x{b[0]:02X}")
+        marker = b[1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _NO_LENGTH:
+            pos += 2
+            continue
+        if marker == EOI:
+            raise CorruptFile("corrupt: end-of-image marker before any image data")
+        if marker == SOS:
+            return segments, pos
+        lb = src.read(2)
+        if len(lb) < 2:
+            raise CorruptFile(f"truncated: file ends inside the segment at offset {pos}")
+        (length,) = struct.unpack(">H", lb)
+        if length < 2 or pos + 2 + length > src.size:
+            raise CorruptFile(f"corrupt: segment 0x{marker:02X} at offset {pos} claims {length} bytes, "
+                              "beyond the end of the file")
+        segments.append(Segment(marker, pos, length - 2))
+        pos += 2 + length
+
+
+def _check_tail(src: CountingReader, sos: int) -> None:
+    """A JPEG must end with EOI (possibly followed by a trailer); detect truncated scans cheaply."""
+    if src.size - sos < 4:
+        raise CorruptFile("truncated: no image data after the SOS marker")
+    if src.read_at(src.size - 2, 2) == b"\xff\xd9":
+        return
+    start = max(sos, src.size - _TAIL_WINDOW)
+    if b"\xff\xd9" not in src.read_at(start, src.size - start):
+        raise CorruptFile("truncated: the image data has no end-of-image marker")
+
+
+def _app_name(marker: int) -> str:
+    return f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else ("COM" if marker == 0xFE else f"0x{marker:02X}")
+
+
+class JpegHandler(FormatHandler):
+    name = "jpeg"
+    kind = "image"
+    mime = "image/jpeg"
+    extensions = (".jpg", ".jpeg", ".jpe", ".jfif")
+    normative_carrier = "xmp:TC260:AIGC"
+    can_write = True
+
+    @classmethod
+    def score(cls, head: bytes) -> int:
+        if head[:3] == b"\xff\xd8\xff":
+            return 90
+        return 0
+
+    def read(self, src: CountingReader) -> Evidence:
+        segments, sos = _walk_header(src)
+        ev = Evidence(self.name, self.kind)
+        for seg in segments:
+            where = f"{_app_name(seg.marker)} segment at offset {seg.offset}"
+            if seg.marker in _SOF and seg.length >= 5:
+                h, w = struct.unpack(">HH", src.read_at(seg.payload_offset + 1, 4))
+                ev.info.update(width=w, height=h)
+            elif seg.marker == 0xE1:
+                head = src.read_at(seg.payload_offset, min(seg.length, len(EXT_XMP_ID)))
+                if head.startswith(XMP_ID):
+                    packet = src.read_at(seg.payload_offset + len(XMP_ID), seg.length - len(XMP_ID))
+                    self._add(ev, evidence_from_xmp(packet, f"APP1 XMP segment at offset {seg.offset}",
+                                                    offset=seg.offset, before_payload=True))
+                elif head.startswith(EXIF_ID):
+                    block = src.read_at(seg.payload_offset + 6, seg.length - 6)
+                    self._add(ev, evidence_from_exif(block, f"APP1 EXIF segment at offset {seg.offset}",
+                                                     offset=seg.offset, before_payload=True))
+                elif head.startswith(EXT_XMP_ID):
+                    ev.traces.append(Trace("extended-xmp", "ExtendedXMP segment present (not read)", where))
+            elif 0xE0 <= seg.marker <= 0xEF or seg.marker == 0xFE:
+                # Raw "AIGC{...}" blobs in any APPn or a comment: peek 4 bytes before reading the rest.
+                head = src.read_at(seg.payload_offset, min(seg.length, 4))
+                if head == b"AIGC" or (seg.marker == 0xFE and seg.length < 4096):
+                    body = head + src.read(seg.length - len(head))
+                    text = body.decode("utf-8", "replace").rstrip("\x00")
+                    if head == b"AIGC" or "AIGC" in text:
+                        ev.labels.append(found_label(f"jpeg:{_app_name(seg.marker)}", where, text,
+                                                     normative=False, offset=seg.offset, before_payload=True))
+        _check_tail(src, sos)
+        return ev
+
+    @staticmethod
+    def _add(ev: Evidence, found: tuple[list[FoundLabel], list[Trace], list]) -> None:
+        labels, traces, findings = found
+        ev.labels += labels
+        ev.traces += traces
+        ev.findings += findings
+
+    def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
+        segments, sos = _walk_header(src)
+        _check_tail(src, sos)
+        xmp_segments: list[Segment] = []
+        out: list[bytes] = [b"\xff\xd8"]
+        insert_at: int | None = None  # index in `out` where a new XMP segment goes
+        leading = True  # still in the leading APP0/Exif-APP1 run
+        existing_xmp: bytes | None = None
+        xmp_index: int | None = None
+        for seg in segments:
+            raw = src.read_at(seg.offset, 4 + seg.length)
+            payload = raw[4:]
+            if seg.marker == 0xE1 and payload.startswith(XMP_ID):
+                if existing_xmp is None:
+                    existing_xmp = payload[len(XMP_ID):]
+                    xmp_index = len(out)
+                    out.append(b"")  # placeholder, filled below
+                # a second standard XMP segment is invalid; its properties are folded into nothing
+                # here, so refuse rather than lose them
+                else:
+                    raise CorruptFile("two standard XMP segments; refusing to guess which to keep")
+                xmp_segments.append(seg)
+                leading = False
+                continue
+            if (0xE0 <= seg.marker <= 0xEF or seg.marker == 0xFE) and payload[:4] == b"AIGC":
+                continue  # an old raw record blob: replaced by the XMP record (never two records)
+            if seg.marker == 0xE1 and payload.startswith(EXIF_ID):
+                block = bytearray(payload[6:])
+                try:
+                    directory = TiffDirectory(block)
+                except CorruptFile:
+                    directory = None
+                if directory is not None:
+                    old = exif_record_entries(directory)
+                    for entry in old:
+                        blank_entry(block, entry)  # same length: no EXIF offset moves
+                    if old:
+                        raw = raw[:4] + EXIF_ID + bytes(block)
+            if leading and not (seg.marker == 0xE0 or (seg.marker == 0xE1 and payload.startswith(EXIF_ID))):
+                leading = False
+                insert_at = len(out)
+            out.append(raw)
+        packet = build_xmp(existing_xmp, label)
+        body = XMP_ID + packet
+        if len(body) > MAX_SEGMENT_PAYLOAD:
+            raise UnsupportedOperation(
+                f"the XMP packet would be {len(packet)} bytes, more than one APP1 segment holds "
+                "(ExtendedXMP is not written); file left unchanged")
+        segment = b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+        if xmp_index is not None:
+            out[xmp_index] = segment
+        else:
+            out.insert(insert_at if insert_at is not None else len(out), segment)
+        for part in out:
+            dst.write(part)
+        src.seek(sos)
+        src.copy_to(dst)

@@ -1,0 +1,231 @@
+"""PNG: the record lives in an uncompressed ``iTXt`` chunk ``XML:com.adobe.xmp`` before the first IDAT.
+
+Chunks are walked by their length fields.  Reading seeks past image data (only metadata chunks
+are read and CRC-checked); writing copies every chunk and checks every CRC on the way.  Also read:
+``tEXt``/``zTXt``/``iTXt`` chunks with an ``AIGC`` keyword, ``eXIf``, and generator chunks
+(Stable Diffusion ``parameters``, ComfyUI ``prompt``/``workflow``) as traces.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .._io import CountingReader
+from ..errors import CorruptFile
+from ..report import Trace
+from ._exif import TiffDirectory, blank_entry
+from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
+from .base import Evidence, FormatHandler, ImplicitLabel
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+XMP_KEYWORD = b"XML:com.adobe.xmp"
+_TEXT_TYPES = {b"tEXt", b"zTXt", b"iTXt"}
+_META_TYPES = _TEXT_TYPES | {b"eXIf", b"IHDR"}
+#: cap on decompressed text so a zTXt "zip bomb" cannot exhaust memory
+MAX_TEXT = 16 << 20
+#: generator text chunks worth reporting as traces (keyword -> generator)
+GENERATOR_KEYWORDS = {"parameters": "Stable Diffusion (A1111/Forge) parameters",
+                      "prompt": "ComfyUI prompt", "workflow": "ComfyUI workflow",
+                      "Dream": "InvokeAI", "sd-metadata": "InvokeAI", "invokeai_metadata": "InvokeAI",
+                      "NovelAI": "NovelAI"}
+
+
+@dataclass
+class Chunk:
+    type: bytes
+    offset: int  # offset of the length field
+    length: int
+
+    @property
+    def data_offset(self) -> int:
+        return self.offset + 8
+
+    @property
+    def end(self) -> int:
+        return self.offset + 12 + self.length
+
+
+def _walk(src: CountingReader) -> list[Chunk]:
+    """All chunks up to IEND, reading only the 8-byte headers."""
+    src.seek(0)
+    if src.read(8) != SIGNATURE:
+        raise CorruptFile("not a PNG (bad signature)")
+    chunks: list[Chunk] = []
+    pos = 8
+    while True:
+        src.seek(pos)
+        head = src.read(8)
+        if len(head) < 8:
+            raise CorruptFile("truncated: file ends before the IEND chunk")
+        length, ctype = struct.unpack(">I4s", head)
+        if length > 0x7FFFFFFF or not ctype.isalpha():
+            raise CorruptFile(f"corrupt: bad chunk header at offset {pos}")
+        chunk = Chunk(ctype, pos, length)
+        if chunk.end > src.size:
+            raise CorruptFile(f"truncated: chunk {ctype.decode('latin-1')} at offset {pos} runs past the end")
+        chunks.append(chunk)
+        if ctype == b"IEND":
+            return chunks
+        pos = chunk.end
+
+
+def _read_checked(src: CountingReader, chunk: Chunk) -> bytes:
+    raw = src.read_at(chunk.offset + 4, chunk.length + 8)  # type + data + crc
+    (crc,) = struct.unpack(">I", raw[-4:])
+    if zlib.crc32(raw[:-4]) != crc:
+        raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
+    return raw[4:-4]
+
+
+def _inflate(data: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, MAX_TEXT)
+    except zlib.error as exc:
+        raise CorruptFile(f"corrupt compressed text chunk ({exc})") from None
+    if d.unconsumed_tail:
+        raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; refusing (zip bomb?)")
+    return out
+
+
+def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
+    """(keyword, text) of a tEXt / zTXt / iTXt chunk."""
+    keyword, sep, rest = data.partition(b"\x00")
+    if not sep:
+        raise CorruptFile(f"corrupt {ctype.decode()} chunk (no keyword terminator)")
+    key = keyword.decode("latin-1")
+    if ctype == b"tEXt":
+        return key, rest.decode("latin-1")
+    if ctype == b"zTXt":
+        return key, _inflate(rest[1:]).decode("latin-1")
+    # iTXt: compression flag, method, language\0, translated keyword\0, UTF-8 text
+    if len(rest) < 2:
+        raise CorruptFile("corrupt iTXt chunk")
+    flag, rest = rest[0], rest[2:]
+    _lang, _, rest = rest.partition(b"\x00")
+    _tkey, _, text = rest.partition(b"\x00")
+    if flag:
+        text = _inflate(text)
+    return key, text.decode("utf-8", "replace")
+
+
+def make_chunk(ctype: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
+
+
+def xmp_chunk(packet: bytes) -> bytes:
+    # keyword, NUL, compression flag 0, method 0, empty language + NUL, empty translated keyword + NUL
+    return make_chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + packet)
+
+
+class PngHandler(FormatHandler):
+    name = "png"
+    kind = "image"
+    mime = "image/png"
+    extensions = (".png",)
+    normative_carrier = "xmp:TC260:AIGC"
+    can_write = True
+
+    @classmethod
+    def score(cls, head: bytes) -> int:
+        return 100 if head.startswith(SIGNATURE) else 0
+
+    def read(self, src: CountingReader) -> Evidence:
+        chunks = _walk(src)
+        ev = Evidence(self.name, self.kind)
+        seen_idat = False
+        for chunk in chunks:
+            if chunk.type == b"IDAT":
+                seen_idat = True
+            if chunk.type not in _META_TYPES:
+                continue
+            data = _read_checked(src, chunk)
+            name = chunk.type.decode("latin-1")
+            where = f"{name} chunk at offset {chunk.offset}"
+            if chunk.type == b"IHDR" and len(data) >= 8:
+                w, h = struct.unpack(">II", data[:8])
+                ev.info.update(width=w, height=h)
+            elif chunk.type == b"eXIf":
+                labels, traces, findings = evidence_from_exif(data, where, offset=chunk.offset,
+                                                              before_payload=not seen_idat)
+                ev.labels += labels
+                ev.traces += traces
+                ev.findings += findings
+            else:
+                key, text = parse_text_chunk(chunk.type, data)
+                if chunk.type == b"iTXt" and key == XMP_KEYWORD.decode():
+                    labels, traces, findings = evidence_from_xmp(
+                        text.encode("utf-8"), f"{where} ({key})", offset=chunk.offset,
+                        before_payload=not seen_idat)
+                    ev.labels += labels
+                    ev.traces += traces
+                    ev.findings += findings
+                elif "AIGC" in key:
+                    ev.labels.append(found_label(f"png:{name}:{key}", where, text, normative=False,
+                                                 offset=chunk.offset, before_payload=not seen_idat))
+                elif key in GENERATOR_KEYWORDS:
+                    ev.traces.append(Trace("generator-metadata",
+                                           f"{GENERATOR_KEYWORDS[key]} ({key}: {text.strip()[:80]})", where))
+                elif key == "Software" and (t := _generator(text, where)):
+                    ev.traces.append(t)
+        return ev
+
+    def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
+        chunks = _walk(src)
+        if not any(c.type == b"IDAT" for c in chunks):
+            raise CorruptFile("corrupt: PNG has no IDAT chunk")
+        parts: list[bytes] = [SIGNATURE]
+        existing_xmp: bytes | None = None
+        xmp_slot: int | None = None  # index in parts where the XMP chunk goes
+        seen_idat = False
+        for chunk in chunks:
+            if chunk.type == b"IDAT" and not seen_idat:
+                seen_idat = True
+                if xmp_slot is None:
+                    xmp_slot = len(parts)
+                    parts.append(b"")
+            if chunk.type in _TEXT_TYPES:
+                data = _read_checked(src, chunk)
+                key, text = parse_text_chunk(chunk.type, data)
+                if chunk.type == b"iTXt" and key == XMP_KEYWORD.decode():
+                    if existing_xmp is not None:
+                        raise CorruptFile("two XMP chunks; refusing to guess which to keep")
+                    existing_xmp = text.encode("utf-8")
+                    if not seen_idat:
+                        xmp_slot = len(parts)  # keep it where it was
+                        parts.append(b"")
+                    # an XMP chunk after IDAT moves to before IDAT (the record belongs in the header)
+                    continue
+                if "AIGC" in key:
+                    continue  # an old text-chunk record: replaced by the XMP record (never two)
+                parts.append(src.read_at(chunk.offset, chunk.length + 12))
+            elif chunk.type == b"eXIf":
+                data = bytearray(_read_checked(src, chunk))
+                try:
+                    directory = TiffDirectory(data)
+                    old = exif_record_entries(directory)
+                except CorruptFile:
+                    old = []
+                for entry in old:
+                    blank_entry(data, entry)
+                parts.append(make_chunk(b"eXIf", bytes(data)) if old
+                             else src.read_at(chunk.offset, chunk.length + 12))
+            else:
+                raw = src.read_at(chunk.offset, chunk.length + 12)
+                if zlib.crc32(raw[4:-4]) != struct.unpack(">I", raw[-4:])[0]:
+                    raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} "
+                                      f"at offset {chunk.offset}")
+                parts.append(raw)
+        assert xmp_slot is not None
+        parts[xmp_slot] = xmp_chunk(build_xmp(existing_xmp, label))
+        for part in parts:
+            dst.write(part)
+
+
+def _generator(text: str, where: str) -> Trace | None:
+    from ._image_meta import generator_trace
+
+    return generator_trace(text, where)

@@ -1,0 +1,145 @@
+"""Marking: Profile + label -> plan -> explicit step -> metadata step -> (signing step, always last).
+
+Only the metadata step exists in this version; the explicit step reports that the visible or
+audible label was not added, and signing arrives with C2PA support.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, BinaryIO, overload
+
+from ._io import CountingReader, SourceLike, atomic_output, describe_source, open_source
+from .errors import CorruptFile, UnsupportedOperation
+from .formats import FormatHandler, ImplicitLabel, handler_for
+from .label import AigcRecord, LegacyRecord, new_produce_id
+from .profiles import DEFAULT_PROFILE, Profile, load_profile
+
+__all__ = ["mark", "mark_file", "MarkResult", "build_record"]
+
+EXPLICIT_ADDED = "added"
+EXPLICIT_WAIVED = "waived"  # Measures Art. 9: the user asked for output without the explicit label
+EXPLICIT_NOT_AVAILABLE = "not-added"  # this version cannot add one for the format
+
+
+@dataclass
+class MarkResult:
+    source: str
+    destination: str | None
+    format: str
+    profile: str
+    record: AigcRecord | LegacyRecord
+    explicit: str  # EXPLICIT_ADDED | EXPLICIT_WAIVED | EXPLICIT_NOT_AVAILABLE
+    notes: list[str] = field(default_factory=list)
+    data: bytes | None = None  # the marked file when no destination was given
+    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def record_json(self) -> str:
+        return self.record.to_json()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "destination": self.destination, "format": self.format,
+                "profile": self.profile, "record": self.record.to_dict(), "explicit": self.explicit,
+                "notes": self.notes, "time": self.time}
+
+    def audit_record(self) -> dict[str, Any]:
+        """What Art. 9 asks a provider to log (>= 6 months) when the explicit label is waived."""
+        return {"time": self.time, "event": "explicit-label-waived" if self.explicit == EXPLICIT_WAIVED
+                else "marked", **self.to_dict()}
+
+
+def build_record(profile: Profile, *, producer: str, produce_id: str | None = None, label: str = "1",
+                 propagator: str = "", propagate_id: str = "") -> AigcRecord | LegacyRecord:
+    """The record the profile's schema asks for; raises :class:`~aigclabel.errors.LabelError` if invalid."""
+    if profile.marking.schema == "tc260-2023":
+        legacy = LegacyRecord.now(producer, produce_id or new_produce_id())
+        legacy.check_writable()
+        return legacy
+    record = AigcRecord(label=label, content_producer=producer, produce_id=produce_id or new_produce_id(),
+                        content_propagator=propagator, propagate_id=propagate_id)
+    record.check_writable()
+    return record
+
+
+def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit: ImplicitLabel) -> None:
+    handler.write_metadata(src, dst, implicit)
+    # Read the result back (header only) before it replaces anything: a bug never ships a bad file.
+    dst.flush()
+    dst.seek(0)
+    end = dst.seek(0, os.SEEK_END)
+    dst.seek(0)
+    check = CountingReader(dst, "<output>", end)
+    found = handler.read(check)
+    texts = [lab.raw for lab in found.labels]
+    if texts != [implicit.record_json]:
+        raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
+
+
+def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
+              produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE,
+              explicit: bool = True, overwrite: bool = False, in_place: bool = False,
+              propagator: str = "", propagate_id: str = "") -> MarkResult:
+    """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``."""
+    prof = load_profile(profile)
+    record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
+                          propagate_id=propagate_id)
+    implicit = ImplicitLabel(record.to_json(), prof.marking.digital_source_type or None)
+    if in_place:
+        if not isinstance(source, (str, os.PathLike)):
+            raise UnsupportedOperation("in-place marking needs a file path")
+        destination, overwrite = source, True
+    notes: list[str] = []
+    with open_source(source) as src:
+        handler = handler_for(src)
+        if not handler.can_write:
+            raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
+        if not explicit:
+            state = EXPLICIT_WAIVED
+            notes.append("explicit label waived at the user's request (Measures Art. 9: keep this log "
+                         ">= 6 months); only the implicit label was written")
+        else:
+            state = EXPLICIT_NOT_AVAILABLE
+            notes.append(f"explicit label NOT added: visible/audible marking for {handler.name.upper()} is not "
+                         "available in this version; only the implicit label was written")
+        if destination is None:
+            buf = io.BytesIO()
+            _write(handler, src, buf, implicit)
+            data: bytes | None = buf.getvalue()
+        else:
+            mode_from = os.fspath(source) if in_place else None
+            with atomic_output(destination, overwrite=overwrite, mode_from=mode_from) as out:
+                _write(handler, src, out, implicit)
+            data = None
+    return MarkResult(source=describe_source(source),
+                      destination=os.fspath(destination) if destination is not None else None,
+                      format=handler.name, profile=prof.id, record=record, explicit=state, notes=notes,
+                      data=data)
+
+
+@overload
+def mark(source: SourceLike, destination: None = None, *, producer: str, produce_id: str | None = ...,
+         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ...) -> bytes: ...
+@overload
+def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
+         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ...) -> MarkResult: ...
+
+
+def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
+         produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE, explicit: bool = True,
+         overwrite: bool = False) -> bytes | MarkResult:
+    """Label *source* (path, bytes or binary file) for *producer*.
+
+    With *destination* the marked file is written there atomically (never over an existing file
+    unless *overwrite*) and a :class:`MarkResult` is returned; without it the marked file's bytes
+    are returned, so a pipeline can label content it holds in memory.
+    """
+    result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
+                       explicit=explicit, overwrite=overwrite)
+    if destination is None:
+        assert result.data is not None
+        return result.data
+    return result

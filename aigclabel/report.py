@@ -1,0 +1,169 @@
+"""Findings and reports: the one result model shared by library, command line and service.
+
+A :class:`Finding` is one clause-level outcome ("the record's Label is '1' — pass",
+"no explicit label could be checked — not checked").  A :class:`Report` gathers the
+findings for one file and derives the verdict and the exit code from them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+__all__ = ["Level", "Verdict", "Finding", "FoundLabel", "Trace", "Report", "EXIT_CODES", "worst_exit_code"]
+
+
+class Level(str, enum.Enum):
+    """How a finding bears on the verdict."""
+
+    PASS = "pass"  # the requirement was checked and is met
+    INFO = "info"  # worth knowing, no bearing on compliance
+    WARNING = "warning"  # questionable but not a breach (e.g. a provider code with a bad check character)
+    ERROR = "error"  # the requirement is not met
+    NOT_CHECKED = "not-checked"  # the requirement could not be checked; never counted as a pass
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+class Verdict(str, enum.Enum):
+    COMPLIANT = "compliant"
+    NONCOMPLIANT = "noncompliant"
+    INCONCLUSIVE = "inconclusive"  # a required check could not run
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+#: exit codes of the command line: a policy of the report, shared by every front end
+EXIT_CODES: dict[str, int] = {
+    Verdict.COMPLIANT.value: 0,
+    Verdict.NONCOMPLIANT.value: 1,
+    "usage": 2,
+    Verdict.INCONCLUSIVE.value: 3,
+    "error": 3,
+}
+
+
+def worst_exit_code(codes: Iterable[int]) -> int:
+    """With several files the worst outcome wins: 3 (could not check) > 2 > 1 > 0."""
+    worst = 0
+    for code in codes:
+        worst = max(worst, code)
+    return worst
+
+
+@dataclass
+class Finding:
+    """One outcome of one requirement for one file."""
+
+    rule: str  # rule id, e.g. "implicit.record-fields"
+    level: Level
+    message: str
+    clause: str = ""  # the clause the requirement comes from, e.g. "GB 45438-2025 Annex E"
+    location: str | None = None  # where in the file, e.g. "APP1 XMP segment at offset 20"
+    expected: str | None = None
+    actual: str | None = None
+    #: True when the requirement is mandatory in the profile: a NOT_CHECKED required finding
+    #: makes the verdict inconclusive
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "level": self.level.value,
+            "clause": self.clause,
+            "message": self.message,
+        }
+        for key in ("location", "expected", "actual"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass
+class FoundLabel:
+    """One AIGC record found in a file: which carrier, where, and what it says."""
+
+    carrier: str  # e.g. "xmp:TC260:AIGC", "exif:UserComment", "png:tEXt:AIGC"
+    location: str  # human-readable place in the file
+    raw: str  # the text as stored (after XML unescaping / decoding)
+    normative: bool  # True when this is the carrier the rules name for the format
+    #: filled by the label parser: the parsed fields (None when the JSON is invalid)
+    fields: dict[str, str] | None = None
+    form: str = "bare"  # "bare" | "wrapped" | "legacy-2023" | "invalid"
+    #: byte offset of the carrier in the file, when known (for "before the payload" checks)
+    offset: int | None = None
+    before_payload: bool | None = None
+    #: the :class:`aigclabel.label.ParsedLabel` behind ``fields``/``form`` (not serialised)
+    parsed: Any = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "carrier": self.carrier,
+            "location": self.location,
+            "form": self.form,
+            "normative": self.normative,
+            "fields": self.fields,
+        }
+
+
+@dataclass
+class Trace:
+    """Evidence of AI generation that is not an AIGC record (IPTC source type, generator chunks)."""
+
+    kind: str  # e.g. "iptc-digital-source-type", "generator-metadata"
+    detail: str
+    location: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "location": self.location}
+
+
+@dataclass
+class Report:
+    """The result of checking one file against one profile."""
+
+    path: str
+    format: str
+    profile: str
+    scope: str = "all"
+    findings: list[Finding] = field(default_factory=list)
+    labels: list[FoundLabel] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)
+    #: bytes of the file actually read while checking (seeks are free)
+    bytes_read: int | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        if any(f.level is Level.ERROR for f in self.findings):
+            return Verdict.NONCOMPLIANT
+        if any(f.level is Level.NOT_CHECKED and f.required for f in self.findings):
+            return Verdict.INCONCLUSIVE
+        return Verdict.COMPLIANT
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict.value]
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.COMPLIANT
+
+    def by_level(self, level: Level) -> list[Finding]:
+        return [f for f in self.findings if f.level is level]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "profile": self.profile,
+            "scope": self.scope,
+            "verdict": self.verdict.value,
+            "findings": [f.to_dict() for f in self.findings],
+            "labels": [{"carrier": lab.carrier, "fields": lab.fields, "form": lab.form,
+                        "location": lab.location} for lab in self.labels],
+            "traces": [t.to_dict() for t in self.traces],
+        }

@@ -1,0 +1,70 @@
+"""Checks the verifier runs, one small module each (the yamllint model).
+
+Each module defines ``ID``, ``SCOPE`` ("implicit" or "explicit"), ``KINDS`` (content kinds it
+applies to, or ``None`` for all), ``OPTIONS`` (name -> default), ``DESCRIPTION`` and
+``check(ctx, options)`` yielding :class:`~aigclabel.report.Finding` objects.  A breach is yielded
+at ``Level.ERROR``; the engine maps it to the level the profile gives the requirement and adds
+the profile's clause.  Adding a check is one module here plus its line in :data:`_BUILTIN`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..formats.base import Evidence
+    from ..profiles import Profile
+    from ..report import Finding
+
+__all__ = ["Rule", "CheckContext", "get_rule", "all_rules"]
+
+_BUILTIN = (
+    "implicit_present",
+    "implicit_single",
+    "implicit_schema",
+    "implicit_fields",
+    "implicit_provider_code",
+    "implicit_carrier",
+    "implicit_header",
+    "implicit_digital_source_type",
+    "implicit_security_data",
+    "explicit_image",
+)
+
+
+@dataclass
+class CheckContext:
+    evidence: Evidence
+    profile: Profile
+    scope: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Rule(Protocol):
+    ID: str
+    SCOPE: str
+    KINDS: frozenset[str] | None
+    OPTIONS: dict[str, Any]
+    DESCRIPTION: str
+
+    def check(self, ctx: CheckContext, options: dict[str, Any]) -> Iterator[Finding]: ...
+
+
+_rules: dict[str, ModuleType] | None = None
+
+
+def all_rules() -> dict[str, ModuleType]:
+    global _rules
+    if _rules is None:
+        _rules = {}
+        for name in _BUILTIN:
+            mod = importlib.import_module(f"{__name__}.{name}")
+            _rules[mod.ID] = mod
+    return _rules
+
+
+def get_rule(rule_id: str) -> ModuleType | None:
+    return all_rules().get(rule_id)

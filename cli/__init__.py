@@ -1,0 +1,1 @@
+"""The ``aigclabel`` command line: click commands only (parse, call the library, render)."""
