@@ -343,9 +343,12 @@ def validate_fields(fields: Mapping[str, object]) -> list[Finding]:
                 expected="1, 2 or 3", actual=label,
             ))
 
-    for key in ("ContentProducer", "ProduceID"):
+    required_what = {
+        "ContentProducer": "the generation service's name or code",
+        "ProduceID": "the producer's id for the content",
+    }
+    for key, what in required_what.items():
         if key in fields and _as_text(fields[key]) == "":
-            what = "the generation service's name or code" if key == "ContentProducer" else "the producer's id for the content"
             out.append(_finding(
                 "record.required", Level.ERROR,
                 f"{key} is empty; {ANNEX_E} requires {what}.",
@@ -438,7 +441,7 @@ def _validate_legacy(fields: Mapping[str, object]) -> list[Finding]:
 # --------------------------------------------------------------------------------------------- parsing
 
 
-class _JsonObject(dict):  # type: ignore[type-arg]
+class _JsonObject(dict[str, object]):
     """A JSON object that remembers keys the text repeated; json.loads would silently keep the last one,
     and a record whose fields say two different things is exactly what a checker must not hide."""
 
@@ -584,7 +587,8 @@ def parse_label(text: str | bytes) -> ParsedLabel:
     if duplicates:
         problems.insert(0, _finding(
             rule, Level.ERROR,
-            f"The AIGC record repeats {_list_keys(duplicates)}; only the last value is kept, so the copies may disagree.",
+            f"The AIGC record repeats {_list_keys(duplicates)}; only the last value is kept, "
+            "so the copies may disagree.",
             clause=clause, expected="each key once", actual=", ".join(duplicates),
         ))
     return ParsedLabel(raw=raw, form=form, schema=schema, fields=fields, problems=problems)
@@ -594,7 +598,7 @@ def parse_label(text: str | bytes) -> ParsedLabel:
 
 # GB 32100-2015: the USCC alphabet leaves out I, O, Z, S and V (easily confused with 1, 0, 2, 5 and U).
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 18, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _PROVIDER_CODE_RE = re.compile(r"[0-9A-Z]{27}")
 _PROVIDER_PREFIX = "0011"  # "00" + "1" organisation + "1" bound to a USCC
 _SERVICE_TYPES = {"1": "generation", "2": "dissemination"}

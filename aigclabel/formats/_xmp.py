@@ -394,7 +394,7 @@ class XmpPacket:
             self._meta.setdefault(desc, _Meta()).decls.append((chosen, namespace))
         elem = ET.Element(f"{{{namespace}}}{local}")
         elem.text = value
-        _append(desc, elem)
+        _append(desc, elem, outer=self._rdf)
 
     def remove(self, namespace: str, local: str) -> int:
         """Remove every top-level occurrence (element or attribute, any description); return how many."""
@@ -564,8 +564,11 @@ def _path_to(root: ET.Element, target: ET.Element) -> list[ET.Element]:
     raise ValueError("element is not in this packet")
 
 
-def _append(parent: ET.Element, child: ET.Element) -> None:
-    """Append *child*, copying the sibling indentation so the packet stays readable."""
+def _append(parent: ET.Element, child: ET.Element, *, outer: ET.Element | None = None) -> None:
+    """Append *child*, copying the sibling indentation so the packet stays readable.
+
+    *outer* is *parent*'s parent, if known: when *parent* is empty its own indentation is read there.
+    """
     if len(parent):
         last = parent[-1]
         indent = parent.text if parent.text and not parent.text.strip() else None
@@ -573,13 +576,25 @@ def _append(parent: ET.Element, child: ET.Element) -> None:
         if indent is not None:
             last.tail = indent
     elif parent.text is None or not parent.text.strip():
-        closing = parent.text or "\n"
+        closing = parent.text if parent.text and "\n" in parent.text else _indent_before(outer, parent)
         parent.text = closing + " "
         child.tail = closing
     parent.append(child)
     if len(child) == 0 and not child.text:
         # A new, empty container: its closing tag lines up with its opening tag.
         child.text = parent.text if parent.text and not parent.text.strip() else None
+
+
+def _indent_before(outer: ET.Element | None, elem: ET.Element) -> str:
+    """The whitespace that precedes *elem* inside *outer* (its line break and indentation), or a newline."""
+    if outer is not None:
+        siblings = list(outer)
+        if elem in siblings:
+            index = next(i for i, s in enumerate(siblings) if s is elem)
+            before = outer.text if index == 0 else siblings[index - 1].tail
+            if before and not before.strip() and "\n" in before:
+                return "\n" + before.rsplit("\n", 1)[1]
+    return "\n"
 
 
 def _detach(parent: ET.Element, child: ET.Element) -> None:

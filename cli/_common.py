@@ -1,0 +1,95 @@
+"""What every command shares: options, error rendering, exit codes, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import click
+
+from aigclabel.errors import AigcLabelError, LabelError, ProfileError
+from aigclabel.profiles import DEFAULT_PROFILE
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_NONCOMPLIANT, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+profile_option = click.option(
+    "--profile", "-p", default=DEFAULT_PROFILE, show_default=True, metavar="ID|PATH",
+    help="Labelling profile: a shipped id (see `aigclabel profiles`) or a path to a .toml file.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """Usage-type errors are 2 (bad profile, bad label value); everything else that stops a file is 3."""
+    if isinstance(exc, (ProfileError, LabelError)):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def error_line(exc: BaseException, path: str | None = None) -> str:
+    """One clear line naming the file and the cause; the path is not repeated if the message has it."""
+    msg = str(exc) or type(exc).__name__
+    if not isinstance(exc, AigcLabelError):
+        msg = f"internal error ({type(exc).__name__}: {msg}); please report it"
+    if path and not msg.startswith(path):
+        msg = f"{path}: {msg}"
+    return msg
+
+
+def error_dict(exc: BaseException) -> dict[str, str]:
+    kind = getattr(exc, "kind", "internal-error") if isinstance(exc, AigcLabelError) else "internal-error"
+    return {"kind": kind, "type": type(exc).__name__, "message": str(exc)}
+
+
+def echo_error(exc: BaseException, path: str | None = None) -> None:
+    click.echo(f"aigclabel: error: {error_line(exc, path)}", err=True)
+    if os.environ.get("AIGCLABEL_DEBUG"):
+        traceback.print_exception(exc)
+
+
+def fail(exc: BaseException) -> None:
+    """Abort the whole command with one line (never a traceback)."""
+    echo_error(exc)
+    sys.exit(exit_code_for(exc))
+
+
+def guarded(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn any escaping aigclabel error into one stderr line and its exit code."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("aigclabel: interrupted", err=True)
+            sys.exit(130)
+        except BaseException as exc:  # noqa: BLE001 - the CLI never shows a traceback
+            fail(exc)
+            raise  # unreachable
+
+    return wrapper
+
+
+def dump_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def progress(items: list[T], label: str) -> Iterator[T]:
+    """A progress bar on a terminal for long runs; silent when stderr is piped."""
+    if len(items) < 20 or not sys.stderr.isatty():
+        yield from items
+        return
+    with click.progressbar(items, label=label, file=sys.stderr) as bar:
+        yield from bar
+
+
+def expand_inputs(paths: Iterable[str]) -> list[str]:
+    """Inputs as given (shell globs are expanded by the shell; one process handles them all)."""
+    return [os.fspath(p) for p in paths]

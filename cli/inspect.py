@@ -1,0 +1,38 @@
+"""``aigclabel inspect``: every label and trace a file carries, whatever the profile."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._common import dump_json, echo_error, error_dict, exit_code_for, guarded, json_option
+
+
+@click.command("inspect", epilog="\b\nExamples:\n  aigclabel inspect upload.jpg\n  aigclabel inspect *.png --json")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@json_option
+@guarded
+def inspect_cmd(files: tuple[str, ...], as_json: bool) -> None:
+    """Show every AIGC record and AI-generation trace in each FILE."""
+    from aigclabel.verifier import inspect
+
+    from .render import render_inspection
+
+    out, codes = [], []
+    for path in files:
+        try:
+            insp = inspect(path)
+        except Exception as exc:  # noqa: BLE001
+            codes.append(exit_code_for(exc))
+            out.append({"path": path, "error": error_dict(exc)})
+            echo_error(exc, path)
+            continue
+        codes.append(0)
+        if as_json:
+            out.append(insp.to_dict())
+        else:
+            render_inspection(insp)
+    if as_json:
+        dump_json(out)
+    sys.exit(max(codes) if codes else 0)

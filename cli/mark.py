@@ -1,0 +1,88 @@
+"""``aigclabel mark``: write the implicit record (and, where available, the explicit label)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ._common import (EXIT_ERROR, EXIT_OK, EXIT_USAGE, dump_json, echo_error, error_dict, exit_code_for,
+                      guarded, json_option, profile_option, progress)
+
+EPILOG = """\b
+Examples:
+  aigclabel mark gen.jpg -o labelled.jpg --producer 001191110102MACQD9K64010000
+  aigclabel mark a.png b.jpg c.png -o outdir/ --producer CODE
+  aigclabel mark gen.png --in-place --producer CODE --produce-id job-42
+  aigclabel mark gen.png -o out.png --producer CODE --no-explicit --audit-log waivers.jsonl
+"""
+
+
+@click.command("mark", epilog=EPILOG)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", metavar="PATH", help="Output file, or an existing directory for several inputs.")
+@click.option("--in-place", is_flag=True, help="Rewrite each INPUT atomically instead of writing a new file.")
+@click.option("--producer", required=True, metavar="CODE",
+              help="ContentProducer: your provider code (27-character TC260 code recommended).")
+@click.option("--produce-id", metavar="ID", help="ProduceID for this content (default: a fresh unique id).")
+@profile_option
+@click.option("--no-explicit", is_flag=True,
+              help="Write only the implicit record; the waiver is recorded (Measures Art. 9).")
+@click.option("--audit-log", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Append one JSON line per marked file (what Art. 9 asks you to keep for 6 months).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@json_option
+@guarded
+def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
+             produce_id: str | None, profile: str, no_explicit: bool, audit_log: str | None, force: bool,
+             as_json: bool) -> None:
+    """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
+    from aigclabel.errors import LabelError
+    from aigclabel.marking import mark_file
+    from aigclabel.profiles import load_profile
+
+    if in_place and output:
+        raise click.UsageError("give either -o/--output or --in-place, not both")
+    if not in_place and not output:
+        raise click.UsageError("give -o/--output PATH (or --in-place to rewrite the input)")
+    if produce_id and len(inputs) > 1:
+        raise click.UsageError("--produce-id names one piece of content; omit it for several inputs "
+                               "(each gets a fresh id)")
+    prof = load_profile(profile)  # a bad profile stops everything: exit 2
+    to_dir = bool(output) and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
+    if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]
+        click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
+        sys.exit(EXIT_ERROR)
+
+    results, codes = [], []
+    for path in progress(list(inputs), "marking"):
+        dest = None if in_place else (os.path.join(output, os.path.basename(path)) if to_dir else output)
+        try:
+            result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
+                               explicit=not no_explicit, overwrite=force, in_place=in_place)
+        except LabelError as exc:  # the same for every file: stop now
+            echo_error(exc)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+            codes.append(exit_code_for(exc))
+            results.append({"source": path, "destination": dest, "error": error_dict(exc)})
+            echo_error(exc, path)
+            continue
+        codes.append(EXIT_OK)
+        results.append(result.to_dict())
+        if audit_log:
+            with open(audit_log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(result.audit_record(), ensure_ascii=False) + "\n")
+        if not as_json:
+            where = result.destination
+            click.echo(f"{path} -> {where}: {result.format}, record {result.record_json}")
+            for note in result.notes:
+                click.echo(f"  note: {note}")
+    if as_json:
+        dump_json(results)
+    elif len(inputs) > 1:
+        ok = codes.count(EXIT_OK)
+        click.echo(f"{ok} marked, {len(codes) - ok} failed", err=True)
+    sys.exit(max(codes) if codes else EXIT_OK)
