@@ -686,6 +686,8 @@ def test_huge_malformed_packet_fails_quickly() -> None:
         b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>\xff\xfe\xfa bad utf-8</x:xmpmeta>",
         b"\xfe\xff\x00<\x00",  # UTF-16 BOM, odd length, not NUL-padded
         "<x:xmpmeta xmlns:x='adobe:ns:meta/'>\ud800</x:xmpmeta>",
+        b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#' xmlns:a='urn:}x'>"
+        b"<rdf:Description a:b='1'/></rdf:RDF>",
     ],
     ids=[
         "empty",
@@ -700,6 +702,7 @@ def test_huge_malformed_packet_fails_quickly() -> None:
         "bad-utf8",
         "bad-utf16",
         "lone-surrogate",
+        "brace-in-namespace",
     ],
 )
 def test_garbage_is_corrupt_file(data: bytes | str) -> None:

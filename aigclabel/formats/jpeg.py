@@ -70,7 +70,7 @@ def _walk_header(src: CountingReader) -> tuple[list[Segment], int]:
             raise CorruptFile(f"truncated: file ends inside the segment at offset {pos}")
         (length,) = struct.unpack(">H", lb)
         if length < 2 or pos + 2 + length > src.size:
-            raise CorruptFile(f"corrupt: segment 0x{marker:02X} at offset {pos} claims {length} bytes, "
+            raise CorruptFile(f"truncated: segment 0x{marker:02X} at offset {pos} claims {length} bytes, "
                               "beyond the end of the file")
         segments.append(Segment(marker, pos, length - 2))
         pos += 2 + length
