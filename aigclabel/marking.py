@@ -82,8 +82,11 @@ def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit:
 def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
               produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE,
               explicit: bool = True, overwrite: bool = False, in_place: bool = False,
-              propagator: str = "", propagate_id: str = "") -> MarkResult:
-    """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``."""
+              propagator: str = "", propagate_id: str = "", durable: bool = False) -> MarkResult:
+    """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
+
+    *durable* fsyncs the output before it is renamed into place (survives power loss).
+    """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
                           propagate_id=propagate_id)
@@ -111,7 +114,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
             data: bytes | None = buf.getvalue()
         else:
             mode_from = os.fspath(source) if in_place else None
-            with atomic_output(destination, overwrite=overwrite, mode_from=mode_from) as out:
+            with atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable) as out:
                 _write(handler, src, out, implicit)
             data = None
     return MarkResult(source=describe_source(source),
