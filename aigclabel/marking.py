@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Any, BinaryIO, overload
 
 from ._io import CountingReader, SourceLike, atomic_output, describe_source, open_source
-from .errors import CorruptFile, UnsupportedOperation
+from .errors import CorruptFile, LabelError, UnsupportedOperation
+from .explicit import POSITIONS, ExplicitOptions, marker_for
 from .formats import FormatHandler, ImplicitLabel, handler_for
 from .label import AigcRecord, LegacyRecord, new_produce_id
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
@@ -35,6 +36,8 @@ class MarkResult:
     explicit: str  # EXPLICIT_ADDED | EXPLICIT_WAIVED | EXPLICIT_NOT_AVAILABLE
     notes: list[str] = field(default_factory=list)
     data: bytes | None = None  # the marked file when no destination was given
+    #: what the explicit step did (text, box, height ratio...), empty when nothing was added
+    explicit_details: dict[str, Any] = field(default_factory=dict)
     time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -44,7 +47,7 @@ class MarkResult:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "destination": self.destination, "format": self.format,
                 "profile": self.profile, "record": self.record.to_dict(), "explicit": self.explicit,
-                "notes": self.notes, "time": self.time}
+                "explicit_details": self.explicit_details, "notes": self.notes, "time": self.time}
 
     def audit_record(self) -> dict[str, Any]:
         """What Art. 9 asks a provider to log (>= 6 months) when the explicit label is waived."""
@@ -79,13 +82,36 @@ def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit:
         raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
 
 
+def _explicit_options(prof: Profile, kind: str, text: str | None, position: str | None,
+                      font: str | None) -> ExplicitOptions:
+    """The explicit label plan; the wording is checked before anything is drawn."""
+    default_text = prof.marking.text_notice if kind in ("text", "document") else prof.marking.image_text
+    label_text = text if text is not None else default_text
+    if not prof.wording_ok(label_text):
+        raise LabelError(
+            f"explicit label text {label_text!r} lacks an AI element ({' / '.join(prof.marking.wording_ai)}) "
+            f"or a generation element ({' / '.join(prof.marking.wording_generation)}), as profile {prof.id} "
+            "requires")
+    rule = prof.rules.get(f"explicit.{kind}")
+    opts = dict(rule.options) if rule is not None else {}
+    if position is not None and position not in POSITIONS:
+        raise LabelError(f"position must be one of {', '.join(POSITIONS)}, not {position!r}")
+    return ExplicitOptions(text=label_text, position=position or "bottom-right", font=font,
+                           min_height_ratio=float(opts.get("min_height_ratio", 0.05)),
+                           min_height_px=int(opts.get("min_height_px", 0)),
+                           min_area_ratio=float(opts.get("min_area_ratio", 0.0)))
+
+
 def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
               produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE,
               explicit: bool = True, overwrite: bool = False, in_place: bool = False,
-              propagator: str = "", propagate_id: str = "", durable: bool = False) -> MarkResult:
+              propagator: str = "", propagate_id: str = "", durable: bool = False,
+              text: str | None = None, position: str | None = None, font: str | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
-    *durable* fsyncs the output before it is renamed into place (survives power loss).
+    The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
+    added first where this version can; the implicit record is written last.  *durable* fsyncs
+    the output before it is renamed into place (survives power loss).
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -96,6 +122,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
             raise UnsupportedOperation("in-place marking needs a file path")
         destination, overwrite = source, True
     notes: list[str] = []
+    details: dict[str, Any] = {}
     with open_source(source) as src:
         handler = handler_for(src)
         if not handler.can_write:
@@ -105,9 +132,18 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
             notes.append("explicit label waived at the user's request (Measures Art. 9: keep this log "
                          ">= 6 months); only the implicit label was written")
         else:
-            state = EXPLICIT_NOT_AVAILABLE
-            notes.append(f"explicit label NOT added: visible/audible marking for {handler.name.upper()} is not "
-                         "available in this version; only the implicit label was written")
+            options = _explicit_options(prof, handler.kind, text, position, font)
+            marker = marker_for(handler)
+            if marker is None:
+                state = EXPLICIT_NOT_AVAILABLE
+                notes.append(f"explicit label NOT added: {handler.kind} marking for {handler.name.upper()} is "
+                             "not available in this version; only the implicit label was written")
+            else:
+                result = marker.apply(src, handler, options)
+                state = EXPLICIT_ADDED
+                notes += result.notes
+                details = result.details
+                src = CountingReader(io.BytesIO(result.data), src.name, len(result.data))
         if destination is None:
             buf = io.BytesIO()
             _write(handler, src, buf, implicit)
@@ -120,20 +156,23 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     return MarkResult(source=describe_source(source),
                       destination=os.fspath(destination) if destination is not None else None,
                       format=handler.name, profile=prof.id, record=record, explicit=state, notes=notes,
-                      data=data)
+                      data=data, explicit_details=details)
 
 
 @overload
 def mark(source: SourceLike, destination: None = None, *, producer: str, produce_id: str | None = ...,
-         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ...) -> bytes: ...
+         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
+         position: str | None = ..., font: str | None = ...) -> bytes: ...
 @overload
 def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
-         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ...) -> MarkResult: ...
+         profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
+         position: str | None = ..., font: str | None = ...) -> MarkResult: ...
 
 
 def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
          produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE, explicit: bool = True,
-         overwrite: bool = False) -> bytes | MarkResult:
+         overwrite: bool = False, text: str | None = None, position: str | None = None,
+         font: str | None = None) -> bytes | MarkResult:
     """Label *source* (path, bytes or binary file) for *producer*.
 
     With *destination* the marked file is written there atomically (never over an existing file
@@ -141,7 +180,7 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
     are returned, so a pipeline can label content it holds in memory.
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
-                       explicit=explicit, overwrite=overwrite)
+                       explicit=explicit, overwrite=overwrite, text=text, position=position, font=font)
     if destination is None:
         assert result.data is not None
         return result.data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._io import SourceLike, open_source
+from ._io import CountingReader, SourceLike, open_source
 from .formats import Evidence, handler_for
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
 from .report import Finding, FoundLabel, Level, Report, Trace
@@ -16,11 +16,16 @@ __all__ = ["verify", "inspect", "Inspection", "SCOPES", "check_evidence"]
 SCOPES = ("implicit", "explicit", "all")
 
 
-def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all") -> list[Finding]:
-    """Run the profile's rules over *evidence*; each finding gets the clause and level the profile gives."""
+def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
+                   source: CountingReader | None = None) -> list[Finding]:
+    """Run the profile's rules over *evidence*; each finding gets the clause and level the profile gives.
+
+    *source* is the open content, for rules that must look at it (OCR); without it they report
+    *not checked*.
+    """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope)
+    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source)
     findings: list[Finding] = []
     for cfg in profile.enabled_rules():
         module = get_rule(cfg.id)
@@ -53,8 +58,8 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
     with open_source(source) as src:
         handler = handler_for(src)
         evidence = handler.read(src)
+        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src)
         name, bytes_read = src.name, src.bytes_read
-    findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope)
     return Report(path=name, format=handler.name, profile=prof.id, scope=scope, findings=findings,
                   labels=evidence.labels, traces=evidence.traces, bytes_read=bytes_read)
 

@@ -30,14 +30,22 @@ Examples:
 @profile_option
 @click.option("--no-explicit", is_flag=True,
               help="Write only the implicit record; the waiver is recorded (Measures Art. 9).")
+@click.option("--text", metavar="TEXT", help="Explicit label text (default from the profile, e.g. 'AI生成'); "
+              "must contain an AI element and a generation element.")
+@click.option("--position", type=click.Choice(["bottom-right", "bottom-left", "top-right", "top-left", "bottom",
+                                               "top", "left", "right"]),
+              help="Where the visible label goes (default bottom-right).")
+@click.option("--font", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
+              help="Font for the visible label (default: the bundled CJK subset, then system fonts).")
 @click.option("--audit-log", type=click.Path(dir_okay=False), metavar="FILE",
               help="Append one JSON line per marked file (what Art. 9 asks you to keep for 6 months).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @json_option
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
-             produce_id: str | None, profile: str, no_explicit: bool, audit_log: str | None, force: bool,
-             as_json: bool) -> None:
+             produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
+             font: str | None, audit_log: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
@@ -61,7 +69,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         dest = None if in_place else (os.path.join(output, os.path.basename(path)) if to_dir else output)
         try:
             result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
-                               explicit=not no_explicit, overwrite=force, in_place=in_place)
+                               explicit=not no_explicit, overwrite=force, in_place=in_place,
+                               durable=durable, text=text, position=position, font=font)
         except LabelError as exc:  # the same for every file: stop now
             echo_error(exc)
             sys.exit(EXIT_USAGE)

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._io import CountingReader
     from ..formats.base import Evidence
     from ..profiles import Profile
     from ..report import Finding
@@ -37,9 +38,13 @@ _BUILTIN = (
 
 @dataclass
 class CheckContext:
+    """What a rule sees: the evidence, the profile, and (for checks that need the content itself,
+    such as OCR of a visible label) the open source, positioned anywhere - seek before reading."""
+
     evidence: Evidence
     profile: Profile
     scope: str
+    source: CountingReader | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
