@@ -12,6 +12,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,11 @@ import pytest
 from PIL import Image, ImageCms, ImageDraw, PngImagePlugin
 
 from aigclabel.label import AigcRecord
+
+# The project runs pytest with --import-mode=importlib, which loads this file under a package-qualified
+# name and keeps tests/ off sys.path.  The test modules import the factories below with
+# ``from conftest import ...``; make that name resolve to this very module (never a second copy).
+sys.modules.setdefault("conftest", sys.modules[__name__])
 
 PRODUCER = "001191110102MACQD9K64010000"
 DST_TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"

@@ -43,8 +43,8 @@ from conftest import (
 )
 
 
-def mark(data, produce_id: str = "jpeg-0001", **kw) -> bytes:
-    return aigclabel.mark(data, producer=PRODUCER, produce_id=produce_id, **kw)
+def mark(data, destination=None, *, produce_id: str = "jpeg-0001", **kw):
+    return aigclabel.mark(data, destination, producer=PRODUCER, produce_id=produce_id, **kw)
 
 
 def findings(report, rule: str) -> list:
