@@ -161,6 +161,32 @@ def user_comment(text: str, code: str = "ASCII", endian: str = "<", bom: bool = 
     raise ValueError(code)
 
 
+def assert_only_record_blanked(before: bytes, after: bytes, record_text: str | None) -> None:
+    """*after* is *before* with at most the one EXIF value holding *record_text* erased in place.
+
+    The value is located independently (ASCII, UTF-16 either way round); every changed byte must lie
+    in it or in the 8-byte UserComment code just before it, and the value must now be all NULs.
+    """
+    assert len(after) == len(before), "the EXIF block changed length"
+    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    if record_text is None:
+        assert not changed, "an EXIF block without a record was altered"
+        return
+    for enc in ("ascii", "utf-16-le", "utf-16-be"):
+        start = before.find(record_text.encode(enc))
+        if start >= 0:
+            end = start + len(record_text.encode(enc))
+            if enc != "ascii" and before[start - 2:start] in (b"\xff\xfe", b"\xfe\xff"):
+                start -= 2  # a byte-order mark belongs to the value too
+            break
+    else:
+        raise AssertionError("record text not found in the EXIF block")
+    assert changed, "the old record was not blanked"
+    # UserComment: the 8-byte character code may be rewritten too; nothing outside the value is
+    assert start - 8 <= min(changed) and max(changed) < end, (start, end, changed[:3], changed[-3:])
+    assert set(after[start:end]) == {0}
+
+
 # ----------------------------------------------------------------------------------------- XMP
 
 XMP_DC = (
@@ -437,7 +463,7 @@ def tool_get(tags: dict[str, Any], key: str) -> Any:
     all-capitals name into mixed case: 12.x prints ``TC260:AIGC`` as ``XMP-TC260:Aigc``.  The group
     (``XMP-TC260``, taken from the prefix) and the value are what we check exactly.
     """
-    hits = [v for k, v in tags.items() if k.lower() == key.lower()]
+    hits = [v for k, v in tags.items() if k.lower() == key.lower() or k.lower().startswith(key.lower() + " #")]
     assert len(hits) <= 1, f"{key} printed more than once: {hits}"
     return hits[0] if hits else None
 
@@ -445,6 +471,18 @@ def tool_get(tags: dict[str, Any], key: str) -> Any:
 def tool_values_containing(tags: dict[str, Any], needle: str) -> dict[str, Any]:
     """Every tag whose (JSON-rendered) value contains *needle*."""
     return {k: v for k, v in tags.items() if needle in json.dumps(v, ensure_ascii=False)}
+
+
+def _keep_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """With -a exiftool may print a tag twice; keep every copy (``Tag``, ``Tag #2``...) instead of the last."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        name, n = key, 1
+        while name in out:
+            n += 1
+            name = f"{key} #{n}"
+        out[name] = value
+    return out
 
 
 _SUFFIX = {b"\xff\xd8": ".jpg", PNG_SIGNATURE[:2]: ".png"}
@@ -469,7 +507,7 @@ def exiftool(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path | bytes
         proc = subprocess.run([exe, "-j", "-G1", "-a", "-struct", "-b", str(path)],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
-        (tags,) = json.loads(proc.stdout)
+        (tags,) = json.loads(proc.stdout, object_pairs_hook=_keep_duplicates)
         return tags
 
     return run

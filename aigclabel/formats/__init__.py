@@ -19,6 +19,15 @@ __all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "handlers", "detect", "
 _BUILTIN: dict[str, tuple[str, ...]] = {
     "jpeg": ("JpegHandler",),
     "png": ("PngHandler",),
+    "mp3": ("Mp3Handler",),
+    "wav": ("WavHandler",),
+    "flac": ("FlacHandler",),
+    "ogg": ("OggVorbisHandler", "OpusHandler"),
+    "aiff": ("AiffHandler",),
+    "tiff": ("TiffHandler",),
+    "heif": ("HeifHandler",),
+    "webp": ("WebpHandler",),
+    "gif": ("GifHandler",),
 }
 
 _registry: list[type[FormatHandler]] = []

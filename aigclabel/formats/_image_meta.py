@@ -3,6 +3,8 @@ and building the merged XMP packet that carries the record."""
 
 from __future__ import annotations
 
+import re
+
 from ..errors import CorruptFile
 from ..label import parse_label
 from ..report import Finding, FoundLabel, Level, Trace
@@ -11,7 +13,7 @@ from ._exif import TiffDirectory
 from .base import ImplicitLabel
 
 __all__ = ["found_label", "evidence_from_xmp", "evidence_from_exif", "build_xmp", "generator_trace",
-           "exif_record_entries", "KNOWN_GENERATORS"]
+           "exif_record_entries", "looks_like_record", "KNOWN_GENERATORS"]
 
 #: substrings of Software / generator fields that name an AI image generator (tier-3 traces)
 KNOWN_GENERATORS = (
@@ -29,11 +31,14 @@ def found_label(carrier: str, location: str, raw: str, *, normative: bool, offse
                       before_payload=before_payload, parsed=parsed)
 
 
+#: a generator name as a word of its own: "ERNIE-ViLG" and "FLUX.1" match, "Bernie's Camera",
+#: "Sparkling" and "Influx" do not (a false trace would make a platform call a photo suspected AI)
+_GENERATOR_RE = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" for name in KNOWN_GENERATORS))
+
+
 def generator_trace(text: str, location: str) -> Trace | None:
-    low = text.lower()
-    for name in KNOWN_GENERATORS:
-        if name in low:
-            return Trace("generator-metadata", f"names an AI generator: {text.strip()[:120]}", location)
+    if _GENERATOR_RE.search(text.lower()):
+        return Trace("generator-metadata", f"names an AI generator: {text.strip()[:120]}", location)
     return None
 
 
@@ -59,15 +64,28 @@ def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, nor
     return labels, traces, []
 
 
-def _looks_like_record(text: str) -> bool:
-    return "AIGC" in text or '"Label"' in text or '"ServiceProvider"' in text
+#: how a record text starts: a JSON object, or a blob prefix such as ``AIGC{``, ``AIGC:{``, ``AIGC="{``
+_RECORD_START = re.compile(r'(?:\{|AIGC\s*[:=]?\s*[{"])')
+
+
+def looks_like_record(text: str) -> bool:
+    """True when *text* (a free-text field: EXIF description or comment, a JPEG comment) holds a record.
+
+    The text must *be* a JSON object or an ``AIGC{...}`` blob, not merely mention AIGC: prose such as
+    "My AIGC artwork" in an ImageDescription is the user's metadata, neither a record to report nor
+    one to blank when the file is marked.
+    """
+    body = text.strip(" \t\r\n\x0b\x0c\x00\ufeff")
+    if not _RECORD_START.match(body):
+        return False
+    return "AIGC" in body or '"Label"' in body or '"ServiceProvider"' in body
 
 
 def exif_record_entries(directory: TiffDirectory) -> list:
     """EXIF entries whose text carries an AIGC record (UserComment, ImageDescription, XPComment)."""
     out = []
     for entry in directory.entries:
-        if entry.tag in (0x9286, 0x010E, 0x9C9C) and _looks_like_record(directory.text(entry)):
+        if entry.tag in (0x9286, 0x010E, 0x9C9C) and looks_like_record(directory.text(entry)):
             out.append(entry)
     return out
 

@@ -387,14 +387,43 @@ class XmpPacket:
         self.remove(namespace, local)
         desc = self._first_description()
         self._asked_prefixes[namespace] = prefix
-        # Declare the namespace on the rdf:Description, as XMP writers do, unless it is already in scope.
+        # Write under the asked prefix (e.g. TC260, as the format guides name it), declaring it on the
+        # rdf:Description as XMP writers do, even if the packet binds the namespace to another prefix:
+        # readers such as exiftool group unknown namespaces by prefix.
         scope = self._scope_at(desc)
-        if namespace not in scope.values():
-            chosen = _free_prefix(self._hint(namespace) or prefix, scope)
+        if scope.get(prefix) == namespace:
+            chosen = prefix
+        else:
+            chosen = prefix if prefix not in scope else _free_prefix(prefix, scope)
             self._meta.setdefault(desc, _Meta()).decls.append((chosen, namespace))
         elem = ET.Element(f"{{{namespace}}}{local}")
         elem.text = value
+        self._meta.setdefault(elem, _Meta()).prefix = chosen
         _append(desc, elem, outer=self._rdf)
+        if chosen == prefix:
+            self._canonicalise_prefix(namespace, prefix)
+
+    def _canonicalise_prefix(self, namespace: str, prefix: str) -> None:
+        """Bind *namespace* to *prefix* everywhere, if *prefix* names nothing else in the packet.
+
+        exiftool names the group of an unknown namespace after the first prefix it sees for it, so a
+        packet that also binds the TC260 namespace to, say, ``aigc`` would show our record as
+        ``XMP-aigc``; renaming a prefix never changes an XMP packet's meaning.
+        """
+        metas = list(self._meta.values())
+        if any(p == prefix and uri != namespace for m in metas for p, uri in m.decls):
+            return
+        for m in metas:
+            renamed = [((prefix if uri == namespace and p else p), uri) for p, uri in m.decls]
+            seen: set[tuple[str, str]] = set()
+            m.decls[:] = [d for d in renamed if not (d in seen or seen.add(d))]
+        for elem, m in self._meta.items():
+            if isinstance(elem.tag, str) and _split(elem.tag)[0] == namespace and m.prefix:
+                m.prefix = prefix
+            for key in list(m.attr_prefixes):
+                if _split(key)[0] == namespace:
+                    m.attr_prefixes[key] = prefix
+        self._packet_prefixes[namespace] = prefix
 
     def remove(self, namespace: str, local: str) -> int:
         """Remove every top-level occurrence (element or attribute, any description); return how many."""

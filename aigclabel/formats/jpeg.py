@@ -15,7 +15,8 @@ from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import FoundLabel, Trace
 from ._exif import TiffDirectory, blank_entry
-from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
+from ._image_meta import (build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label,
+                          looks_like_record)
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -27,6 +28,8 @@ _NO_LENGTH = {0x01, *range(0xD0, 0xD8)}
 SOS, EOI = 0xDA, 0xD9
 #: bytes of the tail inspected for an end-of-image marker when the file does not end in one
 _TAIL_WINDOW = 1 << 16
+#: comment segments up to this size are read to look for a record (a record is a few hundred bytes)
+_MAX_COMMENT = 4096
 
 
 @dataclass
@@ -77,14 +80,57 @@ def _walk_header(src: CountingReader) -> tuple[list[Segment], int]:
 
 
 def _check_tail(src: CountingReader, sos: int) -> None:
-    """A JPEG must end with EOI (possibly followed by a trailer); detect truncated scans cheaply."""
+    """A JPEG must end with EOI (possibly followed by a trailer); detect truncated scans cheaply.
+
+    The usual file ends in EOI (2 bytes read) or has a short trailer (the last 64 KiB hold EOI).  A
+    trailer longer than that -- the MP4 of a Google or Samsung Motion Photo, a maker's trailer -- is
+    no reason to call the file truncated: then the image data is scanned forward for its EOI.  Inside
+    entropy-coded data every 0xFF is stuffed (FF 00) or starts a marker, so the first FF D9 found is
+    the real end of the image.
+    """
     if src.size - sos < 4:
         raise CorruptFile("truncated: no image data after the SOS marker")
     if src.read_at(src.size - 2, 2) == b"\xff\xd9":
         return
     start = max(sos, src.size - _TAIL_WINDOW)
-    if b"\xff\xd9" not in src.read_at(start, src.size - start):
+    if b"\xff\xd9" in src.read_at(start, src.size - start):
+        return
+    if start == sos or not _has_eoi(src, sos, start + 1):
         raise CorruptFile("truncated: the image data has no end-of-image marker")
+
+
+def _has_eoi(src: CountingReader, begin: int, end: int, block: int = 1 << 20) -> bool:
+    """Whether FF D9 occurs in src[begin:end], read in bounded blocks (a pair may straddle two)."""
+    pos, carry = begin, b""
+    while pos < end:
+        data = carry + src.read_at(pos, min(block, end - pos))
+        if not data[len(carry):]:
+            return False
+        if b"\xff\xd9" in data:
+            return True
+        pos += len(data) - len(carry)
+        carry = data[-1:]
+    return False
+
+
+def _may_hold_blob(seg: Segment) -> bool:
+    """APPn segments and (small) comments are where raw ``AIGC{...}`` records turn up."""
+    return 0xE0 <= seg.marker <= 0xEF or (seg.marker == 0xFE and seg.length <= _MAX_COMMENT)
+
+
+def _blob_text(marker: int, payload: bytes) -> str | None:
+    """The record text of a raw-blob segment, or None when the segment holds no record.
+
+    Reading and writing share this test, so whatever :meth:`JpegHandler.read` reports as a record is
+    exactly what :meth:`JpegHandler.write_metadata` replaces (an APPn payload starting ``AIGC``, or a
+    comment that *is* a record, not one that merely mentions AIGC).
+    """
+    if payload[:4] != b"AIGC" and marker != 0xFE:
+        return None
+    text = payload.decode("utf-8", "replace").rstrip("\x00")
+    if payload[:4] == b"AIGC" or looks_like_record(text):
+        return text
+    return None
 
 
 def _app_name(marker: int) -> str:
@@ -113,25 +159,28 @@ class JpegHandler(FormatHandler):
             if seg.marker in _SOF and seg.length >= 5:
                 h, w = struct.unpack(">HH", src.read_at(seg.payload_offset + 1, 4))
                 ev.info.update(width=w, height=h)
-            elif seg.marker == 0xE1:
+                continue
+            if seg.marker == 0xE1:
                 head = src.read_at(seg.payload_offset, min(seg.length, len(EXT_XMP_ID)))
                 if head.startswith(XMP_ID):
                     packet = src.read_at(seg.payload_offset + len(XMP_ID), seg.length - len(XMP_ID))
                     self._add(ev, evidence_from_xmp(packet, f"APP1 XMP segment at offset {seg.offset}",
                                                     offset=seg.offset, before_payload=True))
-                elif head.startswith(EXIF_ID):
+                    continue
+                if head.startswith(EXIF_ID):
                     block = src.read_at(seg.payload_offset + 6, seg.length - 6)
                     self._add(ev, evidence_from_exif(block, f"APP1 EXIF segment at offset {seg.offset}",
                                                      offset=seg.offset, before_payload=True))
-                elif head.startswith(EXT_XMP_ID):
+                    continue
+                if head.startswith(EXT_XMP_ID):
                     ev.traces.append(Trace("extended-xmp", "ExtendedXMP segment present (not read)", where))
-            elif 0xE0 <= seg.marker <= 0xEF or seg.marker == 0xFE:
-                # Raw "AIGC{...}" blobs in any APPn or a comment: peek 4 bytes before reading the rest.
+                    continue
+            if _may_hold_blob(seg):
+                # Raw "AIGC{...}" blobs in any APPn (APP1 included) or a comment: peek 4 bytes first.
                 head = src.read_at(seg.payload_offset, min(seg.length, 4))
-                if head == b"AIGC" or (seg.marker == 0xFE and seg.length < 4096):
-                    body = head + src.read(seg.length - len(head))
-                    text = body.decode("utf-8", "replace").rstrip("\x00")
-                    if head == b"AIGC" or "AIGC" in text:
+                if head == b"AIGC" or seg.marker == 0xFE:
+                    text = _blob_text(seg.marker, head + src.read(seg.length - len(head)))
+                    if text is not None:
                         ev.labels.append(found_label(f"jpeg:{_app_name(seg.marker)}", where, text,
                                                      normative=False, offset=seg.offset, before_payload=True))
         _check_tail(src, sos)
@@ -168,7 +217,7 @@ class JpegHandler(FormatHandler):
                 xmp_segments.append(seg)
                 leading = False
                 continue
-            if (0xE0 <= seg.marker <= 0xEF or seg.marker == 0xFE) and payload[:4] == b"AIGC":
+            if _may_hold_blob(seg) and _blob_text(seg.marker, payload) is not None:
                 continue  # an old raw record blob: replaced by the XMP record (never two records)
             if seg.marker == 0xE1 and payload.startswith(EXIF_ID):
                 block = bytearray(payload[6:])

@@ -80,15 +80,34 @@ def _read_checked(src: CountingReader, chunk: Chunk) -> bytes:
     return raw[4:-4]
 
 
-def _inflate(data: bytes) -> bytes:
+def _inflate(data: bytes, step: int = 1 << 20) -> bytes:
+    """Inflate a text chunk, refusing more than MAX_TEXT bytes of output (a zip bomb).
+
+    Output is produced in *step*-sized pieces, so refusing a bomb costs about MAX_TEXT of memory,
+    not twice that (zlib grows one big output buffer by doubling).
+    """
     d = zlib.decompressobj()
+    parts: list[bytes] = []
+    total = 0
+    pending = data
     try:
-        out = d.decompress(data, MAX_TEXT)
+        while pending and not d.eof:
+            out = d.decompress(pending, step)
+            pending = d.unconsumed_tail
+            total += len(out)
+            if total > MAX_TEXT:
+                raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; "
+                                  "refusing (zip bomb?)")
+            parts.append(out)
+            if not out and pending:
+                break  # no progress: zlib wants no more of this input
+        tail = d.flush() if not d.eof else b""
     except zlib.error as exc:
         raise CorruptFile(f"corrupt compressed text chunk ({exc})") from None
-    if d.unconsumed_tail:
+    if total + len(tail) > MAX_TEXT:
         raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; refusing (zip bomb?)")
-    return out
+    parts.append(tail)
+    return b"".join(parts)
 
 
 def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
@@ -177,7 +196,9 @@ class PngHandler(FormatHandler):
         chunks = _walk(src)
         if not any(c.type == b"IDAT" for c in chunks):
             raise CorruptFile("corrupt: PNG has no IDAT chunk")
-        parts: list[bytes] = [SIGNATURE]
+        # bytes to write, or a chunk to copy unchanged (streamed and CRC-checked when written, so the
+        # image data never sits in memory whole)
+        parts: list[bytes | Chunk] = [SIGNATURE]
         existing_xmp: bytes | None = None
         xmp_slot: int | None = None  # index in parts where the XMP chunk goes
         seen_idat = False
@@ -214,15 +235,40 @@ class PngHandler(FormatHandler):
                 parts.append(make_chunk(b"eXIf", bytes(data)) if old
                              else src.read_at(chunk.offset, chunk.length + 12))
             else:
-                raw = src.read_at(chunk.offset, chunk.length + 12)
-                if zlib.crc32(raw[4:-4]) != struct.unpack(">I", raw[-4:])[0]:
-                    raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} "
-                                      f"at offset {chunk.offset}")
-                parts.append(raw)
+                parts.append(chunk)
         assert xmp_slot is not None
         parts[xmp_slot] = xmp_chunk(build_xmp(existing_xmp, label))
         for part in parts:
-            dst.write(part)
+            if isinstance(part, Chunk):
+                _copy_checked(src, part, dst)
+            else:
+                dst.write(part)
+        # Bytes after IEND (a vendor trailer, an appended archive) are not ours to drop: copy them as
+        # the JPEG handler copies whatever follows its image data.
+        src.seek(chunks[-1].end)
+        src.copy_to(dst)
+
+
+def _copy_checked(src: CountingReader, chunk: Chunk, dst: BinaryIO, block: int = 1 << 20) -> None:
+    """Copy one chunk unchanged in bounded blocks, checking its CRC on the way.
+
+    A bad CRC is found only after part of the chunk was written; the caller's output is then
+    discarded (marking writes to a temporary file or a buffer), never shipped.
+    """
+    src.seek(chunk.offset)
+    head = src.read_exact(8, f"chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
+    dst.write(head)
+    crc = zlib.crc32(head[4:])
+    remaining = chunk.length
+    while remaining:
+        data = src.read_exact(min(block, remaining), f"chunk {chunk.type.decode('latin-1')}")
+        crc = zlib.crc32(data, crc)
+        dst.write(data)
+        remaining -= len(data)
+    stored = src.read_exact(4, f"the CRC of chunk {chunk.type.decode('latin-1')}")
+    if struct.unpack(">I", stored)[0] != crc:
+        raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
+    dst.write(stored)
 
 
 def _generator(text: str, where: str) -> Trace | None:

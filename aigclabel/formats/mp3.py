@@ -1,0 +1,118 @@
+"""MP3: the record is an ID3v2 ``TXXX`` frame with description ``AIGC`` in the tag at the start.
+
+Reading looks at the ID3v2 tag(s) at the head of the file and nothing else (plus 4 bytes after,
+to describe the first MPEG frame).  Writing merges the record into the existing tag through
+mutagen, keeping the tag's version and every other frame (pictures, comments, other TXXX...),
+replacing any old record; the MPEG audio after the tag is copied byte for byte by the kernel.
+When the merged tag still fits in the old tag's space the audio does not even move.
+
+Not read (yet): ID3v2 tags appended at the end of the file, APEv2 tags.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from .._io import CountingReader
+from ..errors import CorruptFile, UnsupportedFormat
+from ._audio_meta import ID3_PADDING, Copy, emit, id3_evidence, id3_total_size, id3_with_record, \
+    id3_without_records, load_id3
+from .base import Evidence, FormatHandler, ImplicitLabel
+
+#: MPEG audio: version bits -> name, and sample rates (Hz) by version and index
+_VERSIONS = {0: "2.5", 2: "2", 3: "1"}
+_RATES = {"1": (44100, 48000, 32000), "2": (22050, 24000, 16000), "2.5": (11025, 12000, 8000)}
+#: ID3v2 tags we follow one after another at the head (a few broken taggers stack them)
+MAX_STACKED_TAGS = 8
+
+
+def _frame_header(b: bytes) -> dict | None:
+    """Facts from a 4-byte MPEG audio Layer II/III frame header; ``None`` when it is not one.
+
+    Layer I is left out on purpose: ``FF FE`` (a UTF-16 byte order mark) parses as a Layer I header.
+    """
+    if len(b) < 4 or b[0] != 0xFF or (b[1] & 0xE0) != 0xE0:
+        return None
+    version = _VERSIONS.get((b[1] >> 3) & 3)
+    layer = {1: 3, 2: 2}.get((b[1] >> 1) & 3)  # 01 = Layer III, 10 = Layer II
+    bitrate_index, rate_index = b[2] >> 4, (b[2] >> 2) & 3
+    if version is None or layer is None or bitrate_index == 0xF or rate_index == 3:
+        return None
+    return {"mpeg_version": version, "layer": layer, "sample_rate": _RATES[version][rate_index],
+            "channels": 1 if (b[3] >> 6) == 3 else 2}
+
+
+def _head_tags(src: CountingReader) -> tuple[list[tuple[int, int]], int]:
+    """The ID3v2 tags at the head as (offset, size), and where the audio starts."""
+    tags: list[tuple[int, int]] = []
+    pos = 0
+    while len(tags) < MAX_STACKED_TAGS:
+        header = src.read_at(pos, 10)
+        size = id3_total_size(header, f"offset {pos}")
+        if size is None:
+            break
+        if pos + size > src.size:
+            raise CorruptFile(f"truncated: the ID3v2 tag at offset {pos} claims {size} bytes, "
+                              f"the file ends {pos + size - src.size} bytes short of that")
+        tags.append((pos, size))
+        pos += size
+    return tags, pos
+
+
+class Mp3Handler(FormatHandler):
+    name = "mp3"
+    kind = "audio"
+    mime = "audio/mpeg"
+    extensions = (".mp3", ".mp2")
+    normative_carrier = "id3:TXXX:AIGC"
+    can_write = True
+
+    @classmethod
+    def score(cls, head: bytes) -> int:
+        if head[:3] == b"ID3" and len(head) >= 10 and head[3] in (2, 3, 4) and head[4] != 0xFF \
+                and not any(b & 0x80 for b in head[6:10]):
+            return 80
+        # A bare frame sync is weak evidence: any format with a real signature outscores it.
+        return 20 if _frame_header(head[:4]) else 0
+
+    def _parse(self, src: CountingReader) -> tuple[list[tuple[int, int]], int, dict]:
+        tags, audio = _head_tags(src)
+        peek = src.read_at(audio, 4)
+        if tags and peek == b"fLaC":
+            raise UnsupportedFormat("a FLAC file with an ID3v2 tag in front: not supported yet "
+                                    "(remove the ID3 tag, FLAC keeps its tags in Vorbis comments)")
+        info: dict = {"audio_offset": audio}
+        if (frame := _frame_header(peek)) is not None:
+            info.update(frame)
+        elif not tags:
+            raise CorruptFile("not an MP3: no ID3v2 tag and no MPEG audio frame at the start")
+        return tags, audio, info
+
+    def read(self, src: CountingReader) -> Evidence:
+        tags, _audio, info = self._parse(src)
+        ev = Evidence(self.name, self.kind, info=info)
+        for i, (offset, size) in enumerate(tags):
+            data = src.read_at(offset, size)
+            tag = load_id3(data, f"offset {offset}")
+            info.setdefault("id3_version", f"2.{data[3]}")
+            labels, traces = id3_evidence(tag, where=f"ID3v2.{data[3]} tag at offset {offset}", carrier_prefix="id3:",
+                                          normative=i == 0, offset=offset, before_payload=True)
+            ev.labels += labels
+            ev.traces += traces
+        return ev
+
+    def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
+        tags, audio, _info = self._parse(src)
+        if tags:
+            first_offset, first_size = tags[0]
+            existing = src.read_at(first_offset, first_size)
+            # Keep the old tag's size when the merged tag fits (the audio does not move), else pad.
+            plan: list = [id3_with_record(existing, label.record_json, f"offset {first_offset}",
+                                          fit=first_size, padding=ID3_PADDING)]
+            for offset, size in tags[1:]:
+                stripped = id3_without_records(src.read_at(offset, size), f"offset {offset}")
+                plan.append(stripped if stripped is not None else Copy(offset, size))
+        else:
+            plan = [id3_with_record(None, label.record_json, "the start", padding=ID3_PADDING)]
+        plan.append(Copy(audio, src.size - audio))
+        emit(plan, src, dst)
