@@ -33,6 +33,7 @@ _BUILTIN = (
     "implicit_digital_source_type",
     "implicit_security_data",
     "explicit_image",
+    "explicit_audio",
 )
 
 
