@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -511,3 +512,16 @@ def exiftool(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path | bytes
         return tags
 
     return run
+
+
+# --------------------------------------------------------------------------------------------- no skips in CI
+# On a developer's machine a test whose reader (exiftool, ffmpeg, OCR) is missing skips and says which package
+# to install.  CI installs everything, so there a skip means a broken install step: fail it instead.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    rep = outcome.get_result()
+    if os.environ.get("CI") and rep.skipped and not hasattr(rep, "wasxfail"):
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped in CI, where every optional tool must be installed: {reason}"
