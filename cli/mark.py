@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ._common import (EXIT_ERROR, EXIT_OK, EXIT_USAGE, dump_json, echo_error, error_dict, exit_code_for,
+from ._common import (EXIT_ERROR, EXIT_OK, dump_json, echo_error, error_dict, exit_code_for,
                       guarded, json_option, profile_option, progress)
 
 EPILOG = """\b
@@ -58,7 +58,15 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     if produce_id and len(inputs) > 1:
         raise click.UsageError("--produce-id names one piece of content; omit it for several inputs "
                                "(each gets a fresh id)")
+    from aigclabel.marking import build_record
+
     prof = load_profile(profile)  # a bad profile stops everything: exit 2
+    # What is wrong for every file (producer code, label wording) stops the run before any file: exit 2.
+    # Later label errors depend on the file (e.g. text too wide for a small image) and are per file.
+    build_record(prof, producer=producer, produce_id=produce_id)
+    if text is not None and not no_explicit and not prof.wording_ok(text):
+        raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
+                         f"as profile {prof.id} requires")
     to_dir = bool(output) and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
     if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
@@ -71,11 +79,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
                                explicit=not no_explicit, overwrite=force, in_place=in_place,
                                durable=durable, text=text, position=position, font=font)
-        except LabelError as exc:  # the same for every file: stop now
-            echo_error(exc)
-            sys.exit(EXIT_USAGE)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-            codes.append(exit_code_for(exc))
+            codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
             results.append({"source": path, "destination": dest, "error": error_dict(exc)})
             echo_error(exc, path)
             continue

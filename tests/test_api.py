@@ -38,7 +38,7 @@ def test_all_is_complete() -> None:
 
 @pytest.mark.parametrize("make", [jpeg_bytes, png_bytes])
 def test_bytes_in_bytes_out(make) -> None:  # type: ignore[no-untyped-def]
-    src = make()
+    src = make((400, 300))
     out = aigclabel.mark(src, producer=PRODUCER, produce_id="job-1")
     assert isinstance(out, bytes) and out != src
     report = aigclabel.verify(out, scope="implicit")
@@ -46,29 +46,37 @@ def test_bytes_in_bytes_out(make) -> None:  # type: ignore[no-untyped-def]
     (label,) = report.labels
     assert label.fields == {"Label": "1", "ContentProducer": PRODUCER, "ProduceID": "job-1", "ReservedCode1": "",
                             "ContentPropagator": "", "PropagateID": "", "ReservedCode2": ""}
-    # the explicit check cannot run yet: the full verdict must not claim compliance
+    # the visible label was drawn, and OCR (the [ocr] extra) finds it: compliant on both scopes
     full = aigclabel.verify(out)
-    assert full.verdict is Verdict.INCONCLUSIVE
-    nc = [f for f in full.findings if f.level is Level.NOT_CHECKED]
-    assert nc and nc[0].rule == "explicit.image" and nc[0].clause.startswith("Measures Art. 4")
+    assert full.verdict is Verdict.COMPLIANT, [f.message for f in full.findings]
+    (explicit,) = [f for f in full.findings if f.rule == "explicit.image"]
+    assert explicit.level is Level.PASS and explicit.clause.startswith("Measures Art. 4")
+
+
+def test_waived_explicit_label_leaves_the_full_verdict_noncompliant() -> None:
+    out = aigclabel.mark(png_bytes((400, 300)), producer=PRODUCER, explicit=False)
+    assert aigclabel.verify(out, scope="implicit").verdict is Verdict.COMPLIANT
+    full = aigclabel.verify(out)
+    assert full.verdict is Verdict.NONCOMPLIANT
+    assert [f.level for f in full.findings if f.rule == "explicit.image"] == [Level.ERROR]
 
 
 def test_file_object_and_path(tmp_path: Path) -> None:
     src = tmp_path / "in.jpg"
     src.write_bytes(jpeg_bytes())
     with open(src, "rb") as fh:
-        out = aigclabel.mark(fh, producer=PRODUCER)
+        out = aigclabel.mark(fh, producer=PRODUCER, explicit=False)
     assert aigclabel.verify(io.BytesIO(out), scope="implicit").ok
     result = aigclabel.mark(src, tmp_path / "out.jpg", producer=PRODUCER)
     assert result.destination == str(tmp_path / "out.jpg") and result.format == "jpeg"
     assert json.loads(result.record_json)["ContentProducer"] == PRODUCER
-    assert result.explicit == "not-added" and "NOT added" in result.notes[0]
+    assert result.explicit == "added" and result.explicit_details["height_ratio"] >= 0.05
     assert aigclabel.verify(tmp_path / "out.jpg", scope="implicit").ok
 
 
 def test_fresh_produce_ids_are_unique() -> None:
     src = png_bytes()
-    ids = {aigclabel.inspect(aigclabel.mark(src, producer=PRODUCER)).labels[0].fields["ProduceID"]
+    ids = {aigclabel.inspect(aigclabel.mark(src, producer=PRODUCER, explicit=False)).labels[0].fields["ProduceID"]
            for _ in range(5)}
     assert len(ids) == 5
 
@@ -90,6 +98,21 @@ def test_in_place_rewrites_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+def test_wording_is_checked_before_drawing() -> None:
+    with pytest.raises(aigclabel.LabelError, match="generation element"):
+        aigclabel.mark(png_bytes(), producer=PRODUCER, text="由AI提供")
+
+
+def test_format_without_a_visible_marker_says_not_added(tmp_path: Path) -> None:
+    heic = pytest.importorskip("pillow_heif", reason="HEIF needs the [heif] extra (pip install aigclabel[heif])")
+    heic.register_heif_opener()
+    path = tmp_path / "a.heic"
+    Image.new("RGB", (64, 48), (9, 9, 9)).save(path, format="HEIF")
+    result = aigclabel.mark_file(path, tmp_path / "b.heic", producer=PRODUCER)
+    assert result.explicit == "not-added" and "NOT added" in result.notes[0]
+    assert aigclabel.verify(tmp_path / "b.heic", scope="implicit").ok
+
+
 def test_bad_producer_is_a_label_error() -> None:
     with pytest.raises(aigclabel.LabelError, match="ContentProducer"):
         aigclabel.mark(png_bytes(), producer="字节跳动")
@@ -98,7 +121,7 @@ def test_bad_producer_is_a_label_error() -> None:
 def test_legacy_profile_writes_the_2023_form(tmp_path: Path) -> None:
     prof = tmp_path / "legacy.toml"
     prof.write_text('id = "legacy-writer"\nextends = "cn-gb45438-2025"\n[marking]\nschema = "tc260-2023"\n')
-    out = aigclabel.mark(png_bytes(), producer="ExampleAI", produce_id="c-1", profile=prof)
+    out = aigclabel.mark(png_bytes(), producer="ExampleAI", produce_id="c-1", profile=prof, explicit=False)
     (label,) = aigclabel.inspect(out).labels
     assert label.parsed.schema == "tc260-2023" and label.fields["ContentID"] == "c-1"
     report = aigclabel.verify(out, scope="implicit")  # default profile: legacy is a breach
@@ -134,7 +157,7 @@ def test_profile_level_downgrades_a_breach(tmp_path: Path) -> None:
 
 
 def test_scope_filters_rules() -> None:
-    out = aigclabel.mark(png_bytes(), producer=PRODUCER)
+    out = aigclabel.mark(png_bytes(), producer=PRODUCER, explicit=False)
     assert {f.rule.split(".")[0] for f in aigclabel.verify(out, scope="implicit").findings} == {"implicit"}
     assert {f.rule for f in aigclabel.verify(out, scope="explicit").findings} == {"explicit.image"}
     with pytest.raises(ValueError):

@@ -24,8 +24,8 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def make_png(path: Path) -> Path:
-    Image.new("RGB", (40, 30), (200, 30, 30)).save(path, "PNG")
+def make_png(path: Path, size: tuple[int, int] = (40, 30)) -> Path:
+    Image.new("RGB", size, (200, 30, 30)).save(path, "PNG")
     return path
 
 
@@ -35,15 +35,33 @@ def make_jpeg(path: Path) -> Path:
 
 
 def test_mark_then_verify(runner: CliRunner, tmp_path: Path) -> None:
-    src = make_png(tmp_path / "a.png")
+    src = make_png(tmp_path / "a.png", (400, 300))
     res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "b.png"), "--producer", PRODUCER,
                               "--produce-id", "id-1"])
     assert res.exit_code == 0, res.output
-    assert '"ProduceID":"id-1"' in res.output and "explicit label NOT added" in res.output
+    assert '"ProduceID":"id-1"' in res.output
     res = runner.invoke(cli, ["verify", str(tmp_path / "b.png"), "--scope", "implicit"])
     assert res.exit_code == 0 and "COMPLIANT" in res.output
-    res = runner.invoke(cli, ["verify", str(tmp_path / "b.png")])  # explicit not checkable yet
-    assert res.exit_code == 3 and "INCONCLUSIVE" in res.output and "N/C" in res.output
+    res = runner.invoke(cli, ["verify", str(tmp_path / "b.png")])  # the visible label is read by OCR
+    assert res.exit_code == 0 and "COMPLIANT" in res.output and "explicit.image" in res.output
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "c.png"), "--producer", PRODUCER, "--no-explicit"])
+    assert res.exit_code == 0 and "waived" in res.output
+    res = runner.invoke(cli, ["verify", str(tmp_path / "c.png")])
+    assert res.exit_code == 1 and "NONCOMPLIANT" in res.output
+
+
+def test_wording_and_fit_errors(runner: CliRunner, tmp_path: Path) -> None:
+    src = make_png(tmp_path / "a.png", (400, 300))
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "b.png"), "--producer", PRODUCER,
+                              "--text", "由AI提供"])
+    assert res.exit_code == 2 and "generation element" in res.stderr and not (tmp_path / "b.png").exists()
+    tiny = make_png(tmp_path / "tiny.png", (20, 8))
+    out = tmp_path / "out"
+    out.mkdir()
+    res = runner.invoke(cli, ["mark", str(tiny), str(src), "-o", str(out), "--producer", PRODUCER,
+                              "--text", "本内容由人工智能生成合成"])
+    assert res.exit_code == 3  # the tiny image cannot hold the label; the other one is marked
+    assert sorted(p.name for p in out.iterdir()) == ["a.png"] and "tiny.png" in res.stderr
 
 
 def test_verify_json_contract(runner: CliRunner, tmp_path: Path) -> None:
@@ -181,7 +199,8 @@ def test_mark_json(runner: CliRunner, tmp_path: Path) -> None:
     a = make_png(tmp_path / "a.png")
     res = runner.invoke(cli, ["mark", str(a), "-o", str(tmp_path / "b.png"), "--producer", PRODUCER, "--json"])
     (item,) = json.loads(res.stdout)
-    assert item["format"] == "png" and item["explicit"] == "not-added"
+    assert item["format"] == "png" and item["explicit"] == "added"
+    assert item["explicit_details"]["text"] == "AI生成"
 
 
 def test_demo(runner: CliRunner, tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "bottom", "
 
 # content kind -> (module, class); a kind with no entry cannot be explicitly marked yet
 _BUILTIN: dict[str, tuple[str, str]] = {
+    "image": ("image", "ImageMarker"),
+    "audio": ("audio", "AudioMarker"),
+    "document": ("pdf", "PdfStampMarker"),  # PDF only; Office documents: see PdfStampMarker.supports
 }
 
 
@@ -45,15 +48,20 @@ class ExplicitResult:
 
 
 class ExplicitMarker(Protocol):
+    def supports(self, handler: FormatHandler) -> bool:
+        """Whether this marker can label the handler's format (a kind may be only partly covered)."""
+        ...
+
     def apply(self, src: CountingReader, handler: FormatHandler, options: ExplicitOptions) -> ExplicitResult:
         """Return the whole file with the explicit label added (never modifying *src*)."""
         ...
 
 
 def marker_for(handler: FormatHandler) -> ExplicitMarker | None:
-    """The explicit marker for the handler's content kind, or None if this version has none."""
+    """The explicit marker for the handler's format, or None if this version cannot label it."""
     entry = _BUILTIN.get(handler.kind)
     if entry is None:
         return None
     module = importlib.import_module(f"{__name__}.{entry[0]}")
-    return getattr(module, entry[1])()
+    marker: ExplicitMarker = getattr(module, entry[1])()
+    return marker if marker.supports(handler) else None

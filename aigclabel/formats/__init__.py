@@ -28,6 +28,8 @@ _BUILTIN: dict[str, tuple[str, ...]] = {
     "heif": ("HeifHandler",),
     "webp": ("WebpHandler",),
     "gif": ("GifHandler",),
+    "pdf": ("PdfHandler",),
+    "mp4": ("M4aHandler", "Mp4Handler"),
 }
 
 _registry: list[type[FormatHandler]] = []

@@ -34,6 +34,7 @@ _BUILTIN = (
     "implicit_security_data",
     "explicit_image",
     "explicit_audio",
+    "explicit_document",
 )
 
 

@@ -1,0 +1,866 @@
+"""PDF: the record lives in the document Info dictionary, key ``/AIGC``, as a text string.
+
+Carriers (labelling-rules.md §4, §7):
+
+* **normative** — the Info dictionary (the trailer's ``/Info``) key ``/AIGC``, value the record JSON;
+* **also read** — any other Info key containing ``AIGC`` and an AIGC property in the catalog's XMP
+  metadata stream (``TC260:AIGC``): both are reported as non-standard placement;
+* **convention** — the IPTC ``DigitalSourceType`` in the XMP stream.  We write it there, merged into
+  the existing packet, and remove any AIGC property from the XMP, so the file holds one record.
+
+Writing is an **incremental update** (ISO 32000 7.5.6): the original bytes are copied unchanged as
+the file's prefix (so signatures over them stay valid) and the changed objects, a cross-reference
+section of the same kind as the original's last one (table or stream) and a trailer whose ``/Prev``
+points at the old section are appended.  When the original's cross-reference data is damaged (pypdf
+had to reconstruct it), the appended section is a complete one without ``/Prev`` instead, listing
+every object pypdf found.
+
+Reading parses the trailer chain (not every object), the Info dictionary and the catalog's
+metadata stream; pypdf does the parsing, and every pypdf failure becomes :class:`CorruptFile`.
+Encrypted files are read with the empty user password when it opens them; writing one needs the
+password (:class:`PasswordRequired` otherwise) and keeps it encrypted: new objects are encrypted
+with the document's key, never written in the clear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import logging
+import re
+import threading
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Iterator
+
+from .._io import CountingReader
+from ..errors import AigcLabelError, CorruptFile, UnsupportedOperation
+from ..report import Finding, Level
+from . import _xmp
+from ._image_meta import evidence_from_xmp, found_label, generator_trace
+from .base import Evidence, FormatHandler, ImplicitLabel
+
+__all__ = ["PdfHandler", "PdfDocument", "IncrementalUpdate", "PasswordRequired", "open_document",
+           "pypdf_errors", "INFO_KEY"]
+
+INFO_KEY = "/AIGC"
+#: a PDF header may follow up to this many bytes of junk (Acrobat's rule)
+HEADER_WINDOW = 1024
+#: how much of the end of the file is searched for ``startxref``
+TAIL_WINDOW = 4096
+#: cross-reference stream entries pypdf may read before giving up (an "object stream bomb")
+MAX_XREF_ENTRIES = 2_000_000
+#: largest XMP metadata stream read (encoded bytes); larger ones are ignored with a finding
+MAX_XMP_STREAM = 16 << 20
+#: largest object stream decoded when the cross-reference data is rebuilt
+MAX_OBJSTM = 64 << 20
+#: files up to this size are parsed from memory when they are written (pypdf reads byte by byte)
+MAX_IN_MEMORY = 16 << 20
+#: objects whose raw stream data is read to resolve references are bounded by pypdf's own limits
+#: (decompression output 75 MB, page-tree depth and entry counts)
+
+_STARTXREF = re.compile(rb"startxref\s+(\d+)\s*%%EOF", re.S)
+
+
+class PasswordRequired(UnsupportedOperation):
+    """The PDF is encrypted and the password given (or the empty one) does not open it.
+
+    Belongs in :mod:`aigclabel.errors` (kind ``password-required``); defined here until it moves.
+    """
+
+    kind = "password-required"
+
+
+# ----------------------------------------------------------------------------------------- errors
+
+
+class _Capture(logging.Handler):
+    """Collects pypdf's warnings from this thread (pypdf logs repairs; they become one finding)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread and len(self.messages) < 50:
+            with contextlib.suppress(Exception):
+                self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def pypdf_log() -> Iterator[list[str]]:
+    """Capture pypdf's log warnings while the block runs, instead of letting them reach stderr
+    through logging's last-resort handler (an application that configured logging still gets them)."""
+    handler = _Capture()
+    logger = logging.getLogger("pypdf")
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def pypdf_errors(what: str) -> Iterator[None]:
+    """Turn whatever pypdf raises on broken input into :class:`CorruptFile` (ours pass through).
+
+    pypdf raises its own errors, but also ValueError, KeyError, TypeError, struct and zlib errors
+    and RecursionError on hostile files; a caller of aigclabel sees one typed error.
+    """
+    try:
+        with pypdf_log():
+            yield
+    except AigcLabelError:
+        raise
+    except MemoryError:
+        raise CorruptFile(f"{what}: out of memory (a PDF bomb?)") from None
+    except RecursionError:
+        raise CorruptFile(f"{what}: objects nest too deeply (a PDF bomb?)") from None
+    except Exception as exc:  # noqa: BLE001 - pypdf's failure modes on hostile input are open-ended
+        from pypdf.errors import DependencyError, FileNotDecryptedError
+
+        if isinstance(exc, FileNotDecryptedError):
+            raise PasswordRequired(f"{what}: the PDF is encrypted and was not opened ({exc})") from None
+        if isinstance(exc, DependencyError):
+            raise UnsupportedOperation(f"{what}: {exc} (AES-encrypted PDFs need the 'cryptography' package)") \
+                from None
+        raise CorruptFile(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------- document
+
+
+@dataclass
+class PdfDocument:
+    """An open PDF: the pypdf reader plus what an incremental update needs to know."""
+
+    src: CountingReader
+    reader: Any  # pypdf.PdfReader
+    size: int
+    #: offset of the last cross-reference section (the new section's /Prev), None when unknown
+    startxref: int | None
+    #: "table" (classic ``xref``) or "stream" (a cross-reference stream, PDF 1.5)
+    xref_kind: str
+    #: the xref chain read cleanly; False when pypdf reconstructed it (the update then carries a
+    #: complete cross-reference section without /Prev)
+    xref_ok: bool
+    encrypted: bool
+    #: the original ends with an end-of-line marker (otherwise one is written before the update)
+    ends_with_eol: bool
+    header_version: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    #: bytes before the ``%PDF-`` header; offsets are written relative to the header, as readers
+    #: (Acrobat, qpdf) take them when the header is not at the start of the file
+    header_offset: int = 0
+    #: the catalog has an XMP stream that could not be decoded (a write must not replace it blindly)
+    xmp_unreadable: bool = False
+
+    # -- trailer, Info, catalog ------------------------------------------------------------------
+
+    @property
+    def encryption(self) -> Any:
+        """pypdf's decryption state (its ``Encryption`` object), used to encrypt appended objects."""
+        return getattr(self.reader, "_encryption", None) if self.encrypted else None
+
+    def trailer_raw(self, key: str) -> Any:
+        trailer = self.reader.trailer
+        return trailer.raw_get(key) if key in trailer else None
+
+    def info(self) -> tuple[Any, Any]:
+        """(indirect reference or None, dictionary or None) of the document Info dictionary."""
+        from pypdf.generic import DictionaryObject, IndirectObject
+
+        raw = self.trailer_raw("/Info")
+        if raw is None:
+            return None, None
+        with pypdf_errors("reading the Info dictionary"):
+            obj = raw.get_object()
+        ref = raw if isinstance(raw, IndirectObject) else None
+        if not isinstance(obj, DictionaryObject):
+            self.findings.append(Finding("format.pdf", Level.WARNING,
+                                         "the trailer's /Info is not a dictionary; ignored",
+                                         location="trailer"))
+            return ref, None
+        return ref, obj
+
+    def catalog(self) -> tuple[Any, Any]:
+        from pypdf.generic import DictionaryObject, IndirectObject
+
+        raw = self.trailer_raw("/Root")
+        with pypdf_errors("reading the document catalog"):
+            obj = raw.get_object() if raw is not None else None
+        if not isinstance(raw, IndirectObject) or not isinstance(obj, DictionaryObject):
+            raise CorruptFile("corrupt PDF: the trailer has no usable /Root (document catalog)")
+        return raw, obj
+
+    def metadata(self) -> tuple[Any, bytes | None]:
+        """(indirect reference or None, decoded packet or None) of the catalog's XMP stream."""
+        from pypdf.generic import IndirectObject, StreamObject
+
+        _, catalog = self.catalog()
+        raw = catalog.raw_get("/Metadata") if "/Metadata" in catalog else None
+        if raw is None:
+            return None, None
+        with pypdf_errors("reading the XMP metadata stream"):
+            stream = raw.get_object()
+        ref = raw if isinstance(raw, IndirectObject) else None
+        if not isinstance(stream, StreamObject):
+            return ref, None
+        try:
+            data = _decode_bounded(stream, MAX_XMP_STREAM)
+        except CorruptFile as exc:
+            self.findings.append(Finding("format.pdf", Level.WARNING, f"XMP metadata stream ignored: {exc}",
+                                         location=f"XMP metadata stream ({_where(ref)})"))
+            self.xmp_unreadable = True
+            return ref, None
+        return ref, data
+
+    def encrypt_metadata(self) -> bool:
+        enc = self.trailer_raw("/Encrypt")
+        if enc is None:
+            return False
+        with pypdf_errors("reading the encryption dictionary"):
+            value = enc.get_object().get("/EncryptMetadata", True)
+        return bool(value)
+
+    def pages(self) -> list[Any]:
+        """Every page (pypdf ``PageObject``, inherited attributes applied), in order."""
+        with pypdf_errors("reading the page tree"):
+            return list(self.reader.pages)
+
+    def page_count(self) -> int | None:
+        """The page tree's /Count (cheap: no page is read); None when it is not a sane number."""
+        with contextlib.suppress(Exception):
+            _, catalog = self.catalog()
+            count = catalog["/Pages"].get_object().get("/Count")
+            if isinstance(count, int) and count >= 0:
+                return int(count)
+        return None
+
+    def object_ids(self) -> dict[int, tuple[str, int, int]]:
+        """Every object pypdf knows: number -> ("n", offset, generation) or ("c", stream number, index)."""
+        out: dict[int, tuple[str, int, int]] = {}
+        for gen, table in self.reader.xref.items():
+            free = self.reader.xref_free_entry.get(gen, {})
+            for num, offset in table.items():
+                if num == 0 or free.get(num):
+                    continue
+                if isinstance(offset, int) and 0 <= offset < self.size:
+                    current = out.get(num)
+                    if current is None or gen > current[2]:
+                        out[num] = ("n", offset, gen)
+        indices: dict[int, dict[int, int]] = {}
+        for num, (stm, _idx) in self.reader.xref_objStm.items():
+            if num in out or not isinstance(stm, int):
+                continue
+            # pypdf keeps an index here when it read an xref stream, but a byte offset when it
+            # rebuilt the table: read the object stream's own header for the index
+            if stm not in indices:
+                indices[stm] = self._objstm_index(stm)
+            if num in indices[stm]:
+                out[num] = ("c", stm, indices[stm][num])
+        return out
+
+    def _objstm_index(self, stm: int) -> dict[int, int]:
+        """Object number -> index inside object stream *stm* (its header of number/offset pairs)."""
+        from pypdf.generic import IndirectObject, StreamObject
+
+        try:
+            with pypdf_errors("reading an object stream"):
+                stream = IndirectObject(stm, 0, self.reader).get_object()
+                if not isinstance(stream, StreamObject):
+                    return {}
+                first = int(stream.get("/First", 0))
+                count = int(stream.get("/N", 0))
+                head = _decode_bounded(stream, MAX_OBJSTM)[:first]
+        except (CorruptFile, PasswordRequired, UnsupportedOperation, ValueError, TypeError):
+            return {}
+        numbers = [int(t) for t in head.split()[: 2 * count : 2] if t.isdigit()]
+        return {num: i for i, num in enumerate(numbers)}
+
+    def next_number(self) -> int:
+        """The first object number free for new objects (the trailer's /Size, or past every known one)."""
+        size = self.reader.trailer.get("/Size")
+        known = max(self.object_ids(), default=0) + 1
+        return max(int(size) if isinstance(size, int) and 0 < size < 10_000_000 else 0, known)
+
+
+def _decode_bounded(stream: Any, limit: int) -> bytes:
+    """The decoded data of *stream*, refusing more than *limit* bytes (a Flate bomb) with CorruptFile."""
+    raw = bytes(getattr(stream, "_data", b"") or b"")
+    filters = stream.get("/Filter")
+    if isinstance(filters, list) and len(filters) == 1:
+        filters = filters[0]
+    if filters is None:
+        if len(raw) > limit:
+            raise CorruptFile(f"larger than {limit >> 20} MiB")
+        return raw
+    if filters == "/FlateDecode" and stream.get("/DecodeParms") is None:
+        d = zlib.decompressobj()
+        try:
+            out = d.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise CorruptFile(f"corrupt compressed data ({exc})") from None
+        if len(out) > limit:
+            raise CorruptFile(f"inflates past {limit >> 20} MiB (a compression bomb?)")
+        return out
+    if len(raw) > limit:
+        raise CorruptFile(f"larger than {limit >> 20} MiB")
+    with pypdf_errors("decoding the XMP metadata stream"):
+        data = bytes(stream.get_data())
+    if len(data) > limit:
+        raise CorruptFile(f"decodes past {limit >> 20} MiB")
+    return data
+
+
+def _where(ref: Any) -> str:
+    num = getattr(ref, "idnum", None)
+    return f"object {num} {getattr(ref, 'generation', 0)}" if num is not None else "direct object"
+
+
+def _tail_startxref(src: CountingReader) -> tuple[int | None, bool]:
+    """(offset named by the last ``startxref``, file ends with an end-of-line) from the file's tail."""
+    start = max(0, src.size - TAIL_WINDOW)
+    tail = src.read_at(start, src.size - start)
+    ends_with_eol = tail.endswith((b"\n", b"\r"))
+    matches = list(_STARTXREF.finditer(tail))
+    if not matches:
+        return None, ends_with_eol
+    offset = int(matches[-1].group(1))
+    return (offset if 0 < offset < src.size else None), ends_with_eol
+
+
+def _xref_kind(src: CountingReader, offset: int | None) -> str:
+    if offset is None:
+        return "table"
+    head = src.read_at(offset, 32).lstrip()
+    return "table" if head.startswith(b"xref") else "stream"
+
+
+def open_document(src: CountingReader, password: str | None = None, *, for_write: bool = False) -> PdfDocument:
+    """Parse the trailer chain of *src* (strictly first; pypdf's repair only when that fails).
+
+    An encrypted file opens with *password*, or with the empty user password when none is given;
+    :class:`PasswordRequired` when it does not open.  *for_write* also checks that every object
+    offset of the cross-reference data points at its object, and rebuilds the table by scanning
+    the file when one does not (the update then carries a complete cross-reference section).
+    """
+    from pypdf import PdfReader
+    from pypdf.generic import NameObject
+
+    src.seek(0)
+    head = src.read(HEADER_WINDOW)
+    header_at = head.find(b"%PDF-")
+    if header_at < 0:
+        raise CorruptFile("not a PDF: no %PDF- header in the first 1024 bytes")
+    version = head[header_at + 5:header_at + 8].decode("latin-1", "replace")
+    startxref, ends_with_eol = _tail_startxref(src)
+    kind = _xref_kind(src, startxref)
+    findings: list[Finding] = []
+    reader = None
+    xref_ok = False
+    # pypdf reads a byte at a time while parsing; writing reads the whole file anyway, so a file of
+    # moderate size is parsed from memory (verifying reads only what it needs, through *src*)
+    stream: Any = src
+    if for_write and src.size <= MAX_IN_MEMORY:
+        src.seek(0)
+        stream = io.BytesIO(src.read())
+    with pypdf_log() as messages:
+        stream.seek(0)
+        with contextlib.suppress(Exception):
+            reader = PdfReader(stream, strict=True,  # type: ignore[arg-type]
+                               xref_stream_maximum_entries=MAX_XREF_ENTRIES)
+            xref_ok = startxref is not None and header_at == 0
+        if reader is None:
+            messages.clear()
+            stream.seek(0)
+            with pypdf_errors("corrupt PDF (the cross-reference data cannot be read or rebuilt)"):
+                reader = PdfReader(stream, strict=False,  # type: ignore[arg-type]
+                                   xref_stream_maximum_entries=MAX_XREF_ENTRIES)
+        reader.strict = False  # later object access tolerates what it can, as viewers do
+        doc = PdfDocument(src=src, reader=reader, size=src.size, startxref=startxref, xref_kind=kind,
+                          xref_ok=xref_ok, encrypted=bool(reader.is_encrypted), ends_with_eol=ends_with_eol,
+                          header_version=version, findings=findings, header_offset=header_at)
+        if for_write and doc.xref_ok and not _offsets_ok(doc):
+            doc.xref_ok = False
+        if not doc.xref_ok:
+            with pypdf_errors("corrupt PDF (the cross-reference data cannot be rebuilt)"):
+                _repair_offsets(doc)
+        if not doc.xref_ok:
+            detail = f" ({'; '.join(dict.fromkeys(messages))[:300]})" if messages else ""
+            findings.append(Finding("format.pdf", Level.WARNING,
+                                    f"the cross-reference data is damaged; it was rebuilt to read the file{detail}",
+                                    location="cross-reference table"))
+        if doc.encrypted:
+            _decrypt(doc, password)
+        with pypdf_errors("reading the document catalog"):
+            _, catalog = doc.catalog()
+            declared = catalog.get("/Version")
+            if isinstance(declared, NameObject):
+                doc.header_version = str(declared)[1:]
+    return doc
+
+
+def _decrypt(doc: PdfDocument, password: str | None) -> None:
+    from pypdf import PasswordType
+
+    with pypdf_errors("opening the encrypted PDF"):
+        if password is not None:
+            result = doc.reader.decrypt(password)
+        else:
+            enc = getattr(doc.reader, "_encryption", None)
+            result = (PasswordType.USER_PASSWORD if enc is not None and enc.is_decrypted()
+                      else PasswordType.NOT_DECRYPTED)
+    if result == PasswordType.NOT_DECRYPTED:
+        if password is None:
+            raise PasswordRequired("the PDF is encrypted and needs a password to open "
+                                   "(give it with --password / password=...)")
+        raise PasswordRequired("the PDF is encrypted and the password given does not open it")
+
+
+_OBJ_HEADER = re.compile(rb"[\x00\t\n\x0c\r ]*(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]*obj")
+_OBJ_SCAN = re.compile(rb"(?<![0-9])(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj(?![A-Za-z])")
+
+
+def _offsets_ok(doc: PdfDocument) -> bool:
+    """Every in-file object offset of the cross-reference data points at that object's header."""
+    for gen, table in doc.reader.xref.items():
+        free = doc.reader.xref_free_entry.get(gen, {})
+        for num, offset in table.items():
+            if num == 0 or free.get(num):
+                continue
+            if not isinstance(offset, int) or not 0 <= offset < doc.size:
+                return False
+            m = _OBJ_HEADER.match(doc.src.read_at(offset, 40))
+            if m is None or int(m.group(1)) != num or int(m.group(2)) != gen:
+                return False
+    return True
+
+
+def _scan_objects(src: CountingReader, block: int = 8 << 20) -> dict[int, tuple[int, int]]:
+    """Object number -> (offset, generation) of every ``N G obj`` header in the file (last one wins,
+    as in an incremental update), found by reading the file once in blocks."""
+    found: dict[int, tuple[int, int]] = {}
+    pos = 0
+    overlap = 32
+    while pos < src.size:
+        data = src.read_at(pos, block + overlap)
+        limit = block if pos + block < src.size else len(data)
+        for m in _OBJ_SCAN.finditer(data):
+            if m.start() >= limit:
+                break
+            found[int(m.group(1))] = (pos + m.start(), int(m.group(2)))
+        pos += block
+    return found
+
+
+def _repair_offsets(doc: PdfDocument) -> None:
+    """Point pypdf's table at the objects where they really are (a scan of the file); drop the
+    entries whose object cannot be found, so the complete section written later is right."""
+    scanned = _scan_objects(doc.src)
+    xref = doc.reader.xref
+    for gen in list(xref):
+        table = xref[gen]
+        for num in list(table):
+            offset = table[num]
+            if num == 0:
+                continue
+            m = (_OBJ_HEADER.match(doc.src.read_at(offset, 40))
+                 if isinstance(offset, int) and 0 <= offset < doc.size else None)
+            if m is not None and int(m.group(1)) == num and int(m.group(2)) == gen:
+                continue
+            hit = scanned.get(num)
+            if hit is not None and hit[1] == gen:
+                table[num] = hit[0]
+            else:
+                del table[num]
+    # objects the scan found that the damaged table did not list at all (e.g. a table cut short)
+    known = {num for table in xref.values() for num in table} | set(doc.reader.xref_objStm)
+    for num, (offset, gen) in scanned.items():
+        if num not in known and num > 0:
+            xref.setdefault(gen, {})[num] = offset
+    # an object both in an object stream and as a plain object: the later one in the file is the
+    # current version (pypdf would prefer the compressed one)
+    for num in list(doc.reader.xref_objStm):
+        stm = doc.reader.xref_objStm[num][0]
+        plain = scanned.get(num)
+        stm_at = scanned.get(stm, (-1, 0))[0]
+        if plain is not None and plain[0] > stm_at:
+            del doc.reader.xref_objStm[num]
+        else:
+            for table in xref.values():
+                table.pop(num, None)
+    doc.reader.resolved_objects.clear()  # anything read through a wrong offset is read again
+
+
+# ----------------------------------------------------------------------------- incremental update
+
+
+class IncrementalUpdate:
+    """Objects to append to a PDF, and the cross-reference section and trailer that make them count.
+
+    ``put(ref, obj)`` stores a new version of an existing object (same number and generation);
+    ``add(obj)`` allocates a new number.  ``write(dst)`` copies the original unchanged, then appends.
+    Streams are pypdf ``StreamObject``s holding their encoded data (``set_data``) and filter keys.
+    """
+
+    def __init__(self, doc: PdfDocument) -> None:
+        self.doc = doc
+        self._objects: dict[int, tuple[int, Any]] = {}  # number -> (generation, object)
+        self._plain: set[int] = set()  # objects never encrypted (XMP with /EncryptMetadata false)
+        self._next = doc.next_number()
+        self.info_ref: Any = None  # the trailer's new /Info, when it changes
+
+    def new_ref(self) -> Any:
+        from pypdf.generic import IndirectObject
+
+        ref = IndirectObject(self._next, 0, self.doc.reader)
+        self._next += 1
+        return ref
+
+    def add(self, obj: Any, *, encrypt: bool = True) -> Any:
+        ref = self.new_ref()
+        self.put(ref, obj, encrypt=encrypt)
+        return ref
+
+    def put(self, ref: Any, obj: Any, *, encrypt: bool = True) -> None:
+        self._objects[ref.idnum] = (ref.generation, obj)
+        if not encrypt:
+            self._plain.add(ref.idnum)
+
+    def __bool__(self) -> bool:
+        return bool(self._objects)
+
+    @staticmethod
+    def stream(data: bytes, entries: dict[str, Any] | None = None, *, compress: bool = False) -> Any:
+        """A new stream object holding *data* (Flate-compressed when *compress*)."""
+        from pypdf.generic import NameObject, StreamObject
+
+        stream = StreamObject()
+        for key, value in (entries or {}).items():
+            stream[NameObject(key)] = value
+        if compress:
+            stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+            data = zlib.compress(data, 6)
+        stream.set_data(data)
+        return stream
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _serialize(self, num: int, gen: int, obj: Any) -> bytes:
+        enc = self.doc.encryption
+        if enc is not None and num not in self._plain:
+            obj = enc.encrypt_object(obj, num, gen)
+        out = io.BytesIO()
+        out.write(f"{num} {gen} obj\n".encode())
+        obj.write_to_stream(out)
+        out.write(b"\nendobj\n")
+        return out.getvalue()
+
+    def _trailer_entries(self) -> dict[str, Any]:
+        from pypdf.generic import ArrayObject, ByteStringObject
+
+        doc = self.doc
+        entries: dict[str, Any] = {"/Root": doc.trailer_raw("/Root")}
+        info = self.info_ref if self.info_ref is not None else doc.trailer_raw("/Info")
+        if info is not None and getattr(info, "idnum", None) is not None:
+            entries["/Info"] = info
+        if doc.encrypted:
+            entries["/Encrypt"] = doc.trailer_raw("/Encrypt")
+        old_id = doc.reader.trailer.get("/ID")
+        first = b""
+        if isinstance(old_id, ArrayObject) and old_id:
+            first = getattr(old_id[0].get_object(), "original_bytes", b"")
+        if not first:
+            first = hashlib.md5(f"{doc.size}:{doc.startxref}".encode(), usedforsecurity=False).digest()
+        digest = hashlib.md5(first, usedforsecurity=False)
+        for num in sorted(self._objects):
+            digest.update(f"{num}:{self._objects[num][0]};".encode())
+        # The first identifier never changes (an encryption key depends on it); the second does.
+        entries["/ID"] = ArrayObject([ByteStringObject(first), ByteStringObject(digest.digest())])
+        return entries
+
+    def write(self, dst: BinaryIO) -> None:
+        """Copy the original to *dst* and append this update (nothing is appended when it is empty)."""
+        doc = self.doc
+        doc.src.seek(0)
+        copied = doc.src.copy_to(dst, doc.size)
+        if copied != doc.size:
+            raise CorruptFile("the PDF changed size while it was being copied")
+        if not self._objects:
+            return
+        shift = doc.header_offset  # offsets count from the %PDF- header
+        base = doc.size - shift
+        buf = bytearray()
+        if not doc.ends_with_eol:
+            buf += b"\n"
+        offsets: dict[int, tuple[str, int, int]] = {}
+        for num in sorted(self._objects):
+            gen, obj = self._objects[num]
+            offsets[num] = ("n", base + len(buf), gen)
+            buf += self._serialize(num, gen, obj)
+        with pypdf_errors("writing the incremental update"):
+            trailer = self._trailer_entries()
+        if doc.xref_ok:
+            entries = offsets
+            prev: int | None = doc.startxref
+        else:
+            entries = {num: (e[0], e[1] - shift if e[0] == "n" else e[1], e[2])
+                       for num, e in doc.object_ids().items()}
+            entries.update(offsets)
+            prev = None
+        size = max([self._next, *(n + 1 for n in entries)])
+        use_stream = doc.xref_kind == "stream" or (not doc.xref_ok and any(e[0] == "c" for e in entries.values()))
+        xref_at = base + len(buf)
+        if use_stream:
+            num = size
+            size += 1
+            entries = {**entries, num: ("n", xref_at, 0)}
+            buf += _xref_stream(num, entries, trailer, size, prev)
+        else:
+            buf += _xref_table(entries, trailer, size, prev)
+        buf += b"startxref\n%d\n%%%%EOF\n" % xref_at
+        dst.write(bytes(buf))
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted object numbers as (first, count)."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and runs[-1][0] + runs[-1][1] == n:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((n, 1))
+    return runs
+
+
+def _trailer_dict(trailer: dict[str, Any], size: int, prev: int | None) -> Any:
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject
+
+    d = DictionaryObject()
+    d[NameObject("/Size")] = NumberObject(size)
+    if prev is not None:
+        d[NameObject("/Prev")] = NumberObject(prev)
+    for key, value in trailer.items():
+        d[NameObject(key)] = value
+    return d
+
+
+def _xref_table(entries: dict[int, tuple[str, int, int]], trailer: dict[str, Any], size: int,
+                prev: int | None) -> bytes:
+    # Every section starts with the free-list head (object 0), as Acrobat writes updates: some
+    # readers take a section whose first subsection is not 0 for a mis-numbered table.
+    out = bytearray(b"xref\n")
+    numbers = [0, *sorted(entries)]
+    for first, count in _runs(numbers):
+        out += b"%d %d\n" % (first, count)
+        for n in range(first, first + count):
+            if n == 0:
+                out += b"0000000000 65535 f\r\n"
+            else:
+                _, offset, gen = entries[n]
+                out += b"%010d %05d n\r\n" % (offset, gen)
+    stream = io.BytesIO()
+    _trailer_dict(trailer, size, prev).write_to_stream(stream)
+    out += b"trailer\n" + stream.getvalue() + b"\n"
+    return bytes(out)
+
+
+def _xref_stream(num: int, entries: dict[int, tuple[str, int, int]], trailer: dict[str, Any], size: int,
+                 prev: int | None) -> bytes:
+    from pypdf.generic import ArrayObject, NameObject, NumberObject, StreamObject
+
+    numbers = [0, *sorted(entries)]
+    biggest = max([1, *(e[1] for e in entries.values())])
+    w2 = max(1, (biggest.bit_length() + 7) // 8)
+    w3 = 2
+    rows = bytearray()
+    for n in numbers:
+        if n == 0:
+            rows += b"\x00" + (0).to_bytes(w2, "big") + (65535).to_bytes(w3, "big")
+            continue
+        kind, a, b = entries[n]
+        rows += (b"\x01" if kind == "n" else b"\x02") + a.to_bytes(w2, "big") + min(b, 65535).to_bytes(w3, "big")
+    d = _trailer_dict(trailer, size, prev)
+    stream = StreamObject()
+    stream.update(d)
+    stream[NameObject("/Type")] = NameObject("/XRef")
+    stream[NameObject("/W")] = ArrayObject([NumberObject(1), NumberObject(w2), NumberObject(w3)])
+    stream[NameObject("/Index")] = ArrayObject(
+        [NumberObject(v) for run in _runs(numbers) for v in run])
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    stream.set_data(zlib.compress(bytes(rows), 6))
+    out = io.BytesIO()
+    out.write(f"{num} 0 obj\n".encode())
+    stream.write_to_stream(out)  # cross-reference streams are never encrypted
+    out.write(b"\nendobj\n")
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------- handler
+
+
+@functools.lru_cache(maxsize=1)
+def _literal_class() -> type:
+    from pypdf.generic import TextStringObject
+
+    class LiteralTextString(TextStringObject):
+        """Written as a plain ``(...)`` literal when printable ASCII (pypdf escapes it in octal)."""
+
+        def write_to_stream(self, stream: Any) -> None:
+            raw = str(self)
+            if all(0x20 <= ord(c) < 0x7F for c in raw):
+                escaped = raw.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+                stream.write(b"(" + escaped.encode("ascii") + b")")
+            else:
+                super().write_to_stream(stream)
+
+    return LiteralTextString
+
+
+def text_string(text: str) -> Any:
+    """A PDF text string, readable in the file as it is when printable ASCII (the record always is),
+    so ``/AIGC ({"Label":...})`` can be found by a byte search; UTF-16BE otherwise."""
+    return _literal_class()(text)
+
+
+def _string_value(value: Any) -> str:
+    from pypdf.generic import ByteStringObject, TextStringObject
+
+    if isinstance(value, TextStringObject):
+        return str(value)
+    if isinstance(value, ByteStringObject):
+        raw = bytes(value)
+        for codec in ("utf-8", "utf-16"):
+            with contextlib.suppress(UnicodeDecodeError):
+                return raw.decode(codec)
+        return raw.decode("latin-1")
+    return str(value)
+
+
+class PdfHandler(FormatHandler):
+    name = "pdf"
+    kind = "document"
+    mime = "application/pdf"
+    extensions = (".pdf",)
+    normative_carrier = "pdf:Info:AIGC"
+    can_write = True
+
+    def __init__(self, password: str | None = None) -> None:
+        #: the password for encrypted files (set by the caller before read/write)
+        self.password = password
+
+    @classmethod
+    def score(cls, head: bytes) -> int:
+        if head.startswith(b"%PDF-"):
+            return 100
+        return 60 if b"%PDF-" in head else 0
+
+    def read(self, src: CountingReader) -> Evidence:
+        doc = open_document(src, self.password)
+        ev = Evidence(self.name, self.kind)
+        info_ref, info = doc.info()
+        if info is not None:
+            where = f"document Info dictionary ({_where(info_ref)})"
+            for key in list(info.keys()):
+                if "aigc" not in key.lower():
+                    continue
+                with pypdf_errors("reading the Info dictionary"):
+                    raw = _string_value(info[key])
+                ev.labels.append(found_label(f"pdf:Info:{key[1:]}", f"{where}, key {key}", raw,
+                                             normative=key == INFO_KEY))
+            for key in ("/Creator", "/Producer"):
+                if key in info:
+                    with contextlib.suppress(Exception):
+                        if t := generator_trace(_string_value(info[key]), f"{where}, key {key}"):
+                            ev.traces.append(t)
+        meta_ref, packet = doc.metadata()
+        if packet is not None:
+            labels, traces, findings = evidence_from_xmp(packet, f"XMP metadata stream ({_where(meta_ref)})",
+                                                         normative=False)
+            ev.labels += labels
+            ev.traces += traces
+            ev.findings += findings
+        ev.findings += doc.findings
+        ev.info.update(version=doc.header_version, encrypted=doc.encrypted, xref=doc.xref_kind,
+                       xref_repaired=not doc.xref_ok)
+        pages = doc.page_count()
+        if pages is not None:
+            ev.info["pages"] = pages
+        return ev
+
+    def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
+        doc = open_document(src, self.password, for_write=True)
+        if doc.encrypted and self.password is None:
+            raise PasswordRequired("the PDF is encrypted: give its password to mark it (--password / "
+                                   "password=...); it stays encrypted")
+        update = build_metadata_update(doc, label)
+        with pypdf_errors("writing the PDF"):
+            update.write(dst)
+
+
+def build_metadata_update(doc: PdfDocument, label: ImplicitLabel,
+                          update: IncrementalUpdate | None = None) -> IncrementalUpdate:
+    """Add the record to the Info dictionary and the source type to the XMP stream (in *update*)."""
+    from pypdf.generic import DictionaryObject, NameObject
+
+    update = update or IncrementalUpdate(doc)
+    with pypdf_errors("preparing the metadata update"):
+        info_ref, info = doc.info()
+        new_info = DictionaryObject()
+        for key, value in (info.items() if info is not None else ()):
+            if "aigc" in key.lower():
+                continue  # an earlier record: replaced, never two
+            new_info[NameObject(key)] = value
+        new_info[NameObject(INFO_KEY)] = text_string(label.record_json)
+        if info_ref is not None:
+            update.put(info_ref, new_info)
+        else:
+            info_ref = update.add(new_info)
+        update.info_ref = info_ref
+        _update_xmp(doc, label, update)
+    return update
+
+
+def _update_xmp(doc: PdfDocument, label: ImplicitLabel, update: IncrementalUpdate) -> None:
+    """Merge the DigitalSourceType into the catalog's XMP and drop any AIGC property from it."""
+    from pypdf.generic import NameObject
+
+    meta_ref, existing = doc.metadata()
+    if doc.xmp_unreadable:
+        raise CorruptFile("the existing XMP metadata stream cannot be read, so it cannot be merged; "
+                          "file left unchanged")
+    if existing is None and not label.digital_source_type:
+        return
+    if existing is not None:
+        try:
+            packet = _xmp.XmpPacket.parse(existing)
+        except CorruptFile as exc:
+            raise CorruptFile(f"the existing XMP metadata stream cannot be merged ({exc}); file left unchanged") \
+                from None
+        removed = packet.remove_aigc()
+        current = packet.digital_source_types()
+        if not removed and (not label.digital_source_type or current == [label.digital_source_type]):
+            return  # already as wanted: leave the stream alone
+    else:
+        packet = _xmp.XmpPacket.new()
+    if label.digital_source_type:
+        packet.set(_xmp.IPTC_EXT_NS, _xmp.IPTC_EXT_PREFIX, "DigitalSourceType", label.digital_source_type)
+    stream = IncrementalUpdate.stream(packet.serialize(), {"/Type": NameObject("/Metadata"),
+                                                           "/Subtype": NameObject("/XML")})
+    encrypt = doc.encrypt_metadata()
+    if meta_ref is not None:
+        update.put(meta_ref, stream, encrypt=encrypt)
+        return
+    meta_ref = update.add(stream, encrypt=encrypt)
+    catalog_ref, catalog = doc.catalog()
+    from pypdf.generic import DictionaryObject
+
+    new_catalog = DictionaryObject()
+    for key, value in catalog.items():
+        new_catalog[NameObject(key)] = value
+    new_catalog[NameObject("/Metadata")] = meta_ref
+    update.put(catalog_ref, new_catalog)
