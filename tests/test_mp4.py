@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import aigclabel
 from aigclabel._io import open_source
-from aigclabel.errors import AigcLabelError, CorruptFile, InputError
+from aigclabel.errors import AigcLabelError, CorruptFile, InputError, UnsupportedOperation
 from aigclabel.formats import detect
 from aigclabel.formats._bmff import Box, BytesSource
 from aigclabel.formats.mp4 import MovieFile, Track, _chunk_edits, _chunk_table, _Layout
@@ -344,6 +344,30 @@ def test_mark_round_trip(scratch: Path, variant: str) -> None:
     else:
         assert shift == 0
     assert chunk_offsets(out) == [[o + shift for o in table] for table in chunk_offsets(src)]
+    if variant == "mp4-fragmented":  # absolute offsets outside moov follow their moof boxes
+        moofs = {b[1] for b in boxes(out) if b[0] == b"moof"}
+        assert moofs and fragment_offsets(out) == moofs
+        assert len(fragment_offsets(src)) == len(moofs)
+
+
+def fragment_offsets(data: bytes) -> set[int]:
+    """Every tfhd base data offset and tfra moof offset (ffmpeg points both at moof boxes)."""
+    out = set()
+    for traf in find(data, b"moof", b"traf"):
+        for kid in children(data, traf):
+            body = payload(data, kid)
+            if kid[0] == b"tfhd" and int.from_bytes(body[1:4], "big") & 1:
+                out.add(int.from_bytes(body[8:16], "big"))
+    for tfra in find(data, b"mfra", b"tfra"):
+        body = payload(data, tfra)
+        width = 8 if body[0] == 1 else 4
+        sizes = int.from_bytes(body[8:12], "big")
+        extra = ((sizes >> 4) & 3) + ((sizes >> 2) & 3) + (sizes & 3) + 3
+        pos = 16
+        for _ in range(int.from_bytes(body[12:16], "big")):
+            out.add(int.from_bytes(body[pos + width:pos + 2 * width], "big"))
+            pos += 2 * width + extra
+    return out
 
 
 def test_layout_matches_ffmpeg(scratch: Path) -> None:
@@ -511,6 +535,14 @@ def test_bare_moov_meta_is_read_and_cleaned(scratch: Path, order: str) -> None:
     assert et["Keys:AIGC"] == record_json("video-0001") and et["Keys:Make"] == "Apple"
     assert packets(scratch, out, ".mov") == packets(scratch, src, ".mov")
 
+    # marking again keeps one copy of the item-less prefix: keys are [make, AIGC], not [make, make, AIGC]
+    again = mark(out, "again-0002")
+    (udta_meta,) = [mt for mt in find(again, b"moov", b"udta", b"meta")
+                    if any(payload(again, k)[8:12] == b"mdta" for k in children(again, mt) if k[0] == b"hdlr")]
+    keys_body = next(payload(again, k) for k in children(again, udta_meta) if k[0] == b"keys")
+    assert struct.unpack(">I", keys_body[4:8])[0] == 2 and keys_body.count(make_key) == 1
+    assert ffprobe_tags(scratch, again, ".mov")["AIGC"] == record_json("again-0002")
+
 
 @pytest.mark.parametrize("place", ["top-level", "udta", "udta-XMP_"])
 def test_xmp_record_is_read_and_removed(scratch: Path, place: str) -> None:
@@ -550,6 +582,24 @@ def test_quicktime_text_atom_record_is_read_and_removed(scratch: Path) -> None:
     assert find(out, b"moov", b"udta", b"\xa9cmt") == []
     assert ffprobe_tags(scratch, out, ".mov")["title"] == TITLE
     assert packets(scratch, out, ".mov") == packets(scratch, src, ".mov")
+
+
+def test_unsupported_cases_are_refused_clearly(scratch: Path) -> None:
+    # media kept in another file (a dref entry without the self-contained flag) cannot be told apart
+    src = bytearray(make(scratch, "mp4-faststart"))
+    for dref in find(bytes(src), b"moov", b"trak", b"mdia", b"minf", b"dinf", b"dref"):
+        entry = dref[1] + dref[3] + 8
+        assert src[entry + 4:entry + 8] == b"url "
+        src[entry + 11] = 0  # flags: not in this file
+    with pytest.raises(UnsupportedOperation, match="another file"):
+        mark(bytes(src))
+    # a compressed movie header cannot take metadata; reading says why nothing was found
+    plain = make(scratch, "mp4")
+    data = replace_moov(plain, box(b"moov", box(b"cmov", box(b"dcom", b"zlib"))))
+    found = aigclabel.inspect(data)
+    assert found.labels == [] and any("cmov" in f.message for f in found.findings)
+    with pytest.raises(UnsupportedOperation, match="compressed"):
+        mark(data)
 
 
 # ------------------------------------------------------------------------------------------ reading by seeking
@@ -689,3 +739,23 @@ def test_fuzz_raises_only_typed_errors(fuzz_bases: list[bytes], data: st.DataObj
     with open_source(out) as src:
         MovieFile(src)
     assert [lab.raw for lab in aigclabel.inspect(out).labels] == [record_json("fuzz")]
+
+
+def test_large_shift_is_padded_to_an_aligned_free_box(scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When much media must move, a free box pads the shift to 64 KiB (a fast kernel copy); a second
+    mark then fits in that free box and moves nothing."""
+    from aigclabel.formats import mp4
+
+    monkeypatch.setattr(mp4, "ALIGN_FROM", 0)  # treat the small test movie as a large one
+    src = make(scratch, "mp4-faststart")
+    once = mark(src, "first-0001")
+    shift = find(once, b"mdat")[0][1] - find(src, b"mdat")[0][1]
+    assert shift > 0 and shift % mp4.SHIFT_ALIGN == 0
+    assert top_order(once)[:3] == [b"ftyp", b"moov", b"free"]
+    assert chunk_offsets(once) == [[o + shift for o in t] for t in chunk_offsets(src)]
+    assert packets(scratch, once) == packets(scratch, src) and decode_errors(scratch, once) == ""
+    twice = mark(once, "longer-id-0002")  # the moov grows again: the free box absorbs it
+    assert find(twice, b"mdat")[0][1] == find(once, b"mdat")[0][1]
+    assert chunk_offsets(twice) == chunk_offsets(once)
+    assert the_label(twice).raw == record_json("longer-id-0002")
+    assert packets(scratch, twice) == packets(scratch, src)

@@ -54,12 +54,19 @@ def handlers() -> list[type[FormatHandler]]:
     return sorted(_registry, key=lambda h: h.name)
 
 
-def detect(head: bytes) -> type[FormatHandler]:
-    """Pick the handler that scores *head* highest; :class:`UnsupportedFormat` when none claims it."""
+def detect(head: bytes, name: str | None = None) -> type[FormatHandler]:
+    """Pick the handler that scores *head* highest; :class:`UnsupportedFormat` when none claims it.
+
+    *name* (the source's file name, if it has one) never outweighs content.  It only breaks a tie
+    between handlers that declare the same ``tie_group`` -- plain text, Markdown and HTML look
+    alike in 64 bytes -- by asking each tied member for ``tie_rank(name)``; the highest rank wins,
+    then the name order.  Handlers without a ``tie_group`` are chosen exactly as before.
+    """
     best: tuple[int, str] | None = None
     chosen: type[FormatHandler] | None = None
+    scores: dict[type[FormatHandler], int] = {}
     for handler in handlers():
-        score = handler.score(head)
+        score = scores[handler] = handler.score(head)
         if score > 0 and (best is None or (score, _neg(handler.name)) > best):
             best = (score, _neg(handler.name))
             chosen = handler
@@ -68,6 +75,10 @@ def detect(head: bytes) -> type[FormatHandler]:
             raise UnsupportedFormat("empty file")
         raise UnsupportedFormat("not a supported format (the content matches no handler; "
                                 f"supported: {', '.join(h.name.upper() for h in handlers())})")
+    group = getattr(chosen, "tie_group", None)
+    if group is not None:
+        tied = [h for h, s in scores.items() if s == scores[chosen] and getattr(h, "tie_group", None) == group]
+        chosen = max(tied, key=lambda h: (h.tie_rank(name), _neg(h.name)))  # type: ignore[attr-defined]
     return chosen
 
 
@@ -81,4 +92,4 @@ def handler_for(src: CountingReader) -> FormatHandler:
     src.seek(0)
     head = src.read(HEAD_SIZE)
     src.seek(0)
-    return detect(head)()
+    return detect(head, src.name)()

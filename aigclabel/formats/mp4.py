@@ -36,12 +36,18 @@ copies ``mdat``):
   ``mdir`` meta, which is left as it was (ffprobe and exiftool read both);
 * every other record is removed: record keys and items in any meta, freeform ``----`` AIGC items,
   text items and ``©xxx`` atoms holding a record, ``AIGC`` properties of XMP packets;
+* a bare ``moov/meta`` with ``mdta`` keys (iPhone files) stays, but ffmpeg names the items of
+  every meta by the first ``keys`` box it meets: so the udta meta's keys start with that meta's
+  keys (without items) and the udta comes first in ``moov``; every reader then names every item
+  right, whichever ``keys`` it applies;
 * ``moov`` stays where it was.  When it grows or shrinks and media data follows it, a ``free``
   box right after it absorbs the difference when it can (a gap of 8 bytes or more becomes a
   ``free`` box); otherwise everything after it moves and every ``stco``/``co64`` chunk offset
   pointing there moves with it (an ``stco`` whose offsets would pass 4 GiB becomes ``co64``).
-  In fragmented files the ``tfhd`` base data offsets of moved ``moof`` boxes and the ``tfra``
-  entries of ``mfra`` are patched in place.
+  A large move is padded with a ``free`` box to a multiple of 64 KiB, which the kernel copies
+  as fast as a plain copy (and which absorbs later growth).  In fragmented files the ``tfhd``
+  base data offsets of moved ``moof`` boxes and the ``tfra`` entries of ``mfra`` are patched in
+  place.
 
 Not written (:class:`UnsupportedOperation`), each only when data would have to move: a ``sidx``
 before the resized box, ``saio`` auxiliary-information offsets (encrypted tracks), tracks whose
@@ -58,7 +64,7 @@ from typing import BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ..report import Finding, FoundLabel, Level, Trace
+from ..report import Finding, Level
 from . import _xmp
 from ._audio_meta import audio_generator_trace, is_record_key
 from ._bmff import (
@@ -88,6 +94,9 @@ MAX_MOOV = 64 << 20
 MAX_XMP = 16 << 20
 #: a ``moof`` box is read whole when its offsets must be patched
 MAX_MOOF = 16 << 20
+#: when moov grows and more than ALIGN_FROM bytes must move, the shift is padded to a multiple of this
+SHIFT_ALIGN = 64 << 10
+ALIGN_FROM = 16 << 20
 #: boxes in one container (the top level of a finely fragmented ten-hour file has ~700 000)
 MAX_BOXES = 2_000_000
 
@@ -246,8 +255,8 @@ class Meta:
         return out
 
 
-def _data_values(m: BoxSource, item: Box) -> tuple[list[str], list[Box], bytes, bytes]:
-    """(text values, children, mean, name) of an ilst item."""
+def _data_values(m: BoxSource, item: Box) -> tuple[list[str], bytes, bytes]:
+    """(text values, mean, name) of an ilst item (mean and name belong to iTunes freeform items)."""
     kids, _ = _walk(m, item.payload_offset, item.end, str(item))
     values: list[str] = []
     mean = name = b""
@@ -268,7 +277,7 @@ def _data_values(m: BoxSource, item: Box) -> tuple[list[str], list[Box], bytes, 
                 mean = payload[4:]
             else:
                 name = payload[4:]
-    return values, kids, mean, name
+    return values, mean, name
 
 
 def _parse_meta(m: BoxSource, box: Box, where: str) -> Meta:
@@ -306,7 +315,7 @@ def _parse_meta(m: BoxSource, box: Box, where: str) -> Meta:
     if meta.ilst_box is not None:
         items, _ = _walk(m, meta.ilst_box.payload_offset, meta.ilst_box.end, str(meta.ilst_box))
         for item in items:
-            values, _kids, mean, name = _data_values(m, item)
+            values, mean, name = _data_values(m, item)
             if meta.is_mdta:
                 index = int.from_bytes(item.type, "big")
                 key = meta.keys[index - 1][1] if 1 <= index <= len(meta.keys) else ""
@@ -529,13 +538,17 @@ def _renumbered(raw: bytes, index: int) -> bytes:
     return raw[:4] + index.to_bytes(4, "big") + raw[8:]
 
 
-def _kept_entries(m: BytesSource, meta: Meta) -> tuple[list[bytes], list[tuple[int, Box]]]:
+def _kept_entries(m: BytesSource, meta: Meta, *, drop_unused: bool = False) -> tuple[list[bytes], list[tuple[int, Box]]]:
     """An ``mdta`` meta without its records: the kept key entries (raw) and the kept items with the
-    1-based index each must carry after the dropped keys are gone."""
+    1-based index each must carry after the dropped keys are gone.  *drop_unused* also drops keys
+    no item uses (the item-less prefix an earlier mark wrote, see :func:`_meta_rewritten`)."""
     dropped = meta.record_items()
     gone = {id(item) for item in dropped}
     drop_keys = {item.index for item in dropped if item.index}
     drop_keys |= {i for i, (_ns, name, _raw) in enumerate(meta.keys, 1) if is_record_key(name)}
+    if drop_unused:
+        used = {item.index for item in meta.items}
+        drop_keys |= {i for i in range(1, len(meta.keys) + 1) if i not in used}
     renumber: dict[int, int] = {}
     keys_out: list[bytes] = []
     for i, (_ns, _name, raw) in enumerate(meta.keys, 1):
@@ -565,7 +578,7 @@ def _meta_rewritten(m: BytesSource, meta: Meta, record_json: str | None = None,
         if not dropped:
             return None
         return _meta_bytes(m, meta, None, [_raw(m, item.box) for item in meta.items if id(item) not in dropped])
-    keys_out, items = _kept_entries(m, meta)
+    keys_out, items = _kept_entries(m, meta, drop_unused=record_json is not None)
     if record_json is None and len(keys_out) == len(meta.keys) and len(items) == len(meta.items):
         return None
     base = len(prefix or [])
@@ -717,10 +730,9 @@ def _chunk_edits(m: BytesSource, tables: list[tuple[Track, Box, list[int]]], lay
         if track.saio:
             raise UnsupportedOperation(f"track {track.track_id} has auxiliary-information offsets (saio, encrypted "
                                        "media) that would have to move; not supported")
-        head = m.read_at(box.payload_offset, 4)
         if box.type == b"stco" and max(moved, default=0) > 0xFFFFFFFF:
             widened.add(box.offset)
-        out[box.offset] = _chunk_box(head, moved, box.type == b"co64" or box.offset in widened)
+        out[box.offset] = _chunk_box(m, box, moved, box.type == b"co64" or box.offset in widened)
     return out
 
 
@@ -739,9 +751,13 @@ def _chunk_table(m: BytesSource, box: Box) -> list[int]:
     return list(struct.unpack(f">{count}{'I' if width == 4 else 'Q'}", r.take(count * width)))
 
 
-def _chunk_box(head: bytes, offsets: list[int], co64: bool) -> bytes:
+def _chunk_box(m: BytesSource, box: Box, offsets: list[int], co64: bool) -> bytes:
+    """*box* (``stco``/``co64``) holding *offsets*, its version, flags and any bytes after the table kept."""
+    payload = _payload(m, box)
+    width = 4 if box.type == b"stco" else 8
+    rest = payload[8 + width * len(offsets):]
     fmt = f">I{len(offsets)}{'Q' if co64 else 'I'}"
-    return make_box(b"co64" if co64 else b"stco", head + struct.pack(fmt, len(offsets), *offsets))
+    return make_box(b"co64" if co64 else b"stco", payload[:4] + struct.pack(fmt, len(offsets), *offsets) + rest)
 
 
 # --------------------------------------------------------------------------------------------- handlers
@@ -896,17 +912,28 @@ class _IsoMediaHandler(FormatHandler):
                 layout = self._layout(f, new_moov, top_replaced)  # same offsets, final bytes
                 break
             moov_bytes = new_moov
-        else:  # pragma: no cover - sizes only grow, so this settles in two or three rounds
-            raise AssertionError("moov size did not settle")
+        else:  # pragma: no cover - moov only grows (stco -> co64, never back), so this settles in 2-3 rounds
+            raise UnsupportedOperation("internal error: the new moov size did not settle; file left unchanged")
 
         patches = self._fragment_patches(src, f, layout)
         self._check_other_offsets(src, f, layout)
+        run: list[int] = []  # a source range [start, end) of adjacent copied boxes, copied in one go
         for box, data in layout.pieces:
-            if data is not None:
-                dst.write(data)
-            else:
+            if data is None:
                 assert box is not None
-                copy_with_patches(src, dst, box.offset, box.end, patches)
+                if run and run[1] == box.offset:
+                    run[1] = box.end
+                    continue
+                if run:
+                    copy_with_patches(src, dst, run[0], run[1], patches)
+                run = [box.offset, box.end]
+                continue
+            if run:
+                copy_with_patches(src, dst, run[0], run[1], patches)
+                run = []
+            dst.write(data)
+        if run:
+            copy_with_patches(src, dst, run[0], run[1], patches)
         if f.tail < src.size:
             src.seek(f.tail)
             src.copy_to(dst, src.size - f.tail)
@@ -920,8 +947,11 @@ class _IsoMediaHandler(FormatHandler):
 
     @staticmethod
     def _layout(f: MovieFile, moov_bytes: bytes, top_replaced: dict[int, bytes]) -> _Layout:
-        """The top level with the new moov; a ``free`` box after moov absorbs a size change when it
-        can (and a shrink of 8 bytes or more leaves a ``free`` box), so the media data need not move."""
+        """The top level with the new moov.  A ``free`` box right after moov absorbs a size change
+        when it can, and a shrink of 8 bytes or more leaves a ``free`` box: the media need not move.
+        When it must move and is large, a ``free`` box pads the shift to a multiple of
+        :data:`SHIFT_ALIGN`: the kernel copies aligned data at plain-copy speed (misaligned, about
+        half as fast), and the padding absorbs the growth of later edits."""
         replaced = {**top_replaced, f.moov.offset: moov_bytes}
         inserted: dict[int, bytes] = {}
         delta = len(moov_bytes) - f.moov.size
@@ -934,6 +964,9 @@ class _IsoMediaHandler(FormatHandler):
                 replaced[following.offset] = _free(new_size) if new_size else b""  # 0: the free box goes
             elif delta <= -8:
                 inserted[f.moov.offset] = _free(-delta)
+            elif sum(b.size for b in f.boxes[i + 1:]) >= ALIGN_FROM:
+                pad = -delta % SHIFT_ALIGN
+                inserted[f.moov.offset] = _free(pad if pad >= 8 else pad + SHIFT_ALIGN)
         return _Layout(f.boxes, replaced, inserted)
 
     @staticmethod
