@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, OutputError, ProfileError,
-                     SourceError, UnsupportedFormat, UnsupportedOperation)
+from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, OutputError, PasswordRequired,
+                     ProfileError, SourceError, UnsupportedFormat, UnsupportedOperation)
 from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
 from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
 from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
@@ -29,7 +29,7 @@ __all__ = [
     "Profile", "load_profile", "list_profiles", "DEFAULT_PROFILE",
     "Finding", "FoundLabel", "Level", "Report", "Trace", "Verdict",
     "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
-    "SourceError", "UnsupportedFormat", "UnsupportedOperation",
+    "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired",
 ]
 
 # The marking and verifying modules pull in the format registry; load them on first use so that

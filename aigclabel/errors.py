@@ -10,6 +10,7 @@ with findings.  Exceptions mean "could not do what was asked"::
     │   ├── UnsupportedFormat       no format handler claims the content
     │   └── CorruptFile             the content is truncated or malformed
     ├── UnsupportedOperation        the format is known but cannot do this (e.g. write) (exit code 3)
+    │   └── PasswordRequired        the file is encrypted and no (or a wrong) password was given
     ├── LabelError                  a label value cannot be written (bad characters, missing field)
     └── OutputError                 the output cannot be written: exists, no such directory (exit code 3)
 """
@@ -24,6 +25,7 @@ __all__ = [
     "UnsupportedFormat",
     "CorruptFile",
     "UnsupportedOperation",
+    "PasswordRequired",
     "LabelError",
     "OutputError",
 ]
@@ -70,6 +72,12 @@ class UnsupportedOperation(AigcLabelError):
     """The format is recognised but the requested operation is not available for it."""
 
     kind = "unsupported-operation"
+
+
+class PasswordRequired(UnsupportedOperation):
+    """The file is encrypted and the password given (or the empty one) does not open it."""
+
+    kind = "password-required"
 
 
 class LabelError(AigcLabelError, ValueError):

@@ -106,12 +106,16 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE,
               explicit: bool = True, overwrite: bool = False, in_place: bool = False,
               propagator: str = "", propagate_id: str = "", durable: bool = False,
-              text: str | None = None, position: str | None = None, font: str | None = None) -> MarkResult:
+              text: str | None = None, position: str | None = None, font: str | None = None,
+              pages: str | None = None, password: str | None = None,
+              explicit_extra: dict[str, Any] | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
     added first where this version can; the implicit record is written last.  *durable* fsyncs
-    the output before it is renamed into place (survives power loss).
+    the output before it is renamed into place (survives power loss).  *pages* (``first`` | ``last``
+    | ``all``) chooses the stamped pages of a PDF; *password* opens an encrypted document (the
+    output stays encrypted).  *explicit_extra* passes format-specific options to the explicit step.
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -125,6 +129,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     details: dict[str, Any] = {}
     with open_source(source) as src:
         handler = handler_for(src)
+        if password is not None and hasattr(handler, "password"):
+            handler.password = password
         if not handler.can_write:
             raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
         if not explicit:
@@ -133,6 +139,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                          ">= 6 months); only the implicit label was written")
         else:
             options = _explicit_options(prof, handler.kind, text, position, font)
+            options.extra.update(explicit_extra or {})
+            options.extra.update({k: v for k, v in (("pages", pages), ("password", password)) if v is not None})
             marker = marker_for(handler)
             if marker is None:
                 state = EXPLICIT_NOT_AVAILABLE

@@ -17,7 +17,7 @@ SCOPES = ("implicit", "explicit", "all")
 
 
 def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
-                   source: CountingReader | None = None) -> list[Finding]:
+                   source: CountingReader | None = None, extra: dict[str, Any] | None = None) -> list[Finding]:
     """Run the profile's rules over *evidence*; each finding gets the clause and level the profile gives.
 
     *source* is the open content, for rules that must look at it (OCR); without it they report
@@ -25,7 +25,7 @@ def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source)
+    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source, extra=dict(extra or {}))
     findings: list[Finding] = []
     for cfg in profile.enabled_rules():
         module = get_rule(cfg.id)
@@ -45,7 +45,8 @@ def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
     return findings
 
 
-def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scope: str = "all") -> Report:
+def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scope: str = "all",
+           password: str | None = None) -> Report:
     """Check *source* (path, bytes or binary file) against *profile*.
 
     A non-compliant file is a :class:`Report` with findings; exceptions mean the file could not be
@@ -57,8 +58,11 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     with open_source(source) as src:
         handler = handler_for(src)
+        if password is not None and hasattr(handler, "password"):
+            handler.password = password
         evidence = handler.read(src)
-        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src)
+        extra = {"password": password} if password is not None else {}
+        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, extra)
         name, bytes_read = src.name, src.bytes_read
     return Report(path=name, format=handler.name, profile=prof.id, scope=scope, findings=findings,
                   labels=evidence.labels, traces=evidence.traces, bytes_read=bytes_read)

@@ -37,6 +37,9 @@ Examples:
               help="Where the visible label goes (default bottom-right).")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Font for the visible label (default: the bundled CJK subset, then system fonts).")
+@click.option("--pages", type=click.Choice(["first", "last", "all"]),
+              help="PDF: which pages get the visible stamp (default first).")
+@click.option("--password", metavar="PASSWORD", help="Password of an encrypted PDF (the output stays encrypted).")
 @click.option("--audit-log", type=click.Path(dir_okay=False), metavar="FILE",
               help="Append one JSON line per marked file (what Art. 9 asks you to keep for 6 months).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
@@ -45,7 +48,8 @@ Examples:
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
              produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
-             font: str | None, audit_log: str | None, force: bool, durable: bool, as_json: bool) -> None:
+             font: str | None, pages: str | None, password: str | None, audit_log: str | None, force: bool,
+             durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
@@ -78,7 +82,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         try:
             result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
                                explicit=not no_explicit, overwrite=force, in_place=in_place,
-                               durable=durable, text=text, position=position, font=font)
+                               durable=durable, text=text, position=position, font=font, pages=pages,
+                               password=password)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
             results.append({"source": path, "destination": dest, "error": error_dict(exc)})

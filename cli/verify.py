@@ -22,9 +22,11 @@ Examples:
 @click.option("--scope", type=click.Choice(["implicit", "explicit", "all"]), default="all", show_default=True,
               help="Which labels to check.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the verdict line per file.")
+@click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
 @json_option
 @guarded
-def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, as_json: bool) -> None:
+def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, password: str | None,
+               as_json: bool) -> None:
     """Check that each FILE carries the labels the profile requires."""
     from aigclabel.profiles import load_profile
     from aigclabel.verifier import verify
@@ -35,7 +37,7 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, as
     out, codes = [], []
     for path in progress(list(files), "verifying"):
         try:
-            report = verify(path, profile=prof, scope=scope)
+            report = verify(path, profile=prof, scope=scope, password=password)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(exit_code_for(exc))
             out.append({"path": path, "format": None, "profile": prof.id, "verdict": "error",

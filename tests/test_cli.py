@@ -259,3 +259,41 @@ def test_help_and_profiles_import_no_heavy_library() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert "LOADED []" in res.stdout, res.stdout[-500:]
+
+
+def _blank_pdf(path: Path, pages: int = 3, password: str | None = None) -> Path:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    if password:
+        writer.encrypt(password, algorithm="AES-256")
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def test_pdf_pages_and_password(runner: CliRunner, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    src = _blank_pdf(tmp_path / "a.pdf")
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "b.pdf"), "--producer", PRODUCER,
+                              "--pages", "all"])
+    assert res.exit_code == 0, res.output
+    reader = PdfReader(tmp_path / "b.pdf")
+    assert all("人工智能生成" in page.extract_text() for page in reader.pages)
+    assert json.loads(reader.metadata["/AIGC"])["ContentProducer"] == PRODUCER
+    res = runner.invoke(cli, ["verify", str(tmp_path / "b.pdf")])
+    assert res.exit_code == 0 and "explicit.document" in res.output, res.output
+
+    locked = _blank_pdf(tmp_path / "locked.pdf", 1, password="s3cret")
+    res = runner.invoke(cli, ["mark", str(locked), "-o", str(tmp_path / "l2.pdf"), "--producer", PRODUCER])
+    assert res.exit_code == 3 and "password" in res.stderr and not (tmp_path / "l2.pdf").exists()
+    res = runner.invoke(cli, ["mark", str(locked), "-o", str(tmp_path / "l2.pdf"), "--producer", PRODUCER,
+                              "--password", "s3cret"])
+    assert res.exit_code == 0, res.stderr
+    assert PdfReader(tmp_path / "l2.pdf").is_encrypted
+    res = runner.invoke(cli, ["verify", str(tmp_path / "l2.pdf"), "--password", "s3cret", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)[0]["labels"][0]["fields"]["ContentProducer"] == PRODUCER

@@ -36,7 +36,7 @@ from aigclabel.formats import ImplicitLabel, handler_for
 from aigclabel.formats.pdf import PasswordRequired, PdfHandler
 from aigclabel.report import Level, Verdict
 
-from conftest import DST_TRAINED, PRODUCER, TC260_NS, record_json, xmp_packet
+from conftest import DST_TRAINED, PRODUCER, record_json, xmp_packet
 
 NOTICE = "本内容由人工智能生成"
 RECORD = record_json("pdf-0001")  # what mark() below writes
@@ -489,9 +489,9 @@ def _rich_pdf() -> bytes:
                                TextStringObject)
 
     w = PdfWriter(clone_from=io.BytesIO(make_pdf(pages=3)))
-    w.add_outline_item("Chapter 1", 0)
-    chapter2 = w.add_outline_item("Chapter 2", 1)
-    w.add_outline_item("Section 2.1", 2, parent=chapter2)
+    w.add_outline_item(title="Chapter 1", page_number=0)
+    chapter2 = w.add_outline_item(title="Chapter 2", page_number=1)
+    w.add_outline_item(title="Section 2.1", page_number=2, parent=chapter2)
     w.add_annotation(0, Link(rect=(72, 100, 200, 120), target_page_index=2))
     field = DictionaryObject({
         NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
@@ -580,7 +580,8 @@ def _render(data: bytes, tmp: Path, page: int = 1, dpi: int = 72) -> Any:
     prefix = tmp / f"r{time.monotonic_ns()}"
     src = prefix.with_suffix(".pdf")
     src.write_bytes(data)
-    run(["pdftoppm", "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", "-singlefile", str(src), str(prefix)])
+    run(["pdftoppm", "-cropbox", "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", "-singlefile", str(src),
+         str(prefix)])
     return Image.open(prefix.with_suffix(".png")).convert("RGB")
 
 
@@ -598,14 +599,16 @@ def _changed_box(before: Any, after: Any) -> tuple[int, int, int, int]:
 def test_stamp_upright_inside_cropbox_on_rotated_and_offset_pages(tmp_path: Path, rotate: int, boxes: str) -> None:
     if boxes == "offset":
         original = make_pdf(media=[100, 200, 700, 1042], crop=[150, 250, 650, 992], rotate=rotate,
-                            content=text_content(x=180, top=960))
+                            content=text_content(lines=20, x=200, top=850, size=9))
     else:
         original = make_pdf(rotate=rotate)
     marked = mark_pdf(original)
     qpdf_check(marked, tmp_path)
     assert NOTICE in compact(pdftotext(marked, tmp_path, page=1))
     before, after = _render(original, tmp_path), _render(marked, tmp_path)
-    width, height = after.size  # pdftoppm renders the CropBox as displayed (rotation applied)
+    width, height = after.size  # the CropBox as displayed (rotation applied)
+    expected = (742, 500) if boxes == "offset" else (842, 595)
+    assert sorted(after.size) == sorted(expected) and (after.size[0] > after.size[1]) == (rotate in (90, 270))
     x0, y0, x1, y1 = _changed_box(before, after)
     # bottom-right corner of the page as displayed, inside it, with a margin
     assert x0 > width / 2 and y0 > height * 0.85, (x0, y0, x1, y1, after.size)
@@ -640,7 +643,7 @@ def test_inherited_page_attributes_and_missing_contents(tmp_path: Path) -> None:
                3: b"<< /Type /Page /Parent 2 0 R >>",
                4: b"<< /Type /Page /Parent 2 0 R /Contents 6 0 R >>",
                5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-               6: b"<< /Length 36 >>\nstream\nBT /F1 12 Tf 50 150 Td (Hi) Tj ET\nendstream"}
+               6: b"<< /Length 34 >>\nstream\nBT /F1 12 Tf 50 150 Td (Hi) Tj ET\nendstream"}
     original = raw_pdf(objects)
     marked = mark_pdf(original, pages="all")
     assert marked.startswith(original)
@@ -718,11 +721,18 @@ def test_truetype_font_from_option(tmp_path: Path) -> None:
     assert NOTICE in compact(pdftotext(result.data, tmp_path))
 
 
-def test_system_collection_font_is_subset(tmp_path: Path) -> None:
+def test_collection_font_is_subset(tmp_path: Path) -> None:
+    """A .ttc given with --font (system CJK fonts usually are collections): its face is subset."""
     pytest.importorskip("fontTools")
-    path = Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
-    if not path.exists():
-        pytest.skip("Noto Serif CJK is not installed (Debian: fonts-noto-cjk)")
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.ttCollection import TTCollection
+
+    from aigclabel.explicit.fonts import BUNDLED_FONT
+
+    collection = TTCollection()
+    collection.fonts = [TTFont(str(BUNDLED_FONT)), TTFont(str(BUNDLED_FONT))]
+    path = tmp_path / "cjk.ttc"
+    collection.save(str(path))
     result = stamp(make_pdf(), font=str(path))
     assert result.details["font_subset"] is True and result.details["font_bytes"] < 20_000
     assert NOTICE in compact(pdftotext(result.data, tmp_path))
@@ -743,10 +753,10 @@ def test_marker_is_for_pdf_only() -> None:
         name = "docx"
         kind = "document"
 
-    marker = marker_for(Fake())  # type: ignore[arg-type]
-    assert marker is not None and not marker.supports(Fake())  # type: ignore[union-attr]
+    assert marker_for(Fake()) is None  # type: ignore[arg-type]  # "not available": only the record is written
+    assert not PdfStampMarker().supports(Fake())  # type: ignore[arg-type]
     with pytest.raises(UnsupportedOperation):
-        marker.apply(CountingReader(io.BytesIO(b""), "x", 0), Fake(), ExplicitOptions(text=NOTICE))  # type: ignore
+        PdfStampMarker().apply(CountingReader(io.BytesIO(b""), "x", 0), Fake(), ExplicitOptions(text=NOTICE))  # type: ignore
 
 
 def test_content_scan_estimates_what_the_page_draws() -> None:
@@ -781,6 +791,8 @@ def _encrypted(algorithm: str, user: str = "user-pw", owner: str = "owner-pw") -
 
 @pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
 def test_encrypted_needs_the_password_and_stays_encrypted(tmp_path: Path, algorithm: str) -> None:
+    if algorithm.startswith("AES"):
+        pytest.importorskip("cryptography", reason="pypdf needs 'cryptography' for AES")
     original = _encrypted(algorithm)
     with pytest.raises(PasswordRequired):
         mark(original)
@@ -808,7 +820,7 @@ def test_encrypted_needs_the_password_and_stays_encrypted(tmp_path: Path, algori
 def test_encrypted_with_empty_user_password(tmp_path: Path) -> None:
     """Owner-password-only files open for reading; marking them still needs the password given
     (the empty one), so encryption is never dropped or kept by accident."""
-    original = _encrypted("AES-128", user="")
+    original = _encrypted("RC4-128", user="")
     report = aigclabel.verify(original, scope="implicit")
     assert report.format == "pdf"
     with pytest.raises(PasswordRequired):
@@ -990,3 +1002,13 @@ def test_fuzzed_pdfs_raise_only_aigclabel_errors(data: st.DataObject) -> None:
 
 
 _FUZZ_BASE = make_pdf(pages=2, info={"/Title": "fuzz"}, content=text_content(lines=4))
+
+
+def test_remarking_other_pages_removes_the_earlier_stamp(tmp_path: Path) -> None:
+    once = mark_pdf(make_pdf(pages=3), pages="first")
+    again = mark_pdf(once, pages="last", produce_id="pdf-0002")
+    assert again.startswith(once)
+    qpdf_check(again, tmp_path)
+    stamped = {n for n in (1, 2, 3) if NOTICE in compact(pdftotext(again, tmp_path, page=n))}
+    assert stamped == {3}
+    assert "p1 00 Lorem" in pdftotext(again, tmp_path, page=1), "the page's own content is kept"

@@ -11,7 +11,9 @@ What is drawn, and how:
   user space, inside the visible box (CropBox clipped to the MediaBox), whatever their origin;
 * in a margin where it covers no content when one is free: the page's content is scanned cheaply
   (text origins with estimated extents, painted paths, images and forms; full-page backgrounds
-  ignored) and the requested corner is tried first, then the other bottom/top positions;
+  ignored) and the requested corner is tried first, then the other bottom/top positions.  Pages of
+  one geometry share one placement, chosen from a deterministic sample of up to six of them, so
+  ``pages=all`` on a long document costs a few scans and the stamp sits at the same spot throughout;
 * in the bundled CJK font subset (or the font ``--font`` names): a Type0 font with Identity-H
   encoding and a ToUnicode CMap, so text extraction (pypdf, pdftotext) reads the notice back.
   With fontTools installed the font is subset to the notice's glyphs (a few KB); without it the
@@ -19,7 +21,11 @@ What is drawn, and how:
 
 The original bytes stay as the file's prefix (signatures survive); encrypted files keep their
 encryption (the password is needed, see :mod:`aigclabel.formats.pdf`).  Re-marking replaces an
-earlier stamp of ours instead of adding a second one.
+earlier stamp of ours instead of adding a second one, and removes it from pages not stamped now.
+
+``options.extra``: ``pages`` (``first``, default), ``password`` (for encrypted files; the
+handler's ``password`` otherwise), ``font_size`` (points; default 2 % of the page's shorter side,
+6 to 24 pt, never wider than 90 % of the page).
 """
 
 from __future__ import annotations
@@ -488,15 +494,6 @@ def display_matrix(visible: Box, rotate: int) -> Matrix:
             270: (0.0, -1.0, 1.0, 0.0, x0, y1)}[rotate]
 
 
-def _invert(m: Matrix) -> Matrix:
-    a, b, c, d, e, f = m
-    det = a * d - b * c
-    if abs(det) < 1e-12:
-        raise ZeroDivisionError("singular matrix")
-    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
-    return ia, ib, ic, id_, -(e * ia + f * ic), -(e * ib + f * id_)
-
-
 def _box_of(value: Any) -> Box | None:
     try:
         nums = [float(v) for v in value]
@@ -598,7 +595,11 @@ def _is_image(ref: Any) -> bool:
 
 
 def _content_bytes(page: Any) -> bytes | None:
+    """The page's decoded content (None when it decodes past the scan limit or not at all)."""
     from pypdf.generic import ArrayObject, StreamObject
+
+    from ..errors import AigcLabelError
+    from ..formats.pdf import decode_bounded
 
     contents = page.get("/Contents")
     if contents is None:
@@ -611,10 +612,11 @@ def _content_bytes(page: Any) -> bytes | None:
         stream = ref.get_object()
         if not isinstance(stream, StreamObject):
             continue
-        data = stream.get_data()
-        total += len(data)
-        if total > _MAX_SCAN_BYTES:
+        try:
+            data = decode_bounded(stream, _MAX_SCAN_BYTES - total)
+        except AigcLabelError:
             return None
+        total += len(data)
         parts.append(data)
     return b"\n".join(parts)
 
@@ -940,6 +942,74 @@ def _is_ours(obj: Any) -> bool:
         return False
 
 
+@dataclass
+class _PageParts:
+    """A page's own dictionary, its (possibly inherited) resources and content streams, and the
+    stamps of ours already on it (by resource name)."""
+
+    own: Any
+    resources: Any
+    xobjects: Any
+    ours: list[str]
+
+    def streams(self) -> list[Any]:
+        """The page's content streams (references), read only when the page is rewritten."""
+        from pypdf.generic import ArrayObject
+
+        raw = self.own.raw_get("/Contents") if "/Contents" in self.own else None
+        if raw is None:
+            return []
+        resolved = raw.get_object()
+        return list(resolved) if isinstance(resolved, ArrayObject) else [raw]
+
+    @classmethod
+    def of(cls, doc: PdfDocument, page: Any) -> _PageParts:
+        from pypdf.generic import DictionaryObject, IndirectObject
+
+        ref = page.indirect_reference
+        own = doc.reader.get_object(ref) if isinstance(ref, IndirectObject) else page
+        resources = page.get("/Resources")
+        resources = resources.get_object() if resources is not None else DictionaryObject()
+        if not isinstance(resources, DictionaryObject):
+            resources = DictionaryObject()
+        xobjects = resources.get("/XObject")
+        xobjects = xobjects.get_object() if xobjects is not None else DictionaryObject()
+        if not isinstance(xobjects, DictionaryObject):
+            xobjects = DictionaryObject()
+        ours = [k for k in xobjects if k.startswith(STAMP_NAME) and _is_ours(xobjects.raw_get(k))]
+        return cls(own, resources, xobjects, ours)
+
+    def free_name(self) -> str:
+        """The resource name for the stamp: ours again, or /AigcStamp, /AigcStamp1... not taken by others."""
+        name, n = STAMP_NAME, 0
+        while name in self.xobjects and name not in self.ours:
+            n += 1
+            name = f"{STAMP_NAME}{n}"
+        return name
+
+    def rebuilt(self, wrap: tuple[Any, Any] | None, stamp: tuple[str, Any] | None) -> Any:
+        """The page dictionary without our earlier stamps, wrapped and stamped anew when asked."""
+        from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+
+        streams = [s for s in self.streams() if not _is_ours(s)] if self.ours else self.streams()
+        xobjects = DictionaryObject()
+        for key, value in self.xobjects.items():
+            if key not in self.ours:
+                xobjects[NameObject(key)] = value
+        if stamp is not None:
+            xobjects[NameObject(stamp[0])] = stamp[1]
+        resources = DictionaryObject()
+        for key, value in self.resources.items():
+            resources[NameObject(key)] = value
+        resources[NameObject("/XObject")] = xobjects
+        page = DictionaryObject()
+        for key, value in self.own.items():
+            page[NameObject(key)] = value
+        page[NameObject("/Contents")] = ArrayObject([wrap[0], *streams, wrap[1]] if wrap else streams)
+        page[NameObject("/Resources")] = resources
+        return page
+
+
 class PdfStampMarker:
     """Stamps the notice on PDF pages (kind "document"; other document formats are not handled here)."""
 
@@ -1011,67 +1081,35 @@ class PdfStampMarker:
         shared_resources: dict[bytes, list[Any]] = {}  # identical new resource dicts: written once
         placed = []
         overlapping = []
-        replaced = 0
-        for index in indices:
-            page = pages[index]
+        replaced = removed = 0
+        selected = set(indices)
+        for index, page in enumerate(pages):
             ref = page.indirect_reference
+            parts = _PageParts.of(doc, page)
+            if index not in selected:
+                if parts.ours and isinstance(ref, IndirectObject):  # an earlier stamp on a page not asked for now
+                    update.put(ref, parts.rebuilt(None, None))
+                    removed += 1
+                continue
             if not isinstance(ref, IndirectObject):
                 notes.append(f"page {index + 1} is not an indirect object and was not stamped")
                 continue
-            own = doc.reader.get_object(ref)
             placement = chosen[frames[index].key]
             clear: bool | None = None
             if scans.get(index) is not None:
                 clear = not any(_overlaps(placement.box, ob) for ob in scans[index] or ())
-            # resources: the page's own or inherited ones, copied, with the stamp form added
-            resources = page.get("/Resources")
-            resources = resources.get_object() if resources is not None else DictionaryObject()
-            new_resources = DictionaryObject()
-            for key, value in resources.items():
-                new_resources[NameObject(key)] = value
-            xobjects = resources.get("/XObject")
-            xobjects = xobjects.get_object() if xobjects is not None else DictionaryObject()
-            new_xobjects = DictionaryObject()
-            for key, value in xobjects.items():
-                new_xobjects[NameObject(key)] = value
-            name = STAMP_NAME
-            had_ours = False
-            suffix = 0
-            while name in new_xobjects:
-                if _is_ours(new_xobjects.raw_get(name)):
-                    had_ours = True
-                    break
-                suffix += 1
-                name = f"{STAMP_NAME}{suffix}"
-            new_xobjects[NameObject(name)] = form_ref
-            new_resources[NameObject("/XObject")] = new_xobjects
-            # contents: [q] + the page's own streams (an earlier stamp of ours removed) + [stamp]
-            raw = own.raw_get("/Contents") if "/Contents" in own else None
-            streams: list[Any] = []
-            if raw is not None:
-                resolved = raw.get_object()
-                streams = list(resolved) if isinstance(resolved, ArrayObject) else [raw]
-            if had_ours:
-                kept = [s for s in streams if not _is_ours(s)]
-                replaced += 1 if len(kept) != len(streams) else 0
-                streams = kept
-            m = placement.matrix
-            body = b"Q\nq " + b" ".join(_fmt(v) for v in m) + b" cm "
-            draw = (name.encode() + b" Do")
+            name = parts.free_name()
+            draw = name.encode() + b" Do"
             if tagged:
                 draw = b"/Artifact <</Type /Pagination /Subtype /Watermark>> BDC " + draw + b" EMC"
-            content = body + draw + b" Q\n"
+            content = b"Q\nq " + b" ".join(_fmt(v) for v in placement.matrix) + b" cm " + draw + b" Q\n"
             if content not in stamp_streams:
                 stamp_streams[content] = update.add(update.stream(content, {OUR_KEY: NameObject("/Stamp")}))
-            stamp_ref = stamp_streams[content]
-            new_page = DictionaryObject()
-            for key, value in own.items():
-                new_page[NameObject(key)] = value
-            new_page[NameObject("/Contents")] = ArrayObject([opener_ref, *streams, stamp_ref])
-            new_page[NameObject("/Resources")] = new_resources
+            new_page = parts.rebuilt((opener_ref, stamp_streams[content]), (name, form_ref))
             update.put(ref, new_page)
+            replaced += 1 if parts.ours else 0
             buf = io.BytesIO()
-            new_resources.write_to_stream(buf)
+            new_page["/Resources"].write_to_stream(buf)
             shared_resources.setdefault(buf.getvalue(), []).append(new_page)
             placed.append({"page": index + 1, "position": placement.position,
                            "box": [round(v, 2) for v in placement.box],
@@ -1094,12 +1132,14 @@ class PdfStampMarker:
         out = io.BytesIO()
         update.write(out)
         where = ", ".join(str(p["page"]) for p in placed)
-        summary = (f"PDF stamp '{text}' on page {where} of {len(pages)} ({which}), in {font.describe()}"
-                   f"{' (subset)' if program.subset else ' (embedded whole)'}; appended as an incremental "
-                   "update (the original bytes are unchanged)")
+        embedded = "subset to the notice's glyphs" if program.subset else "embedded whole"
+        summary = (f"PDF stamp '{text}' on page {where} of {len(pages)} ({which}), font {font.describe()} "
+                   f"{embedded}; appended as an incremental update (the original bytes are unchanged)")
         notes.insert(0, summary)
         if replaced:
             notes.append(f"an earlier stamp was replaced on {replaced} page(s)")
+        if removed:
+            notes.append(f"an earlier stamp was removed from {removed} page(s) not stamped now")
         if overlapping:
             notes.append(f"no free margin found on page(s) {', '.join(map(str, overlapping))}: the stamp sits on "
                          "a white box over the page content there")

@@ -11,9 +11,10 @@ Carriers (labelling-rules.md §4, §7):
 Writing is an **incremental update** (ISO 32000 7.5.6): the original bytes are copied unchanged as
 the file's prefix (so signatures over them stay valid) and the changed objects, a cross-reference
 section of the same kind as the original's last one (table or stream) and a trailer whose ``/Prev``
-points at the old section are appended.  When the original's cross-reference data is damaged (pypdf
-had to reconstruct it), the appended section is a complete one without ``/Prev`` instead, listing
-every object pypdf found.
+points at the old section are appended.  When the original's cross-reference data is damaged (it
+cannot be read strictly, or an offset misses its object, or junk precedes the header), the objects
+are located by a scan of the file and the appended section is a complete one without ``/Prev``,
+so readers no longer need to repair the file.  Offsets count from the ``%PDF-`` header.
 
 Reading parses the trailer chain (not every object), the Info dictionary and the catalog's
 metadata stream; pypdf does the parsing, and every pypdf failure becomes :class:`CorruptFile`.
@@ -36,14 +37,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
 
 from .._io import CountingReader
-from ..errors import AigcLabelError, CorruptFile, UnsupportedOperation
+from ..errors import AigcLabelError, CorruptFile, PasswordRequired, UnsupportedOperation
 from ..report import Finding, Level
 from . import _xmp
 from ._image_meta import evidence_from_xmp, found_label, generator_trace
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 __all__ = ["PdfHandler", "PdfDocument", "IncrementalUpdate", "PasswordRequired", "open_document",
-           "pypdf_errors", "INFO_KEY"]
+           "pypdf_errors", "pypdf_log", "decode_bounded", "build_metadata_update", "text_string", "INFO_KEY"]
 
 INFO_KEY = "/AIGC"
 #: a PDF header may follow up to this many bytes of junk (Acrobat's rule)
@@ -58,19 +59,11 @@ MAX_XMP_STREAM = 16 << 20
 MAX_OBJSTM = 64 << 20
 #: files up to this size are parsed from memory when they are written (pypdf reads byte by byte)
 MAX_IN_MEMORY = 16 << 20
-#: objects whose raw stream data is read to resolve references are bounded by pypdf's own limits
-#: (decompression output 75 MB, page-tree depth and entry counts)
+# Everything else is bounded by pypdf's own limits (decompression output, page-tree depth and entries).
 
 _STARTXREF = re.compile(rb"startxref\s+(\d+)\s*%%EOF", re.S)
 
 
-class PasswordRequired(UnsupportedOperation):
-    """The PDF is encrypted and the password given (or the empty one) does not open it.
-
-    Belongs in :mod:`aigclabel.errors` (kind ``password-required``); defined here until it moves.
-    """
-
-    kind = "password-required"
 
 
 # ----------------------------------------------------------------------------------------- errors
@@ -93,7 +86,11 @@ class _Capture(logging.Handler):
 @contextlib.contextmanager
 def pypdf_log() -> Iterator[list[str]]:
     """Capture pypdf's log warnings while the block runs, instead of letting them reach stderr
-    through logging's last-resort handler (an application that configured logging still gets them)."""
+    through logging's last-resort handler (an application that configured logging still gets them).
+
+    While a block runs, pypdf warnings of other threads are not printed by the last-resort handler
+    either (they still reach handlers the application installed).
+    """
     handler = _Capture()
     logger = logging.getLogger("pypdf")
     logger.addHandler(handler)
@@ -210,7 +207,7 @@ class PdfDocument:
         if not isinstance(stream, StreamObject):
             return ref, None
         try:
-            data = _decode_bounded(stream, MAX_XMP_STREAM)
+            data = decode_bounded(stream, MAX_XMP_STREAM)
         except CorruptFile as exc:
             self.findings.append(Finding("format.pdf", Level.WARNING, f"XMP metadata stream ignored: {exc}",
                                          location=f"XMP metadata stream ({_where(ref)})"))
@@ -275,7 +272,7 @@ class PdfDocument:
                     return {}
                 first = int(stream.get("/First", 0))
                 count = int(stream.get("/N", 0))
-                head = _decode_bounded(stream, MAX_OBJSTM)[:first]
+                head = decode_bounded(stream, MAX_OBJSTM)[:first]
         except (CorruptFile, PasswordRequired, UnsupportedOperation, ValueError, TypeError):
             return {}
         numbers = [int(t) for t in head.split()[: 2 * count : 2] if t.isdigit()]
@@ -284,11 +281,12 @@ class PdfDocument:
     def next_number(self) -> int:
         """The first object number free for new objects (the trailer's /Size, or past every known one)."""
         size = self.reader.trailer.get("/Size")
-        known = max(self.object_ids(), default=0) + 1
+        numbers = [n for table in self.reader.xref.values() for n in table] + list(self.reader.xref_objStm)
+        known = max(numbers, default=0) + 1
         return max(int(size) if isinstance(size, int) and 0 < size < 10_000_000 else 0, known)
 
 
-def _decode_bounded(stream: Any, limit: int) -> bytes:
+def decode_bounded(stream: Any, limit: int) -> bytes:
     """The decoded data of *stream*, refusing more than *limit* bytes (a Flate bomb) with CorruptFile."""
     raw = bytes(getattr(stream, "_data", b"") or b"")
     filters = stream.get("/Filter")
@@ -309,7 +307,7 @@ def _decode_bounded(stream: Any, limit: int) -> bytes:
         return out
     if len(raw) > limit:
         raise CorruptFile(f"larger than {limit >> 20} MiB")
-    with pypdf_errors("decoding the XMP metadata stream"):
+    with pypdf_errors("decoding a stream"):
         data = bytes(stream.get_data())
     if len(data) > limit:
         raise CorruptFile(f"decodes past {limit >> 20} MiB")
@@ -566,7 +564,8 @@ class IncrementalUpdate:
         doc = self.doc
         entries: dict[str, Any] = {"/Root": doc.trailer_raw("/Root")}
         info = self.info_ref if self.info_ref is not None else doc.trailer_raw("/Info")
-        if info is not None and getattr(info, "idnum", None) is not None:
+        # an update's trailer repeats the previous one (ISO 32000 7.5.6), a direct Info dictionary too
+        if info is not None and (getattr(info, "idnum", None) is not None or not doc.encrypted):
             entries["/Info"] = info
         if doc.encrypted:
             entries["/Encrypt"] = doc.trailer_raw("/Encrypt")
@@ -575,6 +574,8 @@ class IncrementalUpdate:
         if isinstance(old_id, ArrayObject) and old_id:
             first = getattr(old_id[0].get_object(), "original_bytes", b"")
         if not first:
+            if doc.encrypted:
+                return entries  # its key was derived without an /ID: adding one would lock readers out
             first = hashlib.md5(f"{doc.size}:{doc.startxref}".encode(), usedforsecurity=False).digest()
         digest = hashlib.md5(first, usedforsecurity=False)
         for num in sorted(self._objects):
@@ -760,6 +761,15 @@ class PdfHandler(FormatHandler):
         return 60 if b"%PDF-" in head else 0
 
     def read(self, src: CountingReader) -> Evidence:
+        with pypdf_log() as repairs:
+            ev = self._read(src)
+        if repairs and not any(f.rule == "format.pdf" and "damaged" in f.message for f in ev.findings):
+            ev.findings.append(Finding("format.pdf", Level.WARNING,
+                                       "the file is damaged; pypdf repaired it to read it ("
+                                       + "; ".join(dict.fromkeys(repairs))[:300] + ")"))
+        return ev
+
+    def _read(self, src: CountingReader) -> Evidence:
         doc = open_document(src, self.password)
         ev = Evidence(self.name, self.kind)
         info_ref, info = doc.info()
