@@ -17,7 +17,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont
@@ -32,26 +31,10 @@ SIZE = 2048
 
 
 def font_path() -> str:
-    """The bundled CJK font subset (aigclabel/explicit/fonts/), else a system CJK font."""
-    here = Path(explicit_image.__file__).resolve().parent.parent / "explicit"
-    try:
-        from aigclabel.explicit import fonts  # type: ignore[attr-defined]
+    """The bundled CJK font subset (aigclabel/explicit/fonts/)."""
+    from aigclabel.explicit.fonts import BUNDLED_FONT
 
-        for name in ("default_font_path", "bundled_font_path", "font_path", "BUNDLED_FONT", "DEFAULT_FONT"):
-            value = getattr(fonts, name, None)
-            value = value() if callable(value) else value
-            if value and Path(str(value)).is_file():
-                return str(value)
-    except ImportError:
-        pass
-    for pattern in ("*.otf", "*.ttf", "*.ttc", "*.woff2"):
-        found = sorted((here / "fonts").glob(pattern))
-        if found:
-            return str(found[0])
-    system = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-    if system.is_file():
-        return str(system)
-    sys.exit("no CJK font: neither the bundled subset nor NotoSansCJK is present")
+    return str(BUNDLED_FONT)
 
 
 def make_image() -> Image.Image:

@@ -322,6 +322,21 @@ def test_long_label_across_band_seams(position: str) -> None:
 
 
 @needs_ocr
+def test_panorama_edge_label() -> None:
+    im, _ = draw_label((6000, 500), ratio=0.06, position="bottom", kind="noisy")
+    f = run(im)
+    assert f.level is Level.PASS and f.location is not None and f.location.endswith("(bottom)"), f.message
+
+
+@needs_ocr
+@pytest.mark.parametrize("size", [(24, 16), (1, 1), (3, 500)])
+def test_tiny_images_are_checked_without_errors(size: tuple[int, int]) -> None:
+    report = aigclabel.verify(png_bytes(background(size, "plain")), scope="explicit")
+    (f,) = report.findings
+    assert f.level is Level.ERROR and "no visible label found" in f.message
+
+
+@needs_ocr
 def test_ai_alone_lacks_generation_element() -> None:
     im, _ = draw_label((1200, 800), text="AI", ratio=0.06)
     f = run(im)

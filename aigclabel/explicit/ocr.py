@@ -108,8 +108,9 @@ def install_hint() -> str:
 def engine() -> Any:
     """The process's one RapidOCR engine, created on first use.
 
-    The engine is told never to resize by itself (we choose the scale): the detector's default
-    "at least 736 px on the short side" would blow a thin band up many times over.
+    The engine is told never to resize or pad by itself (we choose the scale): the detector's
+    default "at least 736 px on the short side", and its padding of anything wider than 8:1, would
+    blow a thin band up many times over.
     """
     global _engine
     if _engine is not None:
@@ -120,7 +121,7 @@ def engine() -> Any:
                 from rapidocr_onnxruntime import RapidOCR
 
                 _engine = RapidOCR(det_limit_type="max", det_limit_side_len=16384, max_side_len=16384,
-                                   min_side_len=8, text_score=0.0, print_verbose=False)
+                                   min_side_len=8, width_height_ratio=-1, text_score=0.0, print_verbose=False)
             except Exception as exc:  # ImportError, an onnxruntime/OpenCV that cannot load, a missing model
                 raise OcrUnavailable(f"OCR is not available ({exc.__class__.__name__}: {exc}); "
                                      f"{install_hint()}") from exc
@@ -178,7 +179,8 @@ def edge_regions(width: int, height: int, band_ratio: float = 0.15,
                  corner_ratio: float = 0.4) -> list[Region]:
     """The corner and edge bands of a *width* x *height* image where a label may sit, most likely first.
 
-    Bands are *band_ratio* of the shortest side deep; corners are *corner_ratio* of the side long.
+    Bands are *band_ratio* of the shortest side deep; corners are *corner_ratio* of the side long
+    (at most three times the shortest side, for panoramas), the edge middles as long and centred.
     Order: the four corners (bottom-right, the usual place, first), then the middles of the bottom,
     top, right and left edges. Neighbouring bands overlap so that a label straddling a seam is whole
     in one of them; :func:`read_region` widens a band when text still runs across its inner side.
@@ -187,9 +189,9 @@ def edge_regions(width: int, height: int, band_ratio: float = 0.15,
     w, h = width, height
     d = max(1, min(h, round(band_ratio * short)))  # depth of the top and bottom bands
     dw = max(1, min(w, round(band_ratio * short)))  # depth of the left and right bands
-    cw = max(dw, min(w, round(corner_ratio * w)))  # length of a corner band
-    mx0 = max(0, round(w * (0.5 - corner_ratio / 2)))
-    mx1 = min(w, max(mx0 + 1, round(w * (0.5 + corner_ratio / 2))))
+    cw = max(dw, min(w, round(corner_ratio * w), 3 * short))  # length of a corner band
+    mx0 = max(0, (w - cw) // 2)
+    mx1 = min(w, mx0 + cw)
     my0, my1 = d // 2, max(d // 2 + 1, h - d // 2)
     regions = [
         Region("bottom-right", (w - cw, h - d, w, h)),
@@ -408,7 +410,8 @@ def _ink_extent(image: Image.Image, region: tuple[int, int, int, int],
     counts = strong.sum(axis=1)
     base = float(counts.min())
     flags = counts > base + 3.0 * base ** 0.5 + 0.5
-    row_run = _main_run(counts, flags, max(2, (inner[1] - inner[0]) // 10))
+    # the text line is the run at the OCR box's middle, not texture beyond a plate's edge
+    row_run = _main_run(counts, flags, max(2, (inner[1] - inner[0]) // 10), anchor=(inner[0] + inner[1]) // 2)
     if row_run is None:
         return None
     level = float(np.median(dist[strong]))
@@ -432,24 +435,27 @@ def _ink_extent(image: Image.Image, region: tuple[int, int, int, int],
     return row_run[0], row_run[1], col_run[0], col_run[1]
 
 
-def _main_run(weights: Any, flags: Any, max_gap: int) -> tuple[int, int] | None:
-    """The (first, last) index of the run of set *flags* (gaps up to *max_gap* bridged) with the most weight."""
+def _main_run(weights: Any, flags: Any, max_gap: int, anchor: int | None = None) -> tuple[int, int] | None:
+    """The (first, last) index of a run of set *flags* (gaps up to *max_gap* bridged): the one
+    containing (else nearest to) *anchor*, or without an anchor the one with the most weight."""
     idx = [int(i) for i in flags.nonzero()[0]]
     if not idx:
         return None
-    best: tuple[float, int, int] | None = None
+    runs: list[tuple[int, int, float]] = []
     start = prev = idx[0]
     mass = float(weights[start])
     for i in idx[1:]:
         if i - prev - 1 > max_gap:
-            if best is None or mass > best[0]:
-                best = (mass, start, prev)
+            runs.append((start, prev, mass))
             start, mass = i, 0.0
         mass += float(weights[i])
         prev = i
-    if best is None or mass > best[0]:
-        best = (mass, start, prev)
-    return best[1], best[2]
+    runs.append((start, prev, mass))
+    if anchor is None:
+        first, last, _ = max(runs, key=lambda r: r[2])
+    else:
+        first, last, _ = min(runs, key=lambda r: (max(r[0] - anchor, anchor - r[1], 0), -r[2]))
+    return first, last
 
 
 def _otsu(values: Any) -> float | None:

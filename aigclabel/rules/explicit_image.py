@@ -157,7 +157,7 @@ def decode(source: Any, options: dict[str, Any] | None = None, *,
             orientation = im.getexif().get(0x0112, 1)
             if orientation in (5, 6, 7, 8):
                 w, h = h, w
-            if orientation not in (1, None) and 1 <= orientation <= 8:
+            if orientation in (2, 3, 4, 5, 6, 7, 8):
                 notes.append(f"EXIF orientation {orientation} applied")
             reduce_to = 2 * ocr_scale(w, h, options) if options is not None else 1.0
             if reduce_to < 0.5 and im.format == "JPEG":
@@ -177,7 +177,7 @@ def decode(source: Any, options: dict[str, Any] | None = None, *,
     except UnidentifiedImageError:
         raise _NotChecked("Pillow cannot decode these pixels (for HEIF/AVIF install pillow-heif: "
                           "pip install 'aigclabel[heif]')") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a third-party decoder: its errors never escape raw
         raise _NotChecked(f"the pixels could not be decoded ({exc.__class__.__name__}: {exc})") from None
     return Decoded(rgb, w, h, notes)
 
