@@ -82,9 +82,17 @@ def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit:
         raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
 
 
+#: where a text-type notice may go (text, Markdown, HTML)
+TEXT_POSITIONS = ("start", "end", "both")
+#: where an audible prompt may go (repeatable)
+AUDIO_POSITIONS = ("start", "end", "middle")
+AUDIO_PROMPTS = ("rhythm", "voice", "both")
+
+
 def _explicit_options(prof: Profile, kind: str, text: str | None, position: str | None,
-                      font: str | None) -> ExplicitOptions:
-    """The explicit label plan; the wording is checked before anything is drawn."""
+                      font: str | None, prompt: str | None = None,
+                      audio_positions: list[str] | None = None) -> ExplicitOptions:
+    """The explicit label plan; the wording and options are checked before anything is drawn."""
     default_text = prof.marking.text_notice if kind in ("text", "document") else prof.marking.image_text
     label_text = text if text is not None else default_text
     if not prof.wording_ok(label_text):
@@ -94,12 +102,33 @@ def _explicit_options(prof: Profile, kind: str, text: str | None, position: str 
             "requires")
     rule = prof.rules.get(f"explicit.{kind}")
     opts = dict(rule.options) if rule is not None else {}
-    if position is not None and position not in POSITIONS:
-        raise LabelError(f"position must be one of {', '.join(POSITIONS)}, not {position!r}")
+    # The profile's rule options (e.g. the rhythm prompt's frequency) reach the marker; flags override.
+    extra: dict[str, Any] = dict(opts)
+    if kind == "audio":
+        if prompt is not None:
+            if prompt not in AUDIO_PROMPTS:
+                raise LabelError(f"prompt must be one of {', '.join(AUDIO_PROMPTS)}, not {prompt!r}")
+            extra["prompt"] = prompt
+        if audio_positions:
+            bad = [p for p in audio_positions if p not in AUDIO_POSITIONS]
+            if bad:
+                raise LabelError(f"audio position must be one of {', '.join(AUDIO_POSITIONS)}, not {bad[0]!r}")
+            extra["positions"] = list(dict.fromkeys(audio_positions))
+        position = None
+    elif kind == "text":
+        if position is not None and position not in TEXT_POSITIONS:
+            raise LabelError(f"text notice position must be one of {', '.join(TEXT_POSITIONS)}, not {position!r}")
+        if position is not None:
+            extra["text_position"] = position
+        position = None
+    elif kind == "document":
+        position = None  # PDF stamps choose a free margin; --pages picks the pages
+    elif position is not None and position not in POSITIONS:
+        raise LabelError(f"position must be one of {', '.join(POSITIONS)} for {kind} content, not {position!r}")
     return ExplicitOptions(text=label_text, position=position or "bottom-right", font=font,
                            min_height_ratio=float(opts.get("min_height_ratio", 0.05)),
                            min_height_px=int(opts.get("min_height_px", 0)),
-                           min_area_ratio=float(opts.get("min_area_ratio", 0.0)))
+                           min_area_ratio=float(opts.get("min_area_ratio", 0.0)), extra=extra)
 
 
 def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
@@ -107,7 +136,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               explicit: bool = True, overwrite: bool = False, in_place: bool = False,
               propagator: str = "", propagate_id: str = "", durable: bool = False,
               text: str | None = None, position: str | None = None, font: str | None = None,
-              pages: str | None = None, password: str | None = None,
+              pages: str | None = None, password: str | None = None, prompt: str | None = None,
+              audio_positions: list[str] | None = None,
               explicit_extra: dict[str, Any] | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
@@ -115,7 +145,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     added first where this version can; the implicit record is written last.  *durable* fsyncs
     the output before it is renamed into place (survives power loss).  *pages* (``first`` | ``last``
     | ``all``) chooses the stamped pages of a PDF; *password* opens an encrypted document (the
-    output stays encrypted).  *explicit_extra* passes format-specific options to the explicit step.
+    output stays encrypted).  For audio, *prompt* (``rhythm`` | ``voice`` | ``both``) and
+    *audio_positions* (``start``, ``end``, ``middle``) choose the audible label.  *explicit_extra* passes format-specific options to the explicit step.
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -138,7 +169,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
             notes.append("explicit label waived at the user's request (Measures Art. 9: keep this log "
                          ">= 6 months); only the implicit label was written")
         else:
-            options = _explicit_options(prof, handler.kind, text, position, font)
+            options = _explicit_options(prof, handler.kind, text, position, font, prompt, audio_positions)
             options.extra.update(explicit_extra or {})
             options.extra.update({k: v for k, v in (("pages", pages), ("password", password)) if v is not None})
             marker = marker_for(handler)

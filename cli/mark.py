@@ -17,6 +17,8 @@ Examples:
   aigclabel mark a.png b.jpg c.png -o outdir/ --producer CODE
   aigclabel mark gen.png --in-place --producer CODE --produce-id job-42
   aigclabel mark gen.png -o out.png --producer CODE --no-explicit --audit-log waivers.jsonl
+  aigclabel mark speech.mp3 -o out.mp3 --producer CODE --prompt both --audio-position start --audio-position end
+  aigclabel mark report.pdf -o out.pdf --producer CODE --pages all
 """
 
 
@@ -33,8 +35,13 @@ Examples:
 @click.option("--text", metavar="TEXT", help="Explicit label text (default from the profile, e.g. 'AI生成'); "
               "must contain an AI element and a generation element.")
 @click.option("--position", type=click.Choice(["bottom-right", "bottom-left", "top-right", "top-left", "bottom",
-                                               "top", "left", "right"]),
-              help="Where the visible label goes (default bottom-right).")
+                                               "top", "left", "right", "start", "end", "both"]),
+              help="Images/video: corner or edge for the visible label (default bottom-right). "
+                   "Text: start, end or both for the notice (default per format).")
+@click.option("--prompt", type=click.Choice(["rhythm", "voice", "both"]),
+              help="Audio: the audible label - Morse 'AI' rhythm, spoken '人工智能生成', or both (default rhythm).")
+@click.option("--audio-position", "audio_positions", multiple=True, type=click.Choice(["start", "end", "middle"]),
+              help="Audio: where the prompt goes; repeatable (default start).")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Font for the visible label (default: the bundled CJK subset, then system fonts).")
 @click.option("--pages", type=click.Choice(["first", "last", "all"]),
@@ -48,8 +55,8 @@ Examples:
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
              produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
-             font: str | None, pages: str | None, password: str | None, audit_log: str | None, force: bool,
-             durable: bool, as_json: bool) -> None:
+             font: str | None, prompt: str | None, audio_positions: tuple[str, ...], pages: str | None,
+             password: str | None, audit_log: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
@@ -83,7 +90,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
                                explicit=not no_explicit, overwrite=force, in_place=in_place,
                                durable=durable, text=text, position=position, font=font, pages=pages,
-                               password=password)
+                               password=password, prompt=prompt, audio_positions=list(audio_positions) or None)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
             results.append({"source": path, "destination": dest, "error": error_dict(exc)})

@@ -297,3 +297,31 @@ def test_pdf_pages_and_password(runner: CliRunner, tmp_path: Path) -> None:
     res = runner.invoke(cli, ["verify", str(tmp_path / "l2.pdf"), "--password", "s3cret", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)[0]["labels"][0]["fields"]["ContentProducer"] == PRODUCER
+
+
+def test_audio_prompt_flags(runner: CliRunner, tmp_path: Path) -> None:
+    import math
+    import struct
+    import wave
+
+    src = tmp_path / "tone.wav"
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 220 * i / 16000)))
+                               for i in range(16000 * 3)))
+    out = tmp_path / "out.wav"
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(out), "--producer", PRODUCER, "--prompt", "rhythm",
+                              "--audio-position", "end", "--json"])
+    assert res.exit_code == 0, res.output
+    with wave.open(str(out)) as w:
+        assert w.getnframes() > 16000 * 3  # the prompt was inserted
+    res = runner.invoke(cli, ["verify", str(out), "--json"])
+    data = json.loads(res.stdout)[0]
+    (audio,) = [f for f in data["findings"] if f["rule"] == "explicit.audio"]
+    assert audio["level"] == "pass" and "rhythm prompt" in audio["message"], audio
+    assert res.exit_code == 0
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "x.wav"), "--producer", PRODUCER,
+                              "--prompt", "loud"])
+    assert res.exit_code == 2

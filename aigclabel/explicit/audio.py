@@ -25,8 +25,10 @@ the file's sample rate and copied to every channel.  Per format:
 * **MP3**: the prompt is encoded as MP3 frames with LAME (``lameenc``) at the file's sample rate,
   bitrate and channel count and spliced in at frame boundaries; the original frames keep their
   bytes.  See :func:`mark_mp3` for the bit reservoir, the Xing/LAME header and the ~1 frame gap.
-* **Ogg Vorbis, Opus, M4A**: decoded, the prompt inserted, re-encoded with PyAV (libvorbis,
-  libopus, FFmpeg's AAC) at the original's bitrate; the result notes say the audio was re-encoded.
+* **Ogg Vorbis, Opus, M4A**: decoded, the prompt inserted, re-encoded at the original's bitrate with
+  PyAV (libopus, FFmpeg's AAC; Vorbis with the ``ffmpeg`` program's libvorbis, because PyAV's wheels
+  lack it, else FFmpeg's experimental native encoder); the result notes say the audio was re-encoded.
+  Apple Lossless (ALAC) in M4A is re-encoded as ALAC in its own sample format: bit-exact.
 
 numpy, lameenc and PyAV are imported inside the functions (``pip install 'aigclabel[audio]'``).
 """
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import CorruptFile, UnsupportedOperation
+from ..errors import CorruptFile, LabelError, UnsupportedOperation
 from . import ExplicitOptions, ExplicitResult
 from .morse import RhythmSpec, rhythm_samples
 
@@ -91,25 +93,26 @@ class PromptPlan:
 
     @classmethod
     def from_options(cls, extra: dict[str, Any]) -> PromptPlan:
+        """The plan from marking options; a bad value is a :class:`LabelError` (a usage error, exit 2)."""
         kind = extra.get("prompt") or "rhythm"
         if kind not in PROMPTS:
-            raise UnsupportedOperation(f"audio prompt must be one of {', '.join(PROMPTS)}, not {kind!r}")
+            raise LabelError(f"audio prompt must be one of {', '.join(PROMPTS)}, not {kind!r}")
         positions = extra.get("positions") or extra.get("audio_positions") or ("start",)
         if isinstance(positions, str):
             positions = (positions,)
         bad = [p for p in positions if p not in AUDIO_POSITIONS]
         if bad:
-            raise UnsupportedOperation(f"audio prompt position must be {', '.join(AUDIO_POSITIONS)}, not {bad[0]!r}")
+            raise LabelError(f"audio prompt position must be {', '.join(AUDIO_POSITIONS)}, not {bad[0]!r}")
         # keep the order of first mention, drop repeats
         positions = tuple(dict.fromkeys(positions))
         try:
             rhythm = RhythmSpec.from_options(extra)
         except ValueError as exc:
-            raise UnsupportedOperation(str(exc)) from None
+            raise LabelError(str(exc)) from None
         level = float(extra.get("voice_level_db", DEFAULT_VOICE_LEVEL_DB))
         pad = float(extra.get("voice_pad_ms", DEFAULT_VOICE_PAD_MS))
         if not -40.0 <= level <= 0.0 or not 0.0 <= pad <= 2000.0:
-            raise UnsupportedOperation("voice prompt level must be -40 to 0 dBFS and its padding 0-2000 ms")
+            raise LabelError("voice prompt level must be -40 to 0 dBFS and its padding 0-2000 ms")
         return cls(kind, positions, rhythm, level, pad)
 
     def describe(self) -> str:
@@ -185,8 +188,16 @@ def prompt_samples(plan: PromptPlan, rate: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- marker
 
 
+#: formats the marker handles (handler names); the marker needs numpy, plus lameenc for MP3 and PyAV
+#: for FLAC, Ogg, Opus and M4A - when missing, :meth:`AudioMarker.apply` says what to install
+SUPPORTED = ("wav", "aiff", "flac", "mp3", "ogg", "opus", "m4a", "mp4", "aac")
+
+
 class AudioMarker:
     """Explicit marker for audio: inserts the prompt where the options say (see the module docs)."""
+
+    def supports(self, handler: FormatHandler) -> bool:
+        return handler.name in SUPPORTED
 
     def apply(self, src: CountingReader, handler: FormatHandler, options: ExplicitOptions) -> ExplicitResult:
         plan = PromptPlan.from_options(options.extra or {})
@@ -661,6 +672,7 @@ _CRC_T = _crc_table()
 
 
 def _apply(m: list[int], v: int) -> int:
+    """Apply a linear map on 16-bit values, given as the images of the 16 basis bits."""
     out = 0
     i = 0
     while v:
@@ -676,66 +688,117 @@ def _compose(a: list[int], b: list[int]) -> list[int]:
     return [_apply(a, b[i]) for i in range(16)]
 
 
-@functools.lru_cache(maxsize=1)
-def _zero_shifts() -> list[list[int]]:
-    """Maps feeding 2**k zero bytes into the CRC register, k = 0..40."""
-    one = [(1 << i >> 8) ^ _CRC_T[(1 << i) & 0xFF] for i in range(16)]
+def _powers(one: list[int]) -> list[list[int]]:
     out = [one]
     for _ in range(40):
         out.append(_compose(out[-1], out[-1]))
     return out
 
 
-def crc_shift(crc: int, n: int) -> int:
-    """The CRC register after *n* more zero bytes (CRC-16/ARC is linear: crc(A+B) = shift(crc(A), |B|) ^ crc(B))."""
+@functools.lru_cache(maxsize=1)
+def _zero_shifts() -> tuple[list[list[int]], list[list[int]]]:
+    """Maps feeding 2**k zero bytes into the CRC register (k = 0..40), and their inverses."""
+    import numpy as np
+
+    one = [(1 << i >> 8) ^ _CRC_T[(1 << i) & 0xFF] for i in range(16)]
+    values = np.arange(1 << 16, dtype=np.int64)
+    image = np.zeros(1 << 16, dtype=np.int64)
+    for i in range(16):
+        image ^= np.where((values >> i) & 1 == 1, one[i], 0)
+    inverse = np.empty(1 << 16, dtype=np.int64)
+    inverse[image] = values  # the map is a bijection (the CRC polynomial has a constant term)
+    return _powers(one), _powers([int(inverse[1 << i]) for i in range(16)])
+
+
+def _shift_by(crc: int, n: int, maps: list[list[int]]) -> int:
     k = 0
-    shifts = _zero_shifts()
     while n and crc:
         if n & 1:
-            crc = _apply(shifts[k], crc)
+            crc = _apply(maps[k], crc)
         n >>= 1
         k += 1
     return crc
+
+
+def crc_shift(crc: int, n: int) -> int:
+    """The CRC register after *n* more zero bytes (CRC-16/ARC is linear: crc(A+B) = shift(crc(A), |B|) ^ crc(B))."""
+    return _shift_by(crc, n, _zero_shifts()[0])
+
+
+def crc_unshift(crc: int, n: int) -> int:
+    """The inverse of :func:`crc_shift`."""
+    return _shift_by(crc, n, _zero_shifts()[1])
 
 
 def crc_combine(crc_a: int, crc_b: int, len_b: int) -> int:
     return crc_shift(crc_a, len_b) ^ crc_b
 
 
+@functools.lru_cache(maxsize=1)
+def _pair_table() -> Any:
+    """CRC of every 2-byte message, indexed by the little-endian 16-bit word of its bytes."""
+    import numpy as np
+
+    table = np.array(_CRC_T, dtype=np.uint16)
+    words = np.arange(1 << 16, dtype=np.uint32)
+    first = table[words & 0xFF]
+    shifted = (first >> 8) ^ table[first & 0xFF]  # the first byte's CRC after one more (zero) byte
+    return (shifted ^ table[words >> 8]).astype(np.uint16)
+
+
+_CRC_CHUNK = 1 << 20
+
+
+@functools.lru_cache(maxsize=1)
+def _level_tables() -> list[tuple[Any, Any]]:
+    """For k = 1..20: look-up tables (low byte, high byte) of the map "append 2**k zero bytes"."""
+    import numpy as np
+
+    shifts = _zero_shifts()[0]
+    basis = np.arange(256, dtype=np.int64)
+    tables = []
+    for k in range(1, 21):
+        m = shifts[k]
+        lo = np.zeros(256, dtype=np.uint16)
+        hi = np.zeros(256, dtype=np.uint16)
+        for bit in range(8):
+            sel = ((basis >> bit) & 1) == 1
+            lo[sel] ^= np.uint16(m[bit])
+            hi[sel] ^= np.uint16(m[bit + 8])
+        tables.append((lo, hi))
+    return tables
+
+
 def crc16(data: bytes) -> int:
     """CRC-16/ARC (poly 0x8005 reflected, init 0), as LAME and FFmpeg use in the LAME tag.
 
-    Vectorised with numpy by the CRC's linearity: per-byte table values combined pairwise in
-    log2(n) rounds, each round one table look-up per block.
+    Vectorised with numpy by the CRC's linearity: the CRC of every byte pair from a table, then
+    neighbouring blocks combined pairwise in log2(n) rounds (one table look-up per block per round),
+    1 MiB at a time.
     """
     import numpy as np
 
-    n = len(data)
-    if n < 64:
+    if len(data) < 256:
         c = 0
         for b in data:
             c = (c >> 8) ^ _CRC_T[(c ^ b) & 0xFF]
         return c
-    size = 1 << (n - 1).bit_length()
-    buf = np.zeros(size, dtype=np.uint8)
-    buf[size - n:] = np.frombuffer(data, np.uint8)  # leading zero bytes do not change a zero-init CRC
-    table = np.array(_CRC_T, dtype=np.uint16)
-    c = table[buf]
-    shifts = _zero_shifts()
-    k = 0
-    basis = np.arange(256, dtype=np.int64)
-    while len(c) > 1:
-        m = shifts[k]  # shift by the current block length 2**k
-        lo = np.zeros(256, dtype=np.uint16)
-        hi = np.zeros(256, dtype=np.uint16)
-        for bit in range(8):
-            sel = (basis >> bit) & 1 == 1
-            lo[sel] ^= np.uint16(m[bit])
-            hi[sel] ^= np.uint16(m[bit + 8])
-        left, right = c[0::2], c[1::2]
-        c = lo[left & 0xFF] ^ hi[left >> 8] ^ right
-        k += 1
-    return int(c[0])
+    pairs = _pair_table()
+    level_tables = _level_tables()
+    crc = 0
+    view = memoryview(data)
+    for start in range(0, len(data), _CRC_CHUNK):
+        piece = view[start:start + _CRC_CHUNK]
+        buf = np.zeros(_CRC_CHUNK, dtype=np.uint8)
+        buf[_CRC_CHUNK - len(piece):] = np.frombuffer(piece, np.uint8)  # leading zeros: no effect
+        c = pairs[buf.view("<u2")]
+        for lo, hi in level_tables:
+            if len(c) == 1:
+                break
+            left, right = c[0::2], c[1::2]
+            c = lo[left & 0xFF] ^ hi[left >> 8] ^ right
+        crc = crc_combine(crc, int(c[0]), len(piece))
+    return crc
 
 
 # ----------------------------------------------------------------------------------------------- MP3
@@ -745,48 +808,32 @@ _L3_RATES = {3: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 32
 _SR = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-@dataclass
 class _Hdr:
-    version: int  # 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
-    bitrate: int  # kbit/s
-    rate: int
-    padding: int
-    protected: bool
-    mode: int  # 0 stereo, 1 joint, 2 dual, 3 mono
-    raw: bytes
+    """A parsed Layer III frame header (immutable; parsed once per distinct 4 bytes)."""
 
-    @property
-    def lsf(self) -> bool:
-        return self.version != 3
+    __slots__ = ("version", "bitrate", "rate", "padding", "protected", "mode", "raw", "lsf", "channels", "spf",
+                 "size", "side", "main_offset", "key")
 
-    @property
-    def channels(self) -> int:
-        return 1 if self.mode == 3 else 2
-
-    @property
-    def spf(self) -> int:
-        return 576 if self.lsf else 1152
-
-    @property
-    def size(self) -> int:
-        return (72000 if self.lsf else 144000) * self.bitrate // self.rate + self.padding
-
-    @property
-    def side(self) -> int:
-        if self.lsf:
-            return 9 if self.mode == 3 else 17
-        return 17 if self.mode == 3 else 32
-
-    @property
-    def main_offset(self) -> int:
-        return 4 + (0 if not self.protected else 2) + self.side
-
-    def key(self) -> tuple[int, int]:
-        return (self.version, self.rate)
+    def __init__(self, version: int, bitrate: int, rate: int, padding: int, protected: bool, mode: int,
+                 raw: bytes) -> None:
+        self.version = version  # 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
+        self.bitrate = bitrate  # kbit/s
+        self.rate = rate
+        self.padding = padding
+        self.protected = protected  # a CRC-16 follows the header
+        self.mode = mode  # 0 stereo, 1 joint stereo, 2 dual channel, 3 mono
+        self.raw = raw
+        self.lsf = version != 3
+        self.channels = 1 if mode == 3 else 2
+        self.spf = 576 if self.lsf else 1152
+        self.size = (72000 if self.lsf else 144000) * bitrate // rate + padding
+        self.side = (9 if mode == 3 else 17) if self.lsf else (17 if mode == 3 else 32)
+        self.main_offset = 4 + (2 if protected else 0) + self.side
+        self.key = (version, rate)
 
 
-def _hdr(b: bytes) -> _Hdr | None:
-    """A Layer III frame header (free format and reserved values rejected)."""
+@functools.lru_cache(maxsize=256)
+def _hdr_cached(b: bytes) -> _Hdr | None:
     if len(b) < 4 or b[0] != 0xFF or (b[1] & 0xE0) != 0xE0:
         return None
     version = (b[1] >> 3) & 3
@@ -797,6 +844,11 @@ def _hdr(b: bytes) -> _Hdr | None:
         return None
     return _Hdr(version, _L3_RATES[3 if version == 3 else 2][bri], _SR[version][sri], (b[2] >> 1) & 1,
                 not (b[1] & 1), b[3] >> 6, bytes(b[:4]))
+
+
+def _hdr(b: bytes) -> _Hdr | None:
+    """A Layer III frame header (free format and reserved values rejected)."""
+    return _hdr_cached(bytes(b[:4]))
 
 
 def _trailing_tags(data: bytes, start: int) -> int:
@@ -860,7 +912,7 @@ def _chain(data: bytes, pos: int, limit: int, count: int = 3) -> bool:
         if pos == limit and first is not None:
             return True
         h = _hdr(data[pos:pos + 4])
-        if h is None or pos + h.size > limit or (first is not None and h.key() != first.key()):
+        if h is None or pos + h.size > limit or (first is not None and h.key != first.key):
             return False
         first = first or h
         pos += h.size
@@ -875,9 +927,20 @@ def _walk_mp3(data: bytes, audio: int) -> _Mp3Layout:
     headers: list[_Hdr] = []
     pos = audio
     ref: tuple[int, int] | None = None
+    cache: dict[int, _Hdr | None] = {}
+    unpack = struct.unpack_from
     while pos + 4 <= limit:
-        h = _hdr(data[pos:pos + 4])
-        ok = h is not None and pos + h.size <= limit and (h.key() == ref if ref else _chain(data, pos, limit))
+        word = unpack(">I", data, pos)[0]
+        if word in cache:
+            h = cache[word]
+        else:
+            h = cache[word] = _hdr(word.to_bytes(4, "big"))
+        if h is not None and ref is not None and h.key == ref and pos + h.size <= limit:  # the common case
+            offsets.append(pos)
+            headers.append(h)
+            pos += h.size
+            continue
+        ok = h is not None and pos + h.size <= limit and (h.key == ref if ref else _chain(data, pos, limit))
         if not ok:
             probe = pos + 1
             found = -1
@@ -892,7 +955,7 @@ def _walk_mp3(data: bytes, audio: int) -> _Mp3Layout:
             pos = found
             continue
         assert h is not None
-        ref = ref or h.key()
+        ref = ref or h.key
         offsets.append(pos)
         headers.append(h)
         pos += h.size
@@ -941,7 +1004,8 @@ def _silent_frame(h: _Hdr, fill: bytes = b"") -> bytes:
     hdr = bytes([0xFF, b1, b2, b3])
     size = (72000 if h.lsf else 144000) * h.bitrate // h.rate
     area = size - 4 - h.side
-    assert len(fill) <= area
+    if len(fill) > area:
+        raise UnsupportedOperation(f"an MP3 frame cannot hold a bit reservoir of {len(fill)} bytes")
     return hdr + bytes(h.side) + bytes(area - len(fill)) + fill
 
 
@@ -949,9 +1013,30 @@ def _silent_area(h: _Hdr) -> int:
     return (72000 if h.lsf else 144000) * h.bitrate // h.rate - 4 - h.side
 
 
+def _roomy(h: _Hdr, need: int) -> _Hdr:
+    """*h*, or the same header at the lowest higher bitrate whose main data area holds *need* bytes."""
+    table = _L3_RATES[3 if h.version == 3 else 2]
+    for index in range(table.index(h.bitrate), len(table)):
+        raw = bytes([h.raw[0], h.raw[1], (index << 4) | (h.raw[2] & 0x0F), h.raw[3]])
+        candidate = _Hdr(h.version, table[index], h.rate, 0, False, h.mode, raw)
+        if _silent_area(candidate) >= need:
+            return candidate
+    raise UnsupportedOperation(f"an MP3 frame cannot hold a bit reservoir of {need} bytes")
+
+
 def _lame_frames(pcm: np.ndarray, h: _Hdr, bitrate: int) -> list[bytes]:
-    """Encode mono float *pcm* at the frame's rate and channel count with LAME; the frames as bytes."""
+    """Encode mono float *pcm* at the frame's rate and channel count with LAME; the frames as bytes
+    (cached: a pipeline marking many files of one kind encodes its prompt once)."""
+    return list(_lame_cached(pcm.tobytes(), h.raw, bitrate))
+
+
+@functools.lru_cache(maxsize=16)
+def _lame_cached(pcm_bytes: bytes, raw: bytes, bitrate: int) -> tuple[bytes, ...]:
     import numpy as np
+
+    h = _hdr(raw)
+    assert h is not None
+    pcm = np.frombuffer(pcm_bytes, dtype=np.float32)
 
     lameenc = _need("lameenc")
     enc = lameenc.Encoder()
@@ -970,7 +1055,7 @@ def _lame_frames(pcm: np.ndarray, h: _Hdr, bitrate: int) -> list[bytes]:
         fh = _hdr(stream[pos:pos + 4])
         if fh is None or pos + fh.size > len(stream):
             raise UnsupportedOperation("the LAME encoder produced an unexpected stream")
-        if fh.key() != h.key():
+        if fh.key != h.key:
             raise UnsupportedOperation(f"LAME could not encode the prompt at {h.rate} Hz MPEG-"
                                        f"{ {3: '1', 2: '2', 0: '2.5'}[h.version] }")
         frames.append(stream[pos:pos + fh.size])
@@ -982,7 +1067,7 @@ def _lame_frames(pcm: np.ndarray, h: _Hdr, bitrate: int) -> list[bytes]:
         assert f0 is not None
         if frames[0][4 + f0.side:8 + f0.side] in (b"Xing", b"Info") or frames[0][36:40] == b"VBRI":
             frames = frames[1:]
-    return frames
+    return tuple(frames)
 
 
 _XING_FRAMES, _XING_BYTES, _XING_TOC, _XING_QUALITY = 1, 2, 4, 8
@@ -1001,15 +1086,18 @@ def mark_mp3(data: bytes, plan: PromptPlan) -> ExplicitResult:
       LAME's encoder delay puts ~1105 samples of silence before the tones; the stream's gapless
       info (LAME tag delay/padding) still describes the original's start and end, so decoders trim
       a little of the prompt's silence instead; and the original frame right after an insertion
-      loses the overlap with the frame before it (MDCT) - a transition of about one frame
-      (26 ms at 44.1 kHz). The decoded duration grows by the prompt's frames, ± one frame.
+      loses the overlap with the frame before it (MDCT, synthesis filter bank) - a transition of
+      under one frame (< 26 ms at 44.1 kHz). The decoded duration grows by the prompt's length,
+      ± one frame.
     * Bit reservoir: an original frame may take the start of its main data from the frames before
-      it (``main_data_begin``). The silence frames after the prompt carry exactly those bytes (the
-      same bytes the original frames before it held) at the end of their main data areas, so the
-      frame after the insertion decodes as it did.
+      it (``main_data_begin``, up to 511 bytes). The last silence frame of the prompt carries
+      exactly those bytes (the ones the original frames before it held) at the end of its main
+      data area - at a higher bitrate when they do not fit, because decoders (FFmpeg, mpg123) keep
+      only the previous frame's leftover bytes - so the frame after the insertion decodes as it did.
     * Xing/Info frame: the frame and byte counts are updated, the TOC is recomputed from the new
-      frame positions, the LAME tag's music length updated, its music CRC recomputed (when it was
-      right before) and its tag CRC recomputed. A VBRI header is not updated (a note says so).
+      frame positions, the LAME tag's music length updated, its music CRC updated by CRC arithmetic
+      from the stored value (only the audio outside the longest untouched stretch is read) and its
+      tag CRC recomputed (when it was right before). A VBRI header is not updated (a note says so).
     """
     layout = _walk_mp3(data, _id3v2_end(data))
     offs, hdrs = layout.offsets, layout.headers
@@ -1019,22 +1107,19 @@ def mark_mp3(data: bytes, plan: PromptPlan) -> ExplicitResult:
         raise CorruptFile("the MP3 has no audio frames after its Xing/VBRI header")
     ref = hdrs[first]
     # bitrate for the prompt frames: the file's (CBR) or its average (VBR), as a legal Layer III rate
-    lengths = [h.size for h in hdrs[first:]]
-    sizes_equal = len({h.bitrate for h in hdrs[first:]}) == 1
-    if sizes_equal:
+    if len({h.bitrate for h in hdrs[first:]}) == 1:
         bitrate = ref.bitrate
     else:
-        avg = sum(lengths) * 8 * ref.rate / (n_audio * ref.spf) / 1000
+        avg = sum(h.size for h in hdrs[first:]) * 8 * ref.rate / (n_audio * ref.spf) / 1000
         table = _L3_RATES[3 if ref.version == 3 else 2][1:]
         bitrate = min(table, key=lambda r: abs(r - avg))
     pcm = prompt_samples(plan, ref.rate)
     # the prompt's own padding becomes silence frames (cheaper and reservoir-neutral); LAME gets the
     # audible part
-    if plan.kind in ("rhythm", "both"):
-        lead = int(round(plan.rhythm.pad_units * plan.rhythm.unit_ms / 1000 * ref.rate))
-    else:
-        lead = int(round(plan.voice_pad_ms / 1000 * ref.rate))
-    trail = lead
+    rhythm_pad = int(round(plan.rhythm.pad_units * plan.rhythm.unit_ms / 1000 * ref.rate))
+    voice_pad = int(round(plan.voice_pad_ms / 1000 * ref.rate))
+    lead = rhythm_pad if plan.kind in ("rhythm", "both") else voice_pad
+    trail = rhythm_pad if plan.kind == "rhythm" else voice_pad
     body = pcm[lead:len(pcm) - trail]
     silent_hdr = _Hdr(ref.version, bitrate, ref.rate, 0, False, ref.mode, bytes([
         0xFF, ref.raw[1], (_L3_RATES[3 if ref.version == 3 else 2].index(bitrate) << 4) | (ref.raw[2] & 0x0C),
@@ -1044,7 +1129,6 @@ def mark_mp3(data: bytes, plan: PromptPlan) -> ExplicitResult:
     # frames make up the rest, so the prompt lasts as long as the PCM prompt, to the nearest frame
     lead_frames = max(0, round((lead - _LAME_DELAY) / ref.spf))
     trail_frames = max(0, round(len(pcm) / ref.spf) - lead_frames - len(lame))
-    area = _silent_area(silent_hdr)
 
     # --- where
     spots: dict[int, str] = {}
@@ -1079,13 +1163,12 @@ def mark_mp3(data: bytes, plan: PromptPlan) -> ExplicitResult:
         copy_until(k)
         reservoir = _reservoir(data, layout, k, first)
         frames = [_silent_frame(silent_hdr) for _ in range(lead_frames)] + lame
-        n_trail = max(trail_frames, math.ceil(len(reservoir) / area))
-        tail = []
-        rest = reservoir
-        for _ in range(n_trail):  # the reservoir bytes fill the last frames' main data areas
-            tail.append(_silent_frame(silent_hdr, rest[-area:] if rest else b""))
-            rest = rest[:-area] if len(rest) > area else b""
-        frames += tail[::-1]
+        frames += [_silent_frame(silent_hdr) for _ in range(max(0, trail_frames - 1))]
+        if reservoir or trail_frames:
+            # the last frame before the original one carries its whole reservoir (decoders such as
+            # FFmpeg and mpg123 keep only the previous frame's leftover bytes); a higher bitrate
+            # gives it room when the reservoir is larger than a frame's main data area
+            frames.append(_silent_frame(_roomy(silent_hdr, len(reservoir)), reservoir))
         at_frames = k - first + added_frames
         start = written
         for f in frames:
@@ -1109,9 +1192,9 @@ def mark_mp3(data: bytes, plan: PromptPlan) -> ExplicitResult:
     elif layout.vbri:
         notes.append("the VBRI header was not updated (its frame count and seek table describe the file before "
                       "the prompt was inserted)")
-    how = (f"{len(lame)} LAME-encoded and {lead_frames} + {trail_frames}(+) silent MPEG frames per prompt at "
-           f"{ref.rate} Hz, {bitrate} kbit/s, {'mono' if ref.channels == 1 else 'stereo'}; the original frames keep "
-           "their bytes (no re-encoding); about one frame of transition at each splice")
+    how = (f"{len(lame)} LAME-encoded MPEG frames between silent ones ({ref.rate} Hz, {bitrate} kbit/s, "
+           f"{'mono' if ref.channels == 1 else 'stereo'}) per prompt; the original frames keep their bytes (no "
+           "re-encoding); less than one frame of transition at each splice")
     return ExplicitResult(bytes(result), [_insert_note(plan, placed, how)] + notes,
                           {"method": "spliced-frames", "inserted": placed, "sample_rate": ref.rate,
                            "channels": ref.channels, "bitrate_kbps": bitrate, "added_frames": added_frames,
@@ -1186,24 +1269,28 @@ def _update_xing(result: bytearray, data: bytes, layout: _Mp3Layout, new_offsets
     music_len = struct.unpack(">I", result[lame + 28:lame + 32])[0]
     if music_len:
         result[lame + 28:lame + 32] = struct.pack(">I", music_len + added_bytes)
-    # music CRC: over the audio frames after the Info frame. Computed piecewise over the original
-    # (split at the insertion points), so the new value is combined from the same pieces.
+    # music CRC (over the audio frames after the Info frame), updated by CRC arithmetic from the
+    # stored value: with S0..Sm the original audio split at the insertion points, only the pieces
+    # other than the longest are read; the longest one's CRC follows from the stored total.
     music_start = layout.offsets[1]
     edges = [music_start] + [layout.offsets[k] if k < len(layout.offsets) else layout.end for k in cuts] + [layout.end]
-    pieces = [(crc16(data[a:b]), b - a) for a, b in zip(edges, edges[1:])]
-    old_crc = 0
-    for c, n in pieces:
-        old_crc = crc_combine(old_crc, c, n)
-    if old_crc == struct.unpack(">H", data[lame + 32:lame + 34])[0]:
-        new_crc = 0
-        for i, (c, n) in enumerate(pieces):
-            new_crc = crc_combine(new_crc, c, n)
-            if i < len(prompt_ranges):
-                a, b = prompt_ranges[i]
-                new_crc = crc_combine(new_crc, crc16(bytes(result[a:b])), b - a)
-        result[lame + 32:lame + 34] = struct.pack(">H", new_crc)
-    else:
-        notes.append("the LAME tag's music CRC did not match the original audio; it was left as it was")
+    lengths = [b - a for a, b in zip(edges, edges[1:])]
+    longest = max(range(len(lengths)), key=lambda i: lengths[i])
+    after = [sum(lengths[i + 1:]) for i in range(len(lengths))]
+    crcs: list[int] = [0] * len(lengths)
+    rest = struct.unpack(">H", data[lame + 32:lame + 34])[0]
+    for i, (a, b) in enumerate(zip(edges, edges[1:])):
+        if i != longest:
+            crcs[i] = crc16(data[a:b])
+            rest ^= crc_shift(crcs[i], after[i])
+    crcs[longest] = crc_unshift(rest, after[longest])
+    new_crc = 0
+    for i, (c, n) in enumerate(zip(crcs, lengths)):
+        new_crc = crc_combine(new_crc, c, n)
+        if i < len(prompt_ranges):
+            a, b = prompt_ranges[i]
+            new_crc = crc_combine(new_crc, crc16(bytes(result[a:b])), b - a)
+    result[lame + 32:lame + 34] = struct.pack(">H", new_crc)
     if tag_was_valid:
         result[tag_crc_at:tag_crc_at + 2] = struct.pack(">H", crc16(bytes(result[base:tag_crc_at])))
     else:
@@ -1230,7 +1317,8 @@ def mark_reencode(data: bytes, plan: PromptPlan, name: str) -> ExplicitResult:
     """Ogg Vorbis, Opus, M4A: decode, insert the prompt, re-encode at the original's bitrate (PyAV).
 
     The stream's tags are carried over (Ogg: the whole Vorbis comment through mutagen, pictures
-    included; M4A: the container metadata FFmpeg reads); the notes say the audio was re-encoded.
+    included; M4A: the container metadata FFmpeg reads, cover art not); M4A is written with
+    ``moov`` before ``mdat``; the notes say the audio was re-encoded.
     """
     import numpy as np
 
@@ -1243,6 +1331,7 @@ def mark_reencode(data: bytes, plan: PromptPlan, name: str) -> ExplicitResult:
         rate, layout = cc.sample_rate, cc.layout.name
         channels = len(cc.layout.channels)
         bitrate = int(stream.bit_rate or cc.bit_rate or 0)
+        source_codec, source_format = cc.name, cc.format.name
         tags = dict(container.metadata)
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
         chunks = []
@@ -1260,6 +1349,10 @@ def mark_reencode(data: bytes, plan: PromptPlan, name: str) -> ExplicitResult:
         bitrate = int(len(data) * 8 / seconds)  # container overhead included: a slight overestimate
     bitrate = max(24000 if codec != "libopus" else 12000, min(bitrate or 128000, 320000 if codec != "libopus"
                                                                  else 256000))
+    lossless = muxer == "ipod" and source_codec == "alac"
+    sample_format = None
+    if lossless:  # Apple Lossless stays lossless: same sample format, every original sample bit-exact
+        codec, label, bitrate, sample_format = "alac", "ALAC", 0, source_format
     mono = prompt_samples(plan, rate)
     spots = _insertion_frames(plan, frames, rate, lambda s, n: x[:, s:s + n].mean(axis=0).astype(np.float64))
     pieces, placed, last, moved = [], [], 0, 0
@@ -1281,32 +1374,59 @@ def mark_reencode(data: bytes, plan: PromptPlan, name: str) -> ExplicitResult:
             encoder = "ffmpeg (command line) libvorbis"
         else:
             codec = "vorbis"
-            encoder = "PyAV/FFmpeg native vorbis (experimental encoder: install ffmpeg with libvorbis for better quality)"
+            encoder = ("PyAV/FFmpeg native vorbis (an experimental encoder: install ffmpeg with libvorbis for "
+                       "better quality)")
     if encoder.startswith("PyAV"):
         try:
-            encoded = _encode(av, y, rate, layout, muxer, codec, bitrate, tags if muxer != "ogg" else {})
+            encoded = _encode(av, y, rate, layout, muxer, codec, bitrate, tags if muxer != "ogg" else {},
+                              sample_format)
         except av.FFmpegError:
+            if lossless:
+                raise
             encoded = _encode(av, y, rate, layout, muxer, codec, None, tags if muxer != "ogg" else {})
             notes.append(f"the encoder refused {bitrate // 1000} kbit/s; its default quality was used")
             bitrate = 0
     if muxer == "ogg":
         encoded = _copy_vorbis_comment(data, encoded, name)
-    how = (f"audio was re-encoded ({label} with {encoder}, "
-           f"{f'{bitrate // 1000} kbit/s, matched to the original' if bitrate else 'default quality'}; "
-           f"{channels} ch, {rate} Hz): a lossy generation, the original samples are not kept")
+    if lossless:
+        how = (f"audio was re-encoded losslessly (ALAC with {encoder}, {source_format}; {channels} ch, {rate} Hz): "
+               "the original samples are kept bit-exact")
+    else:
+        how = (f"audio was re-encoded ({label} with {encoder}, "
+               f"{f'{bitrate // 1000} kbit/s, matched to the original' if bitrate else 'default quality'}; "
+               f"{channels} ch, {rate} Hz): a lossy generation, the original samples are not kept")
     return ExplicitResult(encoded, [_insert_note(plan, placed, how), "audio was re-encoded"] + notes,
                           {"method": "re-encoded", "codec": codec, "bitrate": bitrate, "inserted": placed,
                            "sample_rate": rate, "channels": channels, "added_frames": y.shape[1] - frames})
 
 
 def _encode(av: Any, y: Any, rate: int, layout: str, muxer: str, codec: str, bitrate: int | None,
-            tags: dict[str, str]) -> bytes:
+            tags: dict[str, str], sample_format: str | None = None) -> bytes:
+    """Encode planar float *y*; MP4 is written with ``moov`` first (``faststart``: the metadata the
+    record joins stays in the file header), which needs a real file for FFmpeg's second pass."""
+    if muxer == "ipod":
+        import os
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="aigclabel-") as tmp:
+            path = os.path.join(tmp, "prompt.m4a")
+            oc = av.open(path, "w", format=muxer, options={"movflags": "+faststart"})
+            _encode_into(av, oc, y, rate, layout, codec, bitrate, tags, sample_format)
+            with open(path, "rb") as fh:
+                return fh.read()
     out = io.BytesIO()
-    oc = av.open(out, "w", format=muxer)
+    _encode_into(av, av.open(out, "w", format=muxer), y, rate, layout, codec, bitrate, tags)
+    return out.getvalue()
+
+
+def _encode_into(av: Any, oc: Any, y: Any, rate: int, layout: str, codec: str, bitrate: int | None,
+                 tags: dict[str, str], sample_format: str | None = None) -> None:
     try:
         for key, value in tags.items():
             oc.metadata[key] = value
         ostream = oc.add_stream(codec, rate=rate, layout=layout)
+        if sample_format:
+            ostream.codec_context.format = sample_format
         if codec == "vorbis":
             ostream.codec_context.options = {"strict": "experimental"}
         if bitrate:
@@ -1322,7 +1442,6 @@ def _encode(av: Any, y: Any, rate: int, layout: str, muxer: str, codec: str, bit
             oc.mux(packet)
     finally:
         oc.close()
-    return out.getvalue()
 
 
 def _encode_cli(y: Any, rate: int, channels: int, codec: str, bitrate: int) -> bytes | None:
