@@ -325,3 +325,22 @@ def test_audio_prompt_flags(runner: CliRunner, tmp_path: Path) -> None:
     res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "x.wav"), "--producer", PRODUCER,
                               "--prompt", "loud"])
     assert res.exit_code == 2
+
+
+def test_verify_sarif(runner: CliRunner, tmp_path: Path) -> None:
+    a = make_png(tmp_path / "a.png", (400, 300))
+    runner.invoke(cli, ["mark", str(a), "-o", str(tmp_path / "m.png"), "--producer", PRODUCER])
+    res = runner.invoke(cli, ["verify", str(tmp_path / "m.png"), str(a), str(tmp_path / "missing.png"),
+                              "--format", "sarif"])
+    assert res.exit_code == 3
+    sarif = json.loads(res.stdout)
+    assert sarif["version"] == "2.1.0"
+    (run,) = sarif["runs"]
+    ids = {r["id"] for r in run["tool"]["driver"]["rules"]}
+    assert "GB 45438-2025 Annex E" in ids
+    fails = [r for r in run["results"] if r["kind"] == "fail"]
+    assert any(r["ruleId"].startswith("Measures Art. 5") and r["level"] == "error"
+               and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("a.png") for r in fails)
+    assert all(r["ruleId"] in ids for r in run["results"])
+    assert run["invocations"][0]["executionSuccessful"] is False
+    assert runner.invoke(cli, ["verify", str(a), "--json", "--format", "sarif"]).exit_code == 2
