@@ -44,10 +44,12 @@ def demo(out_dir: str | None) -> None:
         out_dir = tempfile.mkdtemp(prefix="aigclabel-demo-")
     os.makedirs(out_dir, exist_ok=True)
     click.echo(f"samples: {src_dir}\nmarked copies: {out_dir}\nproducer code: {DEMO_PRODUCER} (fictitious)\n")
-    header = f"{'sample':<18}{'format':<8}{'before':<26}{'after: implicit':<18}{'after: all':<15}traces"
+    header = (f"{'sample':<18}{'format':<8}{'before':<24}{'explicit label':<16}{'after: implicit':<17}"
+              f"{'after: all':<15}traces")
     click.echo(header)
     click.echo("-" * len(header))
     failures = 0
+    notes: list[str] = []
     for sample in samples:
         before = inspect(sample)
         if before.labels:
@@ -57,16 +59,20 @@ def demo(out_dir: str | None) -> None:
             was = "no record"
         dest = os.path.join(out_dir, sample.name)
         try:
-            mark_file(sample, dest, producer=DEMO_PRODUCER, overwrite=True)
+            explicit = mark_file(sample, dest, producer=DEMO_PRODUCER, overwrite=True).explicit
             implicit = verify(dest, scope="implicit").verdict.value
             overall = verify(dest, scope="all").verdict.value
         except Exception as exc:  # noqa: BLE001 - show it in the table and carry on
-            implicit, overall = "error", type(exc).__name__
+            explicit, implicit, overall = "-", "error", type(exc).__name__
+            notes.append(f"{sample.name}: {exc}")
         if implicit != "compliant":
             failures += 1
         traces = ", ".join(sorted({t.kind for t in before.traces})) or "-"
-        click.echo(f"{sample.name:<18}{before.format:<8}{was:<26}{implicit:<18}{overall:<15}{traces}")
-    click.echo("\n'after: all' is inconclusive where the explicit (visible) label could not be checked: "
-               "a check that cannot run is reported as not checked, never as a pass.")
+        click.echo(f"{sample.name:<18}{before.format:<8}{was:<24}{explicit:<16}{implicit:<17}{overall:<15}{traces}")
+    for note in notes:
+        click.echo(f"  error: {note}")
+    click.echo("\n'explicit label' is what marking drew or inserted (visible text, audible prompt, PDF stamp). "
+               "'after: all' is\ninconclusive where a label could not be checked (e.g. OCR not installed): "
+               "a check that cannot run is\nreported as not checked, never as a pass.")
     click.echo(f"Try: aigclabel verify {os.path.join(out_dir, samples[0].name) if samples else ''}")
     sys.exit(1 if failures else 0)

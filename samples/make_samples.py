@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import shutil
+import struct
+import subprocess
+import wave
 from pathlib import Path
 
 from PIL import Image, ImageCms, ImageDraw, PngImagePlugin
@@ -67,6 +72,35 @@ def main() -> None:
     buf = io.BytesIO()
     pic.resize((96, 72)).save(buf, "PNG")
     (HERE / "misnamed.jpg").write_bytes(buf.getvalue())
+
+    # Two seconds of a quiet chord as 16 kHz mono WAV: audible prompt and RIFF AIGC chunk.
+    rate = 16000
+    frames = b"".join(
+        struct.pack("<h", int(2500 * (math.sin(2 * math.pi * 220 * i / rate) + math.sin(2 * math.pi * 330 * i / rate))))
+        for i in range(rate * 2))
+    with wave.open(str(HERE / "voice.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+    # A one-page PDF made with pypdf: the stamp and the /AIGC Info record.
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": "Sample report", "/Author": "Sample Studio"})
+    with open(HERE / "report.pdf", "wb") as fh:
+        writer.write(fh)
+
+    # An MP3 and an MP4, made with Debian's ffmpeg when it is there (committed, so the demo needs no ffmpeg).
+    if shutil.which("ffmpeg"):
+        run = lambda *a: subprocess.run(["ffmpeg", "-v", "error", "-y", *a], check=True)  # noqa: E731
+        run("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-ac", "1", "-ar", "22050",
+            "-c:a", "libmp3lame", "-b:a", "32k", "-metadata", "title=Sample tone", str(HERE / "tone.mp3"))
+        run("-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", "veryslow", "-crf", "35", "-movflags", "+faststart",
+            "-metadata", "title=Sample clip", str(HERE / "clip.mp4"))
 
 
 if __name__ == "__main__":
