@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "mark", "mark_file", "verify", "inspect", "MarkResult", "Inspection",
+    "mark_text", "verify_text", "write_sidecar",
     "AigcRecord", "LegacyRecord", "ParsedLabel", "parse_label",
     "Profile", "load_profile", "list_profiles", "DEFAULT_PROFILE",
     "Finding", "FoundLabel", "Level", "Report", "Trace", "Verdict",
@@ -35,7 +36,8 @@ __all__ = [
 # The marking and verifying modules pull in the format registry; load them on first use so that
 # `import aigclabel` (and `aigclabel --help`) stays cheap.
 _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
-         "verify": "verifier", "inspect": "verifier", "Inspection": "verifier"}
+         "verify": "verifier", "inspect": "verifier", "Inspection": "verifier",
+         "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel"}
 
 
 def __getattr__(name: str) -> Any:

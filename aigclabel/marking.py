@@ -1,16 +1,16 @@
 """Marking: Profile + label -> plan -> explicit step -> metadata step -> (signing step, always last).
 
-Only the metadata step exists in this version; the explicit step reports that the visible or
-audible label was not added, and signing arrives with C2PA support.
+Signing (C2PA, :mod:`aigclabel.c2pa`) is the last write, made in one place: :func:`_sign_last`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, BinaryIO, overload
+from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
 from ._io import CountingReader, SourceLike, atomic_output, describe_source, open_source
 from .errors import CorruptFile, LabelError, UnsupportedOperation
@@ -18,6 +18,9 @@ from .explicit import POSITIONS, ExplicitOptions, marker_for
 from .formats import FormatHandler, ImplicitLabel, handler_for
 from .label import AigcRecord, LegacyRecord, new_produce_id
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .c2pa import C2paOptions
 
 __all__ = ["mark", "mark_file", "MarkResult", "build_record"]
 
@@ -77,9 +80,19 @@ def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit:
     dst.seek(0)
     check = CountingReader(dst, "<output>", end)
     found = handler.read(check)
+    if found.info.get("implicit_carrier", True) is False:
+        return  # plain text: nothing is embedded, so there is nothing to read back
     texts = [lab.raw for lab in found.labels]
     if texts != [implicit.record_json]:
         raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
+
+
+def _sign_last(handler: FormatHandler, out: BinaryIO, c2pa: C2paOptions | None, implicit: ImplicitLabel,
+               notes: list[str]) -> None:
+    """The signing step (see :func:`aigclabel.c2pa.sign_last`): the one place a manifest is signed."""
+    from .c2pa import sign_last
+
+    sign_last(handler, out, c2pa, implicit, notes)
 
 
 #: where a text-type notice may go (text, Markdown, HTML)
@@ -138,7 +151,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               text: str | None = None, position: str | None = None, font: str | None = None,
               pages: str | None = None, password: str | None = None, prompt: str | None = None,
               audio_positions: list[str] | None = None,
-              explicit_extra: dict[str, Any] | None = None) -> MarkResult:
+              explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -147,6 +160,9 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     | ``all``) chooses the stamped pages of a PDF; *password* opens an encrypted document (the
     output stays encrypted).  For audio, *prompt* (``rhythm`` | ``voice`` | ``both``) and
     *audio_positions* (``start``, ``end``, ``middle``) choose the audible label.  *explicit_extra* passes format-specific options to the explicit step.
+    *c2pa* signs a C2PA manifest as the very last write (:mod:`aigclabel.c2pa`); if signing fails,
+    nothing is written.  A file that already carries a C2PA manifest is refused: writing into it
+    would break the signature.
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -164,6 +180,12 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
             handler.password = password
         if not handler.can_write:
             raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
+        if not getattr(handler, "implicit_carrier", True):
+            if not explicit:
+                raise UnsupportedOperation(f"{handler.name.upper()} has no implicit carrier, so without the explicit "
+                                           "notice nothing would be labelled (use the notice, or --sidecar)")
+            notes.append(f"{handler.name.upper()} has no implicit carrier: the record was not embedded "
+                         "(--sidecar writes it beside the file)")
         if not explicit:
             state = EXPLICIT_WAIVED
             notes.append("explicit label waived at the user's request (Measures Art. 9: keep this log "
@@ -171,6 +193,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
         else:
             options = _explicit_options(prof, handler.kind, text, position, font, prompt, audio_positions)
             options.extra.update(explicit_extra or {})
+            options.extra.setdefault("known_notices", [prof.marking.text_notice])
             options.extra.update({k: v for k, v in (("pages", pages), ("password", password)) if v is not None})
             marker = marker_for(handler)
             if marker is None:
@@ -183,15 +206,15 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                 notes += result.notes
                 details = result.details
                 src = CountingReader(io.BytesIO(result.data), src.name, len(result.data))
-        if destination is None:
-            buf = io.BytesIO()
-            _write(handler, src, buf, implicit)
-            data: bytes | None = buf.getvalue()
-        else:
-            mode_from = os.fspath(source) if in_place else None
-            with atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable) as out:
-                _write(handler, src, out, implicit)
-            data = None
+        mode_from = os.fspath(source) if in_place else None
+        output = (contextlib.nullcontext(io.BytesIO()) if destination is None else
+                  atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable))
+        with output as out:
+            _write(handler, src, out, implicit)  # the metadata step
+            # The signing step, always last: nothing writes after it (a later write breaks the hard binding).
+            # Without c2pa it only refuses a file that already carries a manifest.
+            _sign_last(handler, out, c2pa, implicit, notes)
+            data: bytes | None = out.getvalue() if isinstance(out, io.BytesIO) else None
     return MarkResult(source=describe_source(source),
                       destination=os.fspath(destination) if destination is not None else None,
                       format=handler.name, profile=prof.id, record=record, explicit=state, notes=notes,

@@ -19,6 +19,7 @@ Examples:
   aigclabel mark gen.png -o out.png --producer CODE --no-explicit --audit-log waivers.jsonl
   aigclabel mark speech.mp3 -o out.mp3 --producer CODE --prompt both --audio-position start --audio-position end
   aigclabel mark report.pdf -o out.pdf --producer CODE --pages all
+  aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem
 """
 
 
@@ -47,8 +48,18 @@ Examples:
 @click.option("--pages", type=click.Choice(["first", "last", "all"]),
               help="PDF: which pages get the visible stamp (default first).")
 @click.option("--password", metavar="PASSWORD", help="Password of an encrypted PDF (the output stays encrypted).")
+@click.option("--sidecar", is_flag=True,
+              help="Also write the record to NAME.aigc.json beside each output (plain text has no carrier).")
 @click.option("--audit-log", type=click.Path(dir_okay=False), metavar="FILE",
               help="Append one JSON line per marked file (what Art. 9 asks you to keep for 6 months).")
+@click.option("--c2pa", "c2pa", is_flag=True,
+              help="Also sign a C2PA manifest (c2pa.created, AI digitalSourceType, the AIGC record), as the "
+                   "last write. Needs --sign-cert and --sign-key, and the [c2pa] extra.")
+@click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False), metavar="CHAIN.pem",
+              help="C2PA signing certificate chain (signer first, then intermediates).")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="KEY.pem",
+              help="Private key of the C2PA signing certificate.")
+@click.option("--tsa", metavar="URL", help="RFC 3161 time-stamp authority for the C2PA signature (network request).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @json_option
@@ -56,7 +67,8 @@ Examples:
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
              produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
              font: str | None, prompt: str | None, audio_positions: tuple[str, ...], pages: str | None,
-             password: str | None, audit_log: str | None, force: bool, durable: bool, as_json: bool) -> None:
+             password: str | None, sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
+             tsa: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
@@ -78,6 +90,22 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     if text is not None and not no_explicit and not prof.wording_ok(text):
         raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
                          f"as profile {prof.id} requires")
+    c2pa_options = None
+    if (sign_cert or sign_key or tsa) and not c2pa:
+        raise click.UsageError("--sign-cert, --sign-key and --tsa go with --c2pa")
+    if c2pa:
+        if not (sign_cert and sign_key):
+            raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
+                                   "(for a development pair: aigclabel keys init DIR)")
+        from aigclabel.c2pa import C2paOptions, SigningError, available
+
+        if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
+            raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
+        c2pa_options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa)
+        try:
+            c2pa_options.check()  # unusable credentials stop the run before any file: exit 2
+        except SigningError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key/--tsa") from None
     to_dir = bool(output) and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
     if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
@@ -90,12 +118,17 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
                                explicit=not no_explicit, overwrite=force, in_place=in_place,
                                durable=durable, text=text, position=position, font=font, pages=pages,
-                               password=password, prompt=prompt, audio_positions=list(audio_positions) or None)
+                               password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
+                               c2pa=c2pa_options)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
             results.append({"source": path, "destination": dest, "error": error_dict(exc)})
             echo_error(exc, path)
             continue
+        if sidecar:
+            from aigclabel.textlabel import write_sidecar
+
+            result.notes.append(f"sidecar {write_sidecar(result.destination or path, result.record, overwrite=True)}")
         codes.append(EXIT_OK)
         results.append(result.to_dict())
         if audit_log:

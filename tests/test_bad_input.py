@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigclabel
-from aigclabel.errors import AigcLabelError, CorruptFile, SourceError, UnsupportedFormat
+from aigclabel.errors import AigcLabelError, CorruptFile, SourceError, UnsupportedFormat, UnsupportedOperation
 from aigclabel.report import Level
 
 from conftest import (
@@ -90,10 +90,17 @@ def test_empty_file_message(tmp_path: Path):
 
 
 def test_text_file_named_jpg(tmp_path: Path):
+    # Plain text is a format of its own (issue 5): detected by content, it is verified as text, but a
+    # notice is never written into a file whose name says it is something else.
     path = tmp_path / "notes.jpg"
     path.write_text("these are my notes, not a picture\n")
-    both_raise(path, UnsupportedFormat)
+    assert aigclabel.verify(path).format == "txt"
+    with pytest.raises(UnsupportedOperation):
+        aigclabel.mark(path, tmp_path / "out.jpg", producer="001191110102MACQD9K64010000")
     assert [p.name for p in tmp_path.iterdir()] == ["notes.jpg"]
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\x00\x01 not an image \xfe\xff" * 4)
+    both_raise(garbage, UnsupportedFormat)
 
 
 def test_directory_and_missing_path(tmp_path: Path):

@@ -100,7 +100,7 @@ def test_in_place(runner: CliRunner, tmp_path: Path) -> None:
 def test_many_inputs_into_a_directory_one_bad(runner: CliRunner, tmp_path: Path) -> None:
     inputs = [make_png(tmp_path / "a.png"), make_jpeg(tmp_path / "b.jpg")]
     bad = tmp_path / "c.jpg"
-    bad.write_text("not an image")
+    bad.write_bytes(b"\x00\x01 not an image")
     out = tmp_path / "out"
     out.mkdir()
     res = runner.invoke(cli, ["mark", *map(str, inputs), str(bad), "-o", str(out), "--producer", PRODUCER])
@@ -134,7 +134,7 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, needle", [
     (b"", "empty file"),
-    (b"hello, I am text", "not a supported format"),
+    (b"\x00\x01hello, I am not an image", "not a supported format"),
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "truncated"),
     (b"\x89PNG\r\n\x1a\n\x00\x00", "truncated"),
 ])

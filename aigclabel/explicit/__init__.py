@@ -20,11 +20,13 @@ __all__ = ["ExplicitOptions", "ExplicitResult", "ExplicitMarker", "marker_for", 
 #: where an image/video label may go: the corners and edges the rules allow
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "bottom", "top", "left", "right")
 
-# content kind -> (module, class); a kind with no entry cannot be explicitly marked yet
-_BUILTIN: dict[str, tuple[str, str]] = {
+# content kind -> (module, class), or several such pairs tried in order (the first marker whose
+# supports() accepts the handler's format wins); a kind with no entry cannot be explicitly marked yet
+_BUILTIN: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
     "image": ("image", "ImageMarker"),
     "audio": ("audio", "AudioMarker"),
-    "document": ("pdf", "PdfStampMarker"),  # PDF only; Office documents: see PdfStampMarker.supports
+    "text": ("text", "TextMarker"),
+    "document": (("pdf", "PdfStampMarker"), ("office", "OfficeNoticeMarker")),  # PDF; DOCX, XLSX, PPTX
 }
 
 
@@ -62,6 +64,10 @@ def marker_for(handler: FormatHandler) -> ExplicitMarker | None:
     entry = _BUILTIN.get(handler.kind)
     if entry is None:
         return None
-    module = importlib.import_module(f"{__name__}.{entry[0]}")
-    marker: ExplicitMarker = getattr(module, entry[1])()
-    return marker if marker.supports(handler) else None
+    candidates = (entry,) if isinstance(entry[0], str) else entry
+    for module_name, class_name in candidates:  # type: ignore[misc]
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        marker: ExplicitMarker = getattr(module, class_name)()
+        if marker.supports(handler):
+            return marker
+    return None

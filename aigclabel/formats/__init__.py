@@ -30,6 +30,8 @@ _BUILTIN: dict[str, tuple[str, ...]] = {
     "gif": ("GifHandler",),
     "pdf": ("PdfHandler",),
     "mp4": ("M4aHandler", "Mp4Handler"),
+    "office": ("DocxHandler", "PptxHandler", "XlsxHandler"),
+    "text": ("HtmlHandler", "MarkdownHandler", "TextHandler"),
 }
 
 _registry: list[type[FormatHandler]] = []
@@ -54,18 +56,22 @@ def handlers() -> list[type[FormatHandler]]:
     return sorted(_registry, key=lambda h: h.name)
 
 
-def detect(head: bytes, name: str | None = None) -> type[FormatHandler]:
+def detect(head: bytes, name: str | None = None,
+           exclude: frozenset[type[FormatHandler]] = frozenset()) -> type[FormatHandler]:
     """Pick the handler that scores *head* highest; :class:`UnsupportedFormat` when none claims it.
 
     *name* (the source's file name, if it has one) never outweighs content.  It only breaks a tie
     between handlers that declare the same ``tie_group`` -- plain text, Markdown and HTML look
     alike in 64 bytes -- by asking each tied member for ``tie_rank(name)``; the highest rank wins,
     then the name order.  Handlers without a ``tie_group`` are chosen exactly as before.
+    Handlers in *exclude* are passed over (see :func:`handler_for`).
     """
     best: tuple[int, str] | None = None
     chosen: type[FormatHandler] | None = None
     scores: dict[type[FormatHandler], int] = {}
     for handler in handlers():
+        if handler in exclude:
+            continue
         score = scores[handler] = handler.score(head)
         if score > 0 and (best is None or (score, _neg(handler.name)) > best):
             best = (score, _neg(handler.name))
@@ -88,8 +94,28 @@ def _neg(name: str) -> str:
 
 
 def handler_for(src: CountingReader) -> FormatHandler:
-    """Detect the format of *src* (reading only its first bytes) and return a handler instance."""
+    """Detect the format of *src* (reading only its first bytes) and return a handler instance.
+
+    64 bytes cannot tell a container's flavour (a ZIP may be DOCX, XLSX, PPTX, EPUB or none).  A
+    handler may define ``refine(src) -> handler class | None``: when it wins on the first bytes,
+    the registry calls it with the open source; it returns the handler to use (itself or a
+    sibling), or None when the content is not its format after all -- then that handler, and
+    every handler sharing the same ``refine``, is passed over and detection goes on with the rest.
+    Handlers without ``refine`` are chosen exactly as before.
+    """
     src.seek(0)
     head = src.read(HEAD_SIZE)
     src.seek(0)
-    return detect(head, src.name)()
+    passed: frozenset[type[FormatHandler]] = frozenset()
+    while True:
+        chosen = detect(head, src.name, passed)
+        refine = getattr(chosen, "refine", None)
+        if refine is None:
+            return chosen()
+        refined = refine(src)
+        src.seek(0)
+        if refined is not None:
+            return refined()
+        family = getattr(refine, "__func__", refine)
+        passed |= {h for h in handlers() if getattr(getattr(h, "refine", None), "__func__", None) is family}
+        passed |= {chosen}

@@ -34,7 +34,15 @@ _BUILTIN = (
     "implicit_security_data",
     "explicit_image",
     "explicit_audio",
+    "explicit_text",
     "explicit_document",
+    "explicit_video",
+    "watermark",
+    "c2pa_manifest",
+    "c2pa_source_type",
+    "c2pa_timestamp",
+    "c2pa_aigc_assertion",
+    "latent_disclosure",
 )
 
 

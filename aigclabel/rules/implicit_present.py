@@ -15,6 +15,10 @@ DESCRIPTION = "the file metadata holds an AIGC record"
 
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     labels = ctx.evidence.labels
+    if not labels and ctx.evidence.info.get("implicit_carrier") is False:
+        yield Finding(ID, Level.INFO, "no implicit carrier is defined for plain text; the explicit notice alone is "
+                      "required (a sidecar NAME.aigc.json may carry the record)")
+        return
     if not labels:
         yield Finding(ID, Level.ERROR, "no AIGC record found in the file metadata",
                       expected="an AIGC metadata record", actual="none")
