@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._io import CountingReader, SourceLike, open_source
 from .formats import Evidence, handler_for
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
 from .report import Finding, FoundLabel, Level, Report, Trace
 from .rules import CheckContext, get_rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .c2pa import ReadOptions as C2paReadOptions
 
 __all__ = ["verify", "inspect", "Inspection", "SCOPES", "check_evidence"]
 
@@ -45,9 +48,20 @@ def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
     return findings
 
 
+def _merge_c2pa(evidence: Evidence, src: CountingReader, profile: Profile | None,
+                options: C2paReadOptions | None, scope: str = "all") -> None:
+    """Add the C2PA manifest to the evidence (``info["c2pa"]``, a ``c2pa-manifest`` trace); lazy import."""
+    from .c2pa import merge_evidence
+
+    merge_evidence(evidence, src, profile=profile, options=options, scope=scope)
+
+
 def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scope: str = "all",
-           password: str | None = None) -> Report:
+           password: str | None = None, c2pa: C2paReadOptions | None = None) -> Report:
     """Check *source* (path, bytes or binary file) against *profile*.
+
+    *c2pa* sets how C2PA manifests are validated (trust anchors, network access); they are read
+    only when the profile has a rule that needs them.
 
     A non-compliant file is a :class:`Report` with findings; exceptions mean the file could not be
     checked (:class:`~aigclabel.errors.InputError` and subclasses) or the profile is bad
@@ -61,6 +75,7 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
         if password is not None and hasattr(handler, "password"):
             handler.password = password
         evidence = handler.read(src)
+        _merge_c2pa(evidence, src, prof, c2pa, scope)
         extra = {"password": password} if password is not None else {}
         findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, extra)
         name, bytes_read = src.name, src.bytes_read
@@ -93,11 +108,12 @@ class Inspection:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def inspect(source: SourceLike) -> Inspection:
-    """Read every label and trace *source* carries, without judging it."""
+def inspect(source: SourceLike, *, c2pa: C2paReadOptions | None = None) -> Inspection:
+    """Read every label and trace *source* carries, without judging it (a C2PA manifest too)."""
     with open_source(source) as src:
         handler = handler_for(src)
         ev = handler.read(src)
+        _merge_c2pa(ev, src, None, c2pa)
         name = src.name
     return Inspection(path=name, format=ev.format, kind=ev.kind, labels=ev.labels, traces=ev.traces,
                       findings=ev.findings, info=ev.info)

@@ -8,8 +8,11 @@ from aigclabel import __version__
 
 from .demo import demo
 from .inspect import inspect_cmd
+from .keys import keys_cmd
 from .mark import mark_cmd
 from .profiles import profiles_cmd
+from .review import review_cmd
+from .serve import serve_cmd
 from .verify import verify_cmd
 
 EPILOG = """\b
@@ -38,6 +41,9 @@ cli.add_command(verify_cmd)
 cli.add_command(inspect_cmd)
 cli.add_command(profiles_cmd)
 cli.add_command(demo)
+cli.add_command(keys_cmd)
+cli.add_command(review_cmd)
+cli.add_command(serve_cmd)
 
 
 def main() -> None:

@@ -750,7 +750,7 @@ def test_bad_stamp_options() -> None:
 
 def test_marker_is_for_pdf_only() -> None:
     class Fake:
-        name = "docx"
+        name = "odt"  # a document format no marker covers (DOCX/XLSX/PPTX have the Office marker)
         kind = "document"
 
     assert marker_for(Fake()) is None  # type: ignore[arg-type]  # "not available": only the record is written

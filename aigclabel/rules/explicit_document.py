@@ -1,10 +1,17 @@
-"""A visible notice at the start or end of a document: on its first or last page (PDF).
+"""A visible notice at the start or end of a document: on its first or last page (PDF), in its
+first or last paragraphs, slides or sheets (DOCX, PPTX, XLSX).
 
 Text-type content must carry a text prompt with an AI element and a generation element at the
 start or the end (labelling-rules.md §2).  For a PDF the check extracts the text of the first and
 the last page with pypdf and looks for a short line with both elements ("本内容由人工智能生成",
 "AI生成"); a page without extractable text but with images (a scan) is read by OCR when the
 ``[ocr]`` extra is installed, and is *not checked* otherwise.  Only those two pages are read.
+
+Office documents have no pages in the file; :func:`aigclabel.formats.office.notice_candidates`
+gives the text a reader meets first and last: a DOCX's first and last ``office_paragraphs``
+non-empty body paragraphs (hidden text skipped) and its page headers and footers; a PPTX's first
+and last shown slides; an XLSX's first and last visible sheets (text cells of their first
+``sheet_rows`` rows, page header and footer).  The same short-line test applies.
 """
 
 from __future__ import annotations
@@ -26,8 +33,14 @@ OPTIONS: dict[str, Any] = {
     # images read by OCR per page (largest first), and the longest side they are scaled to
     "ocr_max_images": 4,
     "ocr_max_side": 2400,
+    # Office documents: how many non-empty paragraphs count as the start / the end of a DOCX,
+    # and how many rows of the first / last sheet of an XLSX are read
+    "office_paragraphs": 3,
+    "sheet_rows": 20,
 }
-DESCRIPTION = "a text notice with both elements on the first or last page"
+DESCRIPTION = "a text notice with both elements on the first or last page (or paragraphs, slides, sheets)"
+#: Office formats checked by :func:`_check_office`
+OFFICE_FORMATS = ("docx", "xlsx", "pptx")
 
 _BLANKS = re.compile(r"\s+")
 
@@ -70,6 +83,9 @@ def _missing_element(text: str, profile: Any) -> str:
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     expected = "a notice with an AI element and a generation element on the first or last page"
     fmt = getattr(ctx.evidence, "format", "")
+    if fmt in OFFICE_FORMATS:
+        yield from _check_office(ctx, options, fmt)
+        return
     if fmt != "pdf":
         yield Finding(ID, Level.NOT_CHECKED,
                       f"the visible (explicit) notice of a {fmt.upper()} document was not checked: this version "
@@ -143,6 +159,46 @@ def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Fin
     pages_read = " and ".join(f"page {i + 1}" for i, _ in candidates)
     yield Finding(ID, Level.ERROR, f"no visible notice with both elements on the first or last page "
                   f"({pages_read} read by text extraction)", expected=expected, actual="no notice found")
+
+
+def _check_office(ctx: Any, options: dict[str, Any], fmt: str) -> Iterator[Finding]:
+    from ..errors import AigcLabelError
+    from ..formats.office import notice_candidates
+
+    expected = "a notice with an AI element and a generation element at the start or end of the document"
+    if ctx.source is None:
+        yield Finding(ID, Level.NOT_CHECKED, "the visible (explicit) notice was not checked: the document "
+                      "content was not available", expected=expected)
+        return
+    max_chars = int(options.get("max_notice_chars", OPTIONS["max_notice_chars"]))
+    try:
+        groups = notice_candidates(ctx.source, int(options.get("office_paragraphs", OPTIONS["office_paragraphs"])),
+                                   int(options.get("sheet_rows", OPTIONS["sheet_rows"])))
+    except AigcLabelError as exc:
+        yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) notice was not checked: {exc}",
+                      expected=expected)
+        return
+    near_misses: list[tuple[str, str]] = []
+    for group in groups:
+        notice, near = _classify(group.lines, ctx.profile, max_chars)
+        if notice is not None:
+            yield Finding(ID, Level.PASS, f"visible notice '{notice}' found in {group.where}",
+                          location=group.where, expected=expected, actual=notice)
+            return
+        if near is not None:
+            near_misses.append((group.where, near))
+    if near_misses:
+        where, near = near_misses[0]
+        yield Finding(ID, Level.ERROR, f"the notice '{near}' in {where} lacks {_missing_element(near, ctx.profile)}",
+                      location=where, expected=expected, actual=near)
+        return
+    if not groups:
+        yield Finding(ID, Level.ERROR, f"the {fmt.upper()} document shows no text at its start or end, so no "
+                      "visible notice", expected=expected, actual="no text")
+        return
+    read = "; ".join(g.where for g in groups)
+    yield Finding(ID, Level.ERROR, f"no visible notice with both elements at the start or end of the "
+                  f"{fmt.upper()} document (read: {read})", expected=expected, actual="no notice found")
 
 
 def _ocr_page(page: Any, profile: Any, options: dict[str, Any], max_chars: int) -> tuple[str | None, str | None, str]:

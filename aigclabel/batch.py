@@ -1,0 +1,367 @@
+"""Batch runs over many files: discovery, worker processes, streamed results, a summary.
+
+* :func:`discover` expands directories (``recursive`` walks the tree) lazily and in a stable order,
+  so a run over millions of files starts at once and never holds the whole list.
+* :func:`run` applies a picklable *task* (``task(path) -> result``) to each path, in this process
+  (``jobs=1``) or in ``jobs`` worker processes, and yields one :class:`Outcome` per file, in input
+  order (``ordered=True``) or as each finishes.  A file whose task raises is an outcome with an
+  ``error``, never the end of the run; a file that kills its worker process (a crash in a native
+  library) is retried alone in a fresh pool and, if it kills that one too, reported as
+  ``worker-crashed``.
+* :class:`Summary` counts verdicts and error kinds.
+* :func:`load_done` reads a JSON Lines log of an earlier run, for resuming: paths whose line has no
+  ``error`` are done.
+
+Nothing here knows about verify or review; the command line passes :func:`verify_task` or
+:func:`review_task`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from .errors import AigcLabelError, LabelError, ProfileError, SourceError
+
+__all__ = ["discover", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict", "error_exit_code",
+           "verify_task", "review_task", "output_for"]
+
+#: exit codes for errors (the CLI's policy, kept here so workers need no click): usage-type 2, else 3
+_USAGE_KINDS = (ProfileError.kind, LabelError.kind)
+
+
+def error_dict(exc: BaseException) -> dict[str, str]:
+    """``{"kind", "type", "message"}`` for an exception; anything not ours is ``internal-error``."""
+    kind = exc.kind if isinstance(exc, AigcLabelError) else "internal-error"
+    return {"kind": kind, "type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+
+
+def error_exit_code(error: dict[str, str]) -> int:
+    return 2 if error.get("kind") in _USAGE_KINDS else 3
+
+
+# ------------------------------------------------------------------------------------------ discovery
+
+
+@dataclass(frozen=True)
+class BadPath:
+    """An input that could not be listed (an unreadable directory); it becomes an error outcome."""
+
+    path: str
+    error: dict[str, str]
+
+
+def discover(inputs: Iterable[str | os.PathLike], *, recursive: bool = False,
+             include_hidden: bool = False) -> Iterator[str | BadPath]:
+    """Yield the files to process: each input file as given, and the files of each input directory.
+
+    Directory entries come sorted by name; subdirectories are entered only with *recursive*
+    (depth first, in name order) and symbolic links to directories are not followed (no loops).
+    Names starting with "." inside a directory are skipped unless *include_hidden* (this also
+    skips the ``.name.aigctmp`` files of writes in progress); inputs named explicitly are always
+    kept.  A path that does not exist is yielded as is: processing it reports the error.  A directory
+    with no files is a :class:`BadPath` (an input that names nothing is more likely a mistake).
+    """
+    for item in inputs:
+        path = os.fspath(item)
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            yield path
+            continue
+        found = False
+        for entry in _walk(path, recursive, include_hidden):
+            found = True
+            yield entry
+        if not found:
+            where = "in its tree" if recursive else "at its top level (add --recursive to walk subdirectories)"
+            yield BadPath(path, error_dict(SourceError(f"{path}: is a directory with no files {where}")))
+
+
+def _walk(top: str, recursive: bool, include_hidden: bool) -> Iterator[str | BadPath]:
+    try:
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield BadPath(top, error_dict(SourceError(f"{top}: cannot list directory ({exc.strerror})")))
+        return
+    for entry in entries:
+        if not include_hidden and entry.name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    yield from _walk(entry.path, recursive, include_hidden)
+                continue
+            if entry.is_file():  # follows a symlink to a file
+                yield entry.path
+        except OSError:
+            continue
+
+
+# ------------------------------------------------------------------------------------------ running
+
+
+@dataclass
+class Outcome:
+    """One file's result: *value* is what the task returned, or *error* says why there is none."""
+
+    index: int
+    path: str
+    value: Any = None
+    error: dict[str, str] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return error_exit_code(self.error)
+        return int(getattr(self.value, "exit_code", 0))
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "error"
+        verdict = getattr(self.value, "verdict", "done")
+        return str(getattr(verdict, "value", verdict))
+
+
+def _call(task: Callable[[str], Any], index: int, path: str) -> Outcome:
+    t0 = time.perf_counter()
+    try:
+        value = task(path)
+    except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
+        return Outcome(index, path, error=error_dict(exc), seconds=time.perf_counter() - t0)
+    return Outcome(index, path, value=value, seconds=time.perf_counter() - t0)
+
+
+_worker_task: Callable[[str], Any] | None = None
+
+
+def _init_worker(task: Callable[[str], Any]) -> None:
+    global _worker_task
+    _worker_task = task
+
+
+def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
+    assert _worker_task is not None
+    return [_call(_worker_task, i, p) for i, p in chunk]
+
+
+def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int = 1, ordered: bool = True,
+        chunk_size: int = 4) -> Iterator[Outcome]:
+    """Apply *task* to each path of *items*; yield one :class:`Outcome` per item.
+
+    With ``jobs > 1`` the task runs in that many worker processes (it must be picklable: a module
+    function or a :func:`functools.partial` of one); paths are sent *chunk_size* at a time at first,
+    then in chunks grown to take about 50 ms each (at most 256 paths), and at most ``2 * jobs``
+    chunks are in flight, so *items* may be an endless generator.
+    """
+    if jobs <= 1:
+        for index, item in enumerate(items):
+            if isinstance(item, BadPath):
+                yield Outcome(index, item.path, error=item.error)
+            else:
+                yield _call(task, index, item)
+        return
+    stream = _pool_run(items, task, jobs, max(1, chunk_size))
+    if not ordered:
+        yield from stream
+        return
+    pending: dict[int, Outcome] = {}
+    want = 0
+    for outcome in stream:
+        pending[outcome.index] = outcome
+        while want in pending:
+            yield pending.pop(want)
+            want += 1
+    for index in sorted(pending):  # pragma: no cover - every index arrives; kept for safety
+        yield pending.pop(index)
+
+
+def _new_pool(task: Callable[[str], Any], jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task,))
+
+
+#: a chunk of paths sent to a worker should take about this long ...
+_CHUNK_SECONDS = 0.05
+#: ... but never hold more paths than this
+_MAX_CHUNK = 256
+
+
+def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: int,
+              chunk_size: int, adaptive_off: bool = False) -> Iterator[Outcome]:
+    source = enumerate(items)
+    exhausted = False
+    pool = _new_pool(task, jobs)
+    running: dict[Future[list[Outcome]], list[tuple[int, str]]] = {}
+    retry: list[list[tuple[int, str]]] = []  # chunks to resubmit after a crash, one path each
+    suspects: set[int] = set()  # indexes that were running when a worker died
+    # Chunks grow until one takes about _CHUNK_SECONDS: fast files (metadata-only reviews take well
+    # under a millisecond) would otherwise spend more time in inter-process traffic than in work.
+    size, spent, finished = chunk_size, 0.0, 0
+    try:
+        while True:
+            ready: list[Outcome] = []
+            while len(running) < 2 * jobs and (retry or not exhausted):
+                if retry:
+                    chunk = retry.pop()
+                else:
+                    chunk = []
+                    while len(chunk) < size:
+                        try:
+                            index, item = next(source)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        if isinstance(item, BadPath):
+                            ready.append(Outcome(index, item.path, error=item.error))
+                        else:
+                            chunk.append((index, item))
+                    if not chunk:
+                        continue
+                running[pool.submit(_run_chunk, chunk)] = chunk
+            yield from ready
+            if not running:
+                if exhausted and not retry:
+                    return
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken: list[list[tuple[int, str]]] = []
+            for fut in done:
+                chunk = running.pop(fut)
+                try:
+                    outcomes = fut.result()
+                except BrokenProcessPool:
+                    broken.append(chunk)
+                    continue
+                for outcome in outcomes:
+                    spent += outcome.seconds
+                    finished += 1
+                yield from outcomes
+            if finished and not adaptive_off:
+                per_file = spent / finished
+                size = max(chunk_size, min(_MAX_CHUNK, int(_CHUNK_SECONDS / per_file) if per_file > 0 else _MAX_CHUNK))
+            if broken:
+                # Every chunk still running died with the pool; the culprit is among them. Run each of
+                # their paths alone in a fresh pool; a path that breaks a pool while alone is the cause.
+                broken += list(running.values())
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _new_pool(task, jobs)
+                for chunk in broken:
+                    if len(chunk) == 1 and chunk[0][0] in suspects:
+                        index, path = chunk[0]
+                        yield Outcome(index, path, error={
+                            "kind": "worker-crashed", "type": "BrokenProcessPool",
+                            "message": f"{path}: the worker process died while processing this file "
+                                       "(a crash in a decoder or native library, or out of memory)"})
+                        continue
+                    for pair in chunk:
+                        suspects.add(pair[0])
+                        retry.append([pair])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ------------------------------------------------------------------------------------------ summary
+
+
+@dataclass
+class Summary:
+    """Counts of a batch run: each verdict, and each error kind."""
+
+    files: int = 0
+    verdicts: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        self.files += 1
+        self.verdicts[outcome.verdict] += 1
+        if outcome.error is not None:
+            self.errors[outcome.error.get("kind", "error")] += 1
+        self.seconds = time.perf_counter() - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "verdicts": dict(sorted(self.verdicts.items())),
+                "errors": dict(sorted(self.errors.items())), "seconds": round(self.seconds, 3)}
+
+    def line(self) -> str:
+        rate = f", {self.files / self.seconds:.1f} files/s" if self.seconds > 0 else ""
+        verdicts = ", ".join(f"{n} {v}" for v, n in sorted(self.verdicts.items())) or "nothing"
+        text = f"{self.files} file{'s' if self.files != 1 else ''}: {verdicts} ({self.seconds:.1f} s{rate})"
+        if self.errors:
+            text += "; errors: " + ", ".join(f"{n} {k}" for k, n in sorted(self.errors.items()))
+        return text
+
+
+def load_done(path: str | os.PathLike) -> set[str]:
+    """Paths finished in an earlier run's JSON Lines log (lines with a ``path`` and no ``error``).
+
+    A cut-off last line (the run was killed mid-write) and other unreadable lines are ignored, so
+    those files are simply done again.  Paths are compared after ``os.path.normpath``.
+    """
+    done: set[str] = set()
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return done
+    with fh:
+        for line in fh:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("path"), str) and not obj.get("error"):
+                done.add(os.path.normpath(obj["path"]))
+    return done
+
+
+# ------------------------------------------------------------------------------------------ tasks
+
+
+def verify_task(path: str, *, profile: str, scope: str = "all", password: str | None = None) -> Any:
+    """``verify`` for one path (module-level, so worker processes can receive it)."""
+    from .verifier import verify
+
+    return verify(path, profile=profile, scope=scope, password=password)
+
+
+def output_for(path: str, out_dir: str, roots: Iterable[str] = ()) -> str:
+    """Where the copy of *path* goes under *out_dir*: its path relative to the input directory it was
+    found in (the tree is mirrored), or its base name for a file given by name."""
+    norm = os.path.normpath(path)
+    for root in sorted((os.path.normpath(r) for r in roots), key=len, reverse=True):
+        if norm.startswith(root.rstrip(os.sep) + os.sep):
+            return os.path.join(out_dir, os.path.relpath(norm, root))
+    return os.path.join(out_dir, os.path.basename(norm))
+
+
+def review_task(path: str, *, platform: Any, declared_ai: bool = False, write: bool = False,
+                output: str | None = None, out_dir: str | None = None, roots: tuple[str, ...] = (),
+                overwrite: bool = False, password: str | None = None) -> Any:
+    """``review`` for one path: written in place (*write*), to *output*, or to a mirror under *out_dir*."""
+    from .platform import review
+
+    if out_dir is not None:
+        output = output_for(path, out_dir, roots)
+        parent = os.path.dirname(output)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+    return review(path, platform=platform, declared_ai=declared_ai, write=write, output=output,
+                  overwrite=overwrite, password=password)

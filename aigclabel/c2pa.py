@@ -1,0 +1,723 @@
+"""C2PA Content Credentials: read and validate manifests, and sign one as the last step of marking.
+
+Built on c2pa-python (``pip install 'aigclabel[c2pa]'``), imported only when a manifest is read or
+signed, so everything else works without it; checks that need it then report *not checked*.
+
+Reading (:func:`read_manifest`, and :func:`merge_evidence`, the verifier's hook) reports the
+validation state -- ``Trusted`` (signature and bindings intact, signer chains to a trust anchor),
+``Valid`` (intact, signer not on a trust list), ``Invalid`` -- with the failure codes, the signer, the
+actions and the ``digitalSourceType`` of the first one, and the AIGC assertion aigclabel writes.
+Trust anchors come from :class:`ReadOptions` (``verify --trust-anchors``) or a profile's
+``trust_anchors`` rule option.  Nothing is fetched over the network unless ``allow_network`` is set:
+remote manifests and OCSP revocation checks stay off.
+
+Signing (:func:`sign_last`) is called by :func:`aigclabel.marking.mark_file` after the metadata
+step, on the output that is not yet in place, and nothing is written after it: any later metadata
+write would break the manifest's hard binding.  The same call refuses a metadata write into a file
+that already carries a manifest.  The manifest's first action is ``c2pa.created`` with the
+profile's AI ``digitalSourceType``; an ``org.aigclabel.aigc`` assertion carries the AIGC record's
+exact JSON text as ``{"record": "<json>", "schema": "gb45438-2025"}`` (deliberately not under a key
+named AIGC, so the file still holds exactly one AIGC-keyed record).  Thumbnails are off unless asked for.  Before the signed file replaces anything,
+it is read back twice -- by the format handler (the implicit record must have survived) and by the
+C2PA SDK (the manifest must validate) -- so a failure writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ._io import CountingReader
+from .errors import ProfileError, UnsupportedOperation
+from .report import Trace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .formats import Evidence, FormatHandler, ImplicitLabel
+    from .profiles import Profile
+
+__all__ = ["available", "sdk_version", "INSTALL_HINT", "ASSERTION_LABEL", "AI_SOURCE_TYPES", "SigningError",
+           "C2paOptions", "ReadOptions", "ManifestInfo", "read_manifest", "merge_evidence", "sign_last",
+           "signable", "readable", "mime_for", "find_manifest_store", "load_anchors", "c2pa_status"]
+
+INSTALL_HINT = "pip install 'aigclabel[c2pa]'"
+#: label of the assertion that carries the AIGC record (reverse-domain, as C2PA asks of custom labels)
+ASSERTION_LABEL = "org.aigclabel.aigc"
+TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+AI_SOURCE_TYPES = (TRAINED, COMPOSITE)
+#: the JUMBF UUID of a C2PA manifest store ("c2pa" + ISO 19566-5 suffix), as found in every carrier
+_C2PA_UUID = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+# handler name -> the MIME type the SDK knows the format by (others: the handler's own ``mime``)
+_MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif", "tiff": "image/tiff",
+         "heif": "image/heif", "mp4": "video/mp4", "m4a": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav",
+         "flac": "audio/flac", "pdf": "application/pdf", "ogg": "audio/ogg", "opus": "audio/ogg",
+         "aiff": "audio/aiff"}
+_AVIF_BRANDS = {"avif", "avis"}
+_HEIC_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"}
+
+#: what was seen to go wrong when the SDK signs these formats (explains a failed read-back)
+_KNOWN_DAMAGE = {
+    "flac": "the C2PA SDK (c2pa-rs {sdk}) puts the manifest in an ID3v2 tag in front of the FLAC stream, "
+            "which the aigclabel FLAC reader does not accept yet",
+    "heif": "the C2PA SDK (c2pa-rs {sdk}) moves the boxes after 'ftyp' and, for an iloc item whose "
+            "base_offset is 0, shifts both the base and the extent offset, so the XMP item no longer "
+            "points at the record",
+}
+
+
+class SigningError(UnsupportedOperation):
+    """A C2PA manifest could not be signed into the file (nothing was written)."""
+
+    kind = "signing-error"
+
+
+# ------------------------------------------------------------------------------------------ the SDK
+
+
+def _sdk() -> Any:
+    import c2pa  # noqa: PLC0415 - optional dependency, imported on use
+
+    return c2pa
+
+
+def available() -> bool:
+    """True when c2pa-python can be imported."""
+    try:
+        _sdk()
+    except Exception:  # noqa: BLE001 - ImportError, or a native library that fails to load
+        return False
+    return True
+
+
+def _require(what: str) -> Any:
+    try:
+        return _sdk()
+    except Exception as exc:  # noqa: BLE001
+        raise SigningError(f"{what} needs c2pa-python, which is not installed or does not load "
+                           f"({exc.__class__.__name__}: {exc}); install it with: {INSTALL_HINT}") from None
+
+
+def sdk_version() -> str | None:
+    """The c2pa-rs version inside c2pa-python, or None when it is not installed."""
+    try:
+        return str(_sdk().sdk_version())
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def mime_for(handler_name: str, info: dict[str, Any] | None = None, default: str | None = None) -> str | None:
+    """The MIME type the SDK knows a format by, refined by what the handler read (HEIF brand, QuickTime)."""
+    info = info or {}
+    if handler_name == "heif":
+        brand = str(info.get("brand", ""))
+        if brand in _AVIF_BRANDS:
+            return "image/avif"
+        if brand in _HEIC_BRANDS:
+            return "image/heic"
+    if handler_name == "mp4" and info.get("container") == "quicktime":
+        return "video/quicktime"
+    return _MIME.get(handler_name, default)
+
+
+def _supported(mime: str | None, *, signing: bool) -> bool:
+    if mime is None:
+        return False
+    sdk = _sdk()
+    kinds = sdk.Builder.get_supported_mime_types() if signing else sdk.Reader.get_supported_mime_types()
+    return mime in kinds
+
+
+def signable(handler_name: str, info: dict[str, Any] | None = None) -> bool:
+    """True when the installed SDK can embed a manifest in this format."""
+    return available() and _supported(mime_for(handler_name, info), signing=True)
+
+
+def readable(handler_name: str, info: dict[str, Any] | None = None) -> bool:
+    """True when the installed SDK can read a manifest from this format."""
+    return available() and _supported(mime_for(handler_name, info), signing=False)
+
+
+def _settings(anchors: str | None, *, allow_network: bool, thumbnail: bool = False,
+              validate: bool = True) -> dict[str, Any]:
+    """SDK settings: our trust anchors, no remote manifests or OCSP unless allowed, thumbnails as asked."""
+    settings: dict[str, Any] = {
+        "version": 1,
+        "verify": {"verify_after_reading": validate, "verify_trust": True,
+                   "remote_manifest_fetch": allow_network, "ocsp_fetch": allow_network},
+        "builder": {"thumbnail": {"enabled": thumbnail}},
+    }
+    if anchors:
+        settings["trust"] = {"user_anchors": anchors}
+    return settings
+
+
+# ------------------------------------------------------------------------------------ PEM material
+
+
+def _pem_text(value: str | os.PathLike | bytes, what: str) -> str:
+    """PEM text from a path, or from the PEM itself (bytes, or a str that starts with '-----BEGIN')."""
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("ascii", "replace")
+    elif isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        text = value
+    else:
+        path = os.fspath(value)
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("ascii", "replace")
+        except FileNotFoundError:
+            raise SigningError(f"{path}: {what} file not found") from None
+        except OSError as exc:
+            raise SigningError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    if "-----BEGIN" not in text:
+        raise SigningError(f"the {what} is not PEM (no '-----BEGIN' line)")
+    return text
+
+
+def load_anchors(value: str | os.PathLike | bytes, what: str = "trust anchors") -> str:
+    """PEM text of trust-anchor certificates (a path, or the PEM); :class:`SigningError` if none is readable."""
+    from cryptography import x509
+
+    text = _pem_text(value, what)
+    try:
+        certs = x509.load_pem_x509_certificates(text.encode("ascii", "replace"))
+    except ValueError as exc:
+        raise SigningError(f"{what}: no readable PEM certificate ({exc})") from None
+    if not certs:
+        raise SigningError(f"{what}: no PEM certificate")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in certs)
+
+
+@dataclass
+class _Credentials:
+    chain_pem: bytes
+    key_pem: bytes
+    alg: str  # the SDK's name: es256, es384, es512, ps256, ed25519
+    signer: str  # RFC 4514 subject of the signing certificate
+
+
+def _algorithm(key: Any, hint: str | None) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        alg = {"secp256r1": "es256", "secp384r1": "es384", "secp521r1": "es512"}.get(key.curve.name)
+        if alg is None:
+            raise SigningError(f"EC curve {key.curve.name} is not allowed by C2PA (use P-256, P-384 or P-521)")
+    elif isinstance(key, rsa.RSAPrivateKey):
+        alg = "ps256"
+    elif isinstance(key, ed25519.Ed25519PrivateKey):
+        alg = "ed25519"
+    else:
+        raise SigningError(f"{type(key).__name__} keys cannot sign C2PA manifests (use EC P-256, RSA-PSS or Ed25519)")
+    if hint:
+        hint = hint.lower()
+        allowed = {"es256", "es384", "es512"} if alg.startswith("es") else (
+            {"ps256", "ps384", "ps512"} if alg == "ps256" else {"ed25519"})
+        if hint not in allowed:
+            raise SigningError(f"signing algorithm {hint} does not fit the key ({alg} family)")
+        alg = hint
+    return alg
+
+
+@dataclass
+class C2paOptions:
+    """How :func:`sign_last` signs: the credentials, an optional time-stamp authority, and what to claim.
+
+    *sign_cert* is the certificate chain (signer first, then intermediates, no root) and *sign_key*
+    its private key, each a path or the PEM itself.  *tsa_url* asks an RFC 3161 time-stamp authority
+    to time-stamp the signature (a network request, made only when given).  *system_name* and
+    *system_version* name the generative AI system in the ``c2pa.created`` action's
+    ``softwareAgent`` (what California's SB 942 asks a latent disclosure to carry).  *trust_anchors*
+    only affects the state reported after signing (``Trusted`` rather than ``Valid``).
+    """
+
+    sign_cert: str | os.PathLike | bytes
+    sign_key: str | os.PathLike | bytes
+    tsa_url: str | None = None
+    alg: str | None = None  # default: from the key (EC P-256 -> es256, ...)
+    thumbnail: bool = False
+    system_name: str | None = None
+    system_version: str | None = None
+    title: str | None = None
+    trust_anchors: str | os.PathLike | bytes | None = None
+
+    def check(self) -> _Credentials:
+        """Load and check the credentials (before any file is touched); :class:`SigningError` if unusable."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        if self.tsa_url is not None and not re.match(r"^https?://[^\s/]+", self.tsa_url):
+            raise SigningError(f"time-stamp authority URL {self.tsa_url!r} is not an http(s) URL")
+        chain_text = _pem_text(self.sign_cert, "signing certificate chain")
+        key_text = _pem_text(self.sign_key, "signing key")
+        try:
+            certs = x509.load_pem_x509_certificates(chain_text.encode("ascii", "replace"))
+        except ValueError as exc:
+            raise SigningError(f"the signing certificate chain is not readable PEM ({exc})") from None
+        try:
+            key = serialization.load_pem_private_key(key_text.encode("ascii", "replace"), password=None)
+        except TypeError:
+            raise SigningError("the signing key is encrypted; give an unencrypted PKCS#8 PEM key") from None
+        except ValueError as exc:
+            raise SigningError(f"the signing key is not a readable PEM private key ({exc})") from None
+        leaf = certs[0]
+        pub = serialization.PublicFormat.SubjectPublicKeyInfo
+        if (leaf.public_key().public_bytes(serialization.Encoding.DER, pub)
+                != key.public_key().public_bytes(serialization.Encoding.DER, pub)):
+            raise SigningError("the signing key does not belong to the first certificate of the chain "
+                               "(the chain must start with the signer's certificate)")
+        now = datetime.now(timezone.utc)
+        if leaf.not_valid_after_utc < now:
+            raise SigningError(f"the signing certificate expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
+        return _Credentials(chain_pem=chain_text.encode("ascii"), key_pem=key_text.encode("ascii"),
+                            alg=_algorithm(key, self.alg), signer=leaf.subject.rfc4514_string())
+
+
+@dataclass
+class ReadOptions:
+    """How manifests are validated: extra trust anchors (a PEM file or text) and network access."""
+
+    trust_anchors: str | os.PathLike | bytes | None = None
+    #: allow fetching remote manifests and OCSP revocation status; off by default
+    allow_network: bool = False
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+@dataclass
+class ManifestInfo:
+    """What the active manifest of a file says, and whether it validates."""
+
+    state: str  # "Trusted" | "Valid" | "Invalid" (the SDK's validation state)
+    failures: list[dict[str, str]] = field(default_factory=list)  # code, explanation, url
+    informational: list[dict[str, str]] = field(default_factory=list)
+    label: str | None = None  # urn:c2pa:...
+    instance_id: str | None = None
+    title: str | None = None
+    claim_generator: str | None = None
+    signer: dict[str, str] = field(default_factory=dict)  # issuer (organisation), common_name, alg, time
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    aigc_record: str | None = None  # the JSON text of our AIGC assertion
+    aigc_schema: str | None = None
+    embedded: bool = True
+    remote_url: str | None = None
+    manifests: int = 1  # manifests in the store (1 + ingredients' manifests)
+
+    @property
+    def failure_codes(self) -> list[str]:
+        return [f.get("code", "?") for f in self.failures]
+
+    @property
+    def trusted(self) -> bool:
+        return self.state == "Trusted"
+
+    @property
+    def intact(self) -> bool:
+        """Signature and bindings hold (Trusted or Valid), whoever signed."""
+        return self.state in ("Trusted", "Valid")
+
+    @property
+    def untrusted(self) -> bool:
+        return "signingCredential.untrusted" in self.failure_codes
+
+    @property
+    def first_action(self) -> dict[str, Any] | None:
+        return self.actions[0] if self.actions else None
+
+    @property
+    def digital_source_type(self) -> str | None:
+        """The digitalSourceType of the first action when it is c2pa.created."""
+        first = self.first_action
+        if first is None or first.get("action") != "c2pa.created":
+            return None
+        value = first.get("digitalSourceType")
+        return str(value) if value is not None else None
+
+    @property
+    def signed_by(self) -> str:
+        """The signing certificate's subject as the SDK reports it (``issuer`` is its organisation)."""
+        parts = [f"{tag}={self.signer[key]}" for tag, key in (("CN", "common_name"), ("O", "issuer"))
+                 if self.signer.get(key)]
+        return ", ".join(parts) or "unknown signer"
+
+    def state_text(self) -> str:
+        if self.state == "Valid" and self.untrusted:
+            return "Valid (signature and bindings intact; signer not on a trust list: signingCredential.untrusted)"
+        if self.state == "Invalid":
+            codes = [c for c in self.failure_codes if c != "signingCredential.untrusted"] or self.failure_codes
+            return f"Invalid ({', '.join(codes)})"
+        return self.state
+
+    def describe(self) -> str:
+        """One line for a trace: state, signer, first action, AIGC assertion."""
+        first = self.first_action
+        what = "no actions"
+        if first is not None:
+            what = str(first.get("action"))
+            if first.get("digitalSourceType"):
+                what += f" ({str(first['digitalSourceType']).rsplit('/', 1)[-1]})"
+            agent = _agent_text(first.get("softwareAgent"))
+            if agent:
+                what += f" by {agent}"
+        actions = ", ".join(str(a.get("action")) for a in self.actions) or "none"
+        text = f"{self.state_text()}; signed by {self.signed_by}; first action {what}; actions: {actions}"
+        if self.signer.get("time"):
+            text += f"; time-stamped {self.signer['time']}"
+        if self.aigc_record is not None:
+            text += f"; AIGC assertion {self.aigc_record}"
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ManifestInfo:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "failures": self.failures, "informational": self.informational,
+                "label": self.label, "instance_id": self.instance_id, "title": self.title,
+                "claim_generator": self.claim_generator, "signer": self.signer, "actions": self.actions,
+                "digital_source_type": self.digital_source_type, "aigc_record": self.aigc_record,
+                "aigc_schema": self.aigc_schema, "embedded": self.embedded, "remote_url": self.remote_url,
+                "manifests": self.manifests}
+
+
+def _agent_text(agent: Any) -> str:
+    if isinstance(agent, dict):
+        return " ".join(str(agent[k]) for k in ("name", "version") if agent.get(k))
+    return str(agent) if agent else ""
+
+
+class _Stream:
+    """A read-only adapter: the SDK wants read/write/seek/tell/flush; reads are counted by the source."""
+
+    def __init__(self, src: CountingReader | BinaryIO) -> None:
+        self._src = src
+
+    def read(self, n: int = -1) -> bytes:
+        return self._src.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._src.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._src.tell()
+
+    def write(self, data: bytes) -> int:  # pragma: no cover - the SDK never writes to a reader's stream
+        raise io.UnsupportedOperation("read-only")
+
+    def flush(self) -> None:
+        pass
+
+
+def _parse(reader: Any) -> ManifestInfo:
+    import json
+
+    store = json.loads(reader.json())
+    active = store.get("manifests", {}).get(store.get("active_manifest", ""), {}) or {}
+    results = store.get("validation_results") or {}
+    current = results.get("activeManifest") or {}
+    failures = current.get("failure")
+    if failures is None:  # older SDKs: a flat validation_status list
+        failures = [s for s in store.get("validation_status") or [] if isinstance(s, dict)]
+    actions: list[dict[str, Any]] = []
+    record = schema = None
+    for assertion in active.get("assertions") or []:
+        label = str(assertion.get("label", ""))
+        data = assertion.get("data") or {}
+        if re.fullmatch(r"c2pa\.actions(\.v\d+)?", label) and not actions:
+            actions = [a for a in data.get("actions") or [] if isinstance(a, dict)]
+        elif label == ASSERTION_LABEL and isinstance(data, dict):
+            record = data.get("record") if isinstance(data.get("record"), str) else None
+            schema = data.get("schema") if isinstance(data.get("schema"), str) else None
+    gen = active.get("claim_generator")
+    infos = active.get("claim_generator_info") or []
+    if not gen and infos:
+        gen = _agent_text(infos[0])
+    signer = {k: str(v) for k, v in (active.get("signature_info") or {}).items() if v is not None}
+    embedded = True
+    remote = None
+    with contextlib.suppress(Exception):
+        embedded = bool(reader.is_embedded())
+        remote = reader.get_remote_url()
+    return ManifestInfo(state=str(store.get("validation_state") or reader.get_validation_state() or "Invalid"),
+                        failures=[{k: str(v) for k, v in f.items()} for f in failures],
+                        informational=[{k: str(v) for k, v in f.items()} for f in current.get("informational") or []],
+                        label=active.get("label"), instance_id=active.get("instance_id"), title=active.get("title"),
+                        claim_generator=gen, signer=signer, actions=actions, aigc_record=record,
+                        aigc_schema=schema, embedded=embedded, remote_url=remote,
+                        manifests=len(store.get("manifests") or {}) or 1)
+
+
+def read_manifest(source: CountingReader | BinaryIO | bytes, mime: str | None,
+                  options: ReadOptions | None = None, *, extra_anchors: str | None = None) -> ManifestInfo | None:
+    """Read and validate the active manifest of *source*; None when it carries none.
+
+    *mime* names the format (``None``: let the SDK detect it).  Raises :class:`SigningError` when
+    c2pa-python is missing, and the SDK's own ``C2paError`` subclasses when the manifest store
+    cannot be read (``NotSupported`` for a format the SDK does not know).
+    """
+    sdk = _require("reading C2PA manifests")
+    options = options or ReadOptions()
+    anchors = "\n".join(a for a in (load_anchors(options.trust_anchors) if options.trust_anchors else None,
+                                    extra_anchors) if a)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        stream: Any = io.BytesIO(bytes(source))
+    else:
+        stream = _Stream(source)
+    stream.seek(0)
+    with sdk.Context.from_dict(_settings(anchors or None, allow_network=options.allow_network)) as ctx:
+        reader = sdk.Reader.try_create(mime, stream, None, ctx)
+        if reader is None:
+            return None
+        with reader:
+            return _parse(reader)
+
+
+# ----------------------------------------------------------------------------- the verifier's hook
+
+
+def uses_c2pa(profile: Profile) -> bool:
+    """True when an enabled rule of *profile* looks at C2PA manifests (``USES_C2PA`` in its module)."""
+    from .rules import get_rule
+
+    return any(getattr(get_rule(cfg.id), "USES_C2PA", False) for cfg in profile.enabled_rules())
+
+
+def profile_anchors(profile: Profile) -> str | None:
+    """PEM text of the ``trust_anchors`` files the profile's rules name (paths relative to the profile)."""
+    texts: list[str] = []
+    for cfg in profile.enabled_rules():
+        value = cfg.options.get("trust_anchors")
+        if not isinstance(value, str) or not value:
+            continue
+        path = os.path.expanduser(value)
+        if not os.path.isabs(path) and profile.path is not None:
+            path = os.path.join(os.path.dirname(os.fspath(profile.path)), path)
+        try:
+            texts.append(load_anchors(path, f"trust anchors of rules.{cfg.id}.trust_anchors"))
+        except SigningError as exc:
+            raise ProfileError(f"{profile.path}: rules.{cfg.id}.trust_anchors: {exc}") from None
+    return "\n".join(texts) or None
+
+
+def merge_evidence(evidence: Evidence, src: CountingReader, *, profile: Profile | None = None,
+                   options: ReadOptions | None = None, scope: str = "all") -> None:
+    """Add what the file's C2PA manifest says to *evidence* (``info["c2pa"]`` and a ``c2pa-manifest`` trace).
+
+    With a *profile*, the manifest is read only when one of its rules needs it (verifying against
+    the Chinese profiles never reads the whole file to hash it).  ``info["c2pa"]["status"]`` is
+    ``present``, ``absent``, ``not-installed``, ``unsupported-format``, ``remote`` or ``error``.
+    """
+    if profile is not None and (scope == "explicit" or not uses_c2pa(profile)):
+        return
+    evidence.info["c2pa"] = _collect(evidence, src, profile, options)
+    found = c2pa_status(evidence)
+    if found["status"] == "present":
+        manifest = found["manifest"]
+        where = f"C2PA manifest store, active manifest {manifest.label or '?'}"
+        evidence.traces.append(Trace("c2pa-manifest", manifest.describe(), where))
+        if manifest.digital_source_type:
+            evidence.traces.append(Trace("c2pa-digital-source-type", manifest.digital_source_type,
+                                         f"{where}, c2pa.created action"))
+    elif found["status"] in ("error", "remote"):
+        evidence.traces.append(Trace("c2pa-manifest", found["message"], "C2PA manifest store"))
+
+
+def _collect(evidence: Evidence, src: CountingReader, profile: Profile | None,
+             options: ReadOptions | None) -> dict[str, Any]:
+    if not available():
+        return {"status": "not-installed", "message": f"C2PA manifests were not read: install {INSTALL_HINT}"}
+    sdk = _sdk()
+    mime = mime_for(evidence.format, evidence.info)
+    if not _supported(mime, signing=False):
+        return {"status": "unsupported-format",
+                "message": f"{evidence.format.upper()} cannot carry a C2PA manifest: the C2PA SDK "
+                           f"(c2pa-rs {sdk_version()}) does not support the format"}
+    extra = profile_anchors(profile) if profile is not None else None
+    try:
+        manifest = read_manifest(src, mime, options, extra_anchors=extra)
+    except SigningError as exc:  # an unreadable trust-anchors file: a usage error, like a bad profile
+        raise ProfileError(f"C2PA trust anchors: {exc}") from None
+    except sdk.C2paError.RemoteManifest as exc:
+        return {"status": "remote", "message": f"the manifest is remote and was not fetched ({exc}); "
+                                               "allow network access to validate it"}
+    except sdk.C2paError.NotSupported as exc:
+        return {"status": "unsupported-format", "message": f"the C2PA SDK cannot read this file ({exc})"}
+    except sdk.C2paError as exc:
+        return {"status": "error", "message": f"a C2PA manifest store is present but could not be read ({exc})"}
+    if manifest is None:
+        return {"status": "absent", "message": "no C2PA manifest"}
+    return {"status": "present", "message": manifest.describe(), "manifest": manifest.to_dict()}
+
+
+def c2pa_status(evidence: Evidence) -> dict[str, Any]:
+    """What :func:`merge_evidence` found, with ``manifest`` as a :class:`ManifestInfo`.
+
+    ``status`` is ``not-read`` when the hook did not run (e.g. evidence checked directly).
+    """
+    found = dict(evidence.info.get("c2pa") or {"status": "not-read", "message": "the C2PA manifest was not read"})
+    if isinstance(found.get("manifest"), dict):
+        found["manifest"] = ManifestInfo.from_dict(found["manifest"])
+    return found
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+
+def find_manifest_store(fh: BinaryIO, chunk: int = 1 << 20) -> int | None:
+    """Offset of the first C2PA manifest-store UUID in *fh* (a cheap byte scan), or None."""
+    fh.seek(0)
+    keep = len(_C2PA_UUID) - 1
+    tail = b""
+    base = 0
+    while True:
+        block = fh.read(chunk)
+        if not block:
+            return None
+        data = tail + block
+        pos = data.find(_C2PA_UUID)
+        if pos >= 0:
+            return base - len(tail) + pos
+        tail = data[-keep:]
+        base += len(block)
+
+
+def _refuse_if_signed(handler: FormatHandler, out: BinaryIO, info: dict[str, Any], at: int) -> None:
+    """A file that carries a manifest was just rewritten: its hard binding is broken, so stop here."""
+    if available() and _supported(mime_for(handler.name, info), signing=False):
+        # A signed picture inside (a PDF image, MP3 cover art) is not the file's own manifest.
+        with contextlib.suppress(Exception):
+            sdk = _sdk()
+            with sdk.Context.from_dict(_settings(None, allow_network=False, validate=False)) as ctx:
+                out.seek(0)
+                reader = sdk.Reader.try_create(mime_for(handler.name, info), _Stream(out), None, ctx)
+                if reader is None:
+                    return
+                reader.close()
+    raise UnsupportedOperation(
+        f"this {handler.name.upper()} file carries a C2PA manifest (manifest store at offset {at}); "
+        "writing metadata into it now would break the manifest's hard binding, so nothing was written. "
+        "Mark the unsigned original, then sign (mark --c2pa): signing is always the last write")
+
+
+def _manifest(options: C2paOptions, creds: _Credentials, implicit: ImplicitLabel, mime: str,
+              schema: str) -> dict[str, Any]:
+    from . import __version__
+
+    created: dict[str, Any] = {"action": "c2pa.created",
+                               "digitalSourceType": implicit.digital_source_type or TRAINED,
+                               "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if options.system_name:
+        created["softwareAgent"] = {"name": options.system_name}
+        if options.system_version:
+            created["softwareAgent"]["version"] = options.system_version
+    manifest: dict[str, Any] = {
+        "claim_generator_info": [{"name": "aigclabel", "version": __version__}],
+        "format": mime,
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [created]}},
+            # The key is not "AIGC": a reader that counts metadata keys containing AIGC must still find
+            # exactly one record (GB 45438-2025 Annex E), the one in the file's own metadata.
+            {"label": ASSERTION_LABEL, "data": {"record": implicit.record_json, "schema": schema}},
+        ],
+    }
+    if options.title:
+        manifest["title"] = options.title
+    return manifest
+
+
+def _schema(record_json: str) -> str:
+    from .label import parse_label
+
+    return parse_label(record_json).schema or "unknown"
+
+
+def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None, implicit: ImplicitLabel,
+              notes: list[str]) -> None:
+    """The signing step of marking: sign *out* (the metadata step's output, not yet in place) in place.
+
+    Always runs last, and also when *options* is None: then it only refuses an output that carries
+    a C2PA manifest (written into after signing).  Raises :class:`SigningError` (nothing is written)
+    when the format cannot be signed, the SDK fails, or the signed file does not read back with the
+    same AIGC record and a manifest that validates.
+    """
+    at = find_manifest_store(out)
+    if at is None and options is None:
+        return
+    end = out.seek(0, os.SEEK_END)
+    out.seek(0)
+    info = handler.read(CountingReader(out, "<output>", end)).info
+    if at is not None:
+        _refuse_if_signed(handler, out, info, at)
+    if options is None:
+        return
+    sdk = _require("C2PA signing")
+    mime = mime_for(handler.name, info)
+    if not _supported(mime, signing=True):
+        raise SigningError(f"C2PA signing is not available for {handler.name.upper()}: the C2PA SDK "
+                           f"(c2pa-rs {sdk_version()}) cannot embed a manifest in this format; nothing was "
+                           "written (mark without --c2pa to write the AIGC record alone)")
+    assert mime is not None
+    creds = options.check()
+    manifest = _manifest(options, creds, implicit, mime, _schema(implicit.record_json))
+    # A TSA is the one network request signing makes, and only when a URL was given.
+    settings = _settings(None, allow_network=False, thumbnail=options.thumbnail)
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as signed:
+        try:
+            info_struct = sdk.C2paSignerInfo(creds.alg, creds.chain_pem, creds.key_pem, options.tsa_url)
+            with sdk.Context.from_dict(settings) as ctx, sdk.Signer.from_info(info_struct) as signer, \
+                    sdk.Builder(manifest, context=ctx) as builder:
+                out.seek(0)
+                builder.sign(signer, mime, _Stream(out), signed)
+        except sdk.C2paError as exc:
+            where = f" (time-stamp authority {options.tsa_url})" if options.tsa_url else ""
+            raise SigningError(f"C2PA signing failed{where}: {exc}; nothing was written") from None
+        state = _check_signed(handler, signed, implicit, mime, options)
+        out.seek(0)
+        out.truncate()
+        signed.seek(0)
+        shutil.copyfileobj(signed, out)
+        out.flush()
+    created = manifest["assertions"][0]["data"]["actions"][0]
+    agent = f" by {_agent_text(created['softwareAgent'])}" if "softwareAgent" in created else ""
+    stamp = f", time-stamped by {options.tsa_url}" if options.tsa_url else ""
+    notes.append(f"C2PA manifest signed last ({creds.alg}{stamp}) by {creds.signer}: c2pa.created "
+                 f"({created['digitalSourceType'].rsplit('/', 1)[-1]}){agent}, the AIGC record in "
+                 f"{ASSERTION_LABEL}; validation state {state}")
+
+
+def _check_signed(handler: FormatHandler, signed: BinaryIO, implicit: ImplicitLabel, mime: str,
+                  options: C2paOptions) -> str:
+    """Read the signed file back with the handler and with the SDK; return the validation state."""
+    from .errors import AigcLabelError
+
+    end = signed.seek(0, os.SEEK_END)
+    signed.seek(0)
+    hint = _KNOWN_DAMAGE.get(handler.name, "").format(sdk=sdk_version())
+    try:
+        found = handler.read(CountingReader(signed, "<signed>", end))
+        texts = [lab.raw for lab in found.labels]
+    except AigcLabelError as exc:
+        texts = [f"<unreadable: {exc}>"]
+    if texts != [implicit.record_json]:
+        raise SigningError(f"C2PA signing of {handler.name.upper()} damaged the implicit AIGC record (read back: "
+                           f"{texts!r}){'; ' + hint if hint else ''}; nothing was written")
+    anchors = load_anchors(options.trust_anchors) if options.trust_anchors else None
+    manifest = read_manifest(signed, mime, ReadOptions(), extra_anchors=anchors)
+    if manifest is None or not manifest.intact:
+        state = manifest.state_text() if manifest is not None else "no manifest"
+        raise SigningError(f"the signed {handler.name.upper()} does not validate ({state}); nothing was written")
+    if manifest.aigc_record != implicit.record_json:
+        raise SigningError("the signed manifest does not carry the AIGC record; nothing was written")
+    return manifest.state_text()

@@ -1,0 +1,150 @@
+"""Development signing credentials for C2PA: a private CA and a signer certificate chain.
+
+``aigclabel keys init DIR`` (or :func:`init_keys`) writes three PEM files::
+
+    DIR/ca.pem            the development root CA: give it to verify as --trust-anchors
+    DIR/signer-chain.pem  the signer certificate, then the intermediate CA (the chain a manifest carries)
+    DIR/signer-key.pem    the signer's private key (PKCS#8, unencrypted, mode 0600)
+
+Everything is ECDSA P-256 with SHA-256 (C2PA ``es256``).  The signer certificate has what the C2PA
+certificate profile asks of a claim signer: version 3, a critical key usage with only
+``digitalSignature``, an extended key usage that C2PA validators accept (``emailProtection`` and
+``documentSigning``, never ``anyExtendedKeyUsage``), ``cA=false``, and subject/authority key
+identifiers that link it to its issuer.
+
+These credentials are for trying signing out.  A manifest signed with them validates as *Valid*
+everywhere and as *Trusted* only where ``ca.pem`` is configured as a trust anchor; production
+signing needs a certificate from a CA on the C2PA trust list.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError
+
+__all__ = ["DevKeys", "init_keys", "CA_FILE", "CHAIN_FILE", "KEY_FILE"]
+
+CA_FILE = "ca.pem"
+CHAIN_FILE = "signer-chain.pem"
+KEY_FILE = "signer-key.pem"
+
+#: id-kp-documentSigning (RFC 9336); cryptography has no constant for it in older versions
+_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
+_DEFAULT_ORG = "aigclabel development (not for production)"
+
+
+@dataclass
+class DevKeys:
+    """Where :func:`init_keys` wrote the credentials, and what they say."""
+
+    directory: Path
+    ca: Path
+    chain: Path
+    key: Path
+    signer_subject: str
+    ca_subject: str
+    not_after: str  # ISO 8601, UTC: when the signer certificate expires
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"directory": str(self.directory), "ca": str(self.ca), "chain": str(self.chain),
+                "key": str(self.key), "signer_subject": self.signer_subject, "ca_subject": self.ca_subject,
+                "not_after": self.not_after}
+
+
+def init_keys(directory: str | os.PathLike, *, organization: str = _DEFAULT_ORG,
+              common_name: str = "aigclabel development signer", days: int = 365) -> DevKeys:
+    """Create a development root CA, an intermediate CA and a signer certificate in *directory*.
+
+    The directory is created if needed.  Existing files are never overwritten: if any of the three
+    exists, :class:`~aigclabel.errors.OutputError` is raised and nothing is written.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    if not organization or not common_name:
+        raise ValueError("organization and common name must not be empty")
+    root_dir = Path(directory)
+    if root_dir.exists() and not root_dir.is_dir():
+        raise OutputError(f"{root_dir}: not a directory")
+    paths = {name: root_dir / name for name in (CA_FILE, CHAIN_FILE, KEY_FILE)}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise OutputError(f"{', '.join(existing)}: already exists; keys init never overwrites credentials "
+                          "(choose another directory or remove the old files)")
+
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    start = now - _dt.timedelta(minutes=5)  # tolerate small clock skew between signer and validator
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)])
+
+    def key_usage(*, sign: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=False,
+                             data_encipherment=False, key_agreement=False, key_cert_sign=not sign,
+                             crl_sign=not sign, encipher_only=False, decipher_only=False)
+
+    def certificate(subject: x509.Name, key: Any, issuer: x509.Name, issuer_key: Any, *, ca: bool,
+                    path_length: int | None, lifetime: int) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(start).not_valid_after(now + _dt.timedelta(days=lifetime))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+                   .add_extension(key_usage(sign=not ca), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                  critical=False))
+        if not ca:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([
+                ExtendedKeyUsageOID.EMAIL_PROTECTION, x509.ObjectIdentifier(_DOCUMENT_SIGNING)]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    # The CAs outlive the signer so that a renewed signer can chain to the same anchor.
+    ca_days = max(days, 5 * 365)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = name(f"{organization} root CA")
+    root = certificate(root_name, root_key, root_name, root_key, ca=True, path_length=1, lifetime=ca_days)
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter_name = name(f"{organization} signing CA")
+    inter = certificate(inter_name, inter_key, root_name, root_key, ca=True, path_length=0, lifetime=ca_days)
+    signer_key = ec.generate_private_key(ec.SECP256R1())
+    signer_name = name(common_name)
+    signer = certificate(signer_name, signer_key, inter_name, inter_key, ca=False, path_length=None, lifetime=days)
+
+    def pem(cert: x509.Certificate) -> bytes:
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    key_pem = signer_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    root_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        # O_EXCL: a file that appears meanwhile is not clobbered either
+        for path, data, mode in ((paths[KEY_FILE], key_pem, 0o600), (paths[CHAIN_FILE], pem(signer) + pem(inter), 0o644),
+                                 (paths[CA_FILE], pem(root), 0o644)):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError:
+                raise OutputError(f"{path}: already exists; keys init never overwrites credentials") from None
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+            written.append(path)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return DevKeys(directory=root_dir, ca=paths[CA_FILE], chain=paths[CHAIN_FILE], key=paths[KEY_FILE],
+                   signer_subject=signer_name.rfc4514_string(), ca_subject=root_name.rfc4514_string(),
+                   not_after=signer.not_valid_after_utc.isoformat())
