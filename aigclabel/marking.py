@@ -135,7 +135,10 @@ def _explicit_options(prof: Profile, kind: str, text: str | None, position: str 
             extra["text_position"] = position
         position = None
     elif kind == "document":
-        position = None  # PDF stamps choose a free margin; --pages picks the pages
+        # PDF stamps choose a free margin (--pages picks the pages); Office notices go at the start/end
+        if position in TEXT_POSITIONS:
+            extra["text_position"] = position
+        position = None
     elif position is not None and position not in POSITIONS:
         raise LabelError(f"position must be one of {', '.join(POSITIONS)} for {kind} content, not {position!r}")
     return ExplicitOptions(text=label_text, position=position or "bottom-right", font=font,
