@@ -23,6 +23,17 @@ Examples:
 """
 
 
+def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | None) -> dict[str, object]:
+    extra: dict[str, object] = {}
+    if duration is not None:
+        extra["duration_s"] = duration
+    if at:
+        extra["at"] = list(dict.fromkeys(at))
+    if reencode is not None:
+        extra["reencode"] = reencode
+    return extra
+
+
 @click.command("mark", epilog=EPILOG)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", metavar="PATH", help="Output file, or an existing directory for several inputs.")
@@ -45,6 +56,12 @@ Examples:
               help="Audio: where the prompt goes; repeatable (default start).")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Font for the visible label (default: the bundled CJK subset, then system fonts).")
+@click.option("--video-duration", type=float, metavar="SECONDS",
+              help="Video: how long the visible label stays in the opening frames (default 3; the rules ask >= 2).")
+@click.option("--video-at", "video_at", multiple=True, type=click.Choice(["start", "end", "middle"]),
+              help="Video: where the visible label appears; repeatable (default start).")
+@click.option("--video-reencode", type=click.Choice(["auto", "full"]),
+              help="Video: 'auto' re-encodes only the opening segment when it can; 'full' re-encodes everything.")
 @click.option("--pages", type=click.Choice(["first", "last", "all"]),
               help="PDF: which pages get the visible stamp (default first).")
 @click.option("--password", metavar="PASSWORD", help="Password of an encrypted PDF (the output stays encrypted).")
@@ -66,7 +83,8 @@ Examples:
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
              produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
-             font: str | None, prompt: str | None, audio_positions: tuple[str, ...], pages: str | None,
+             font: str | None, prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None, video_at: tuple[str, ...],
+             video_reencode: str | None, pages: str | None,
              password: str | None, sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
              tsa: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
@@ -119,6 +137,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
                                explicit=not no_explicit, overwrite=force, in_place=in_place,
                                durable=durable, text=text, position=position, font=font, pages=pages,
                                password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
+                               explicit_extra=_video_extra(video_duration, video_at, video_reencode),
                                c2pa=c2pa_options)
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))

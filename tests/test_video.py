@@ -189,6 +189,27 @@ def test_partial_reencode(scratch: Path, kind: str) -> None:
     assert "all 5 frames" in f.message and "AI" in f.message
 
 
+def test_mp4_layout_and_tags_are_kept(scratch: Path) -> None:
+    """moov stays first (+faststart source), mdta keys stay mdta keys, the brand is the source's."""
+    src = scratch / "fast-src.mp4"
+    run(FFMPEG, "-v", "error", "-y", *SRC, "-t", "3", *CLIPS["mp4"][0], "-brand", "mp42", "-movflags",
+        "+faststart+use_metadata_tags", "-metadata", "com.example.note=kept", str(src))
+    out, result = marked(scratch, src, "fast")
+    assert result.explicit_details["mode"] == "partial"
+    found = aigclabel.inspect(out)
+    assert found.info["moov_before_media"] is True and found.info["brand"] == "mp42"
+    tags = probe(out)["format"]["tags"]
+    assert tags["com.example.note"] == "kept" and tags["AIGC"] == record_json("video-0001")
+    assert the_one(out).normative
+
+
+def the_one(path: Path) -> Any:
+    report = aigclabel.verify(path, scope="implicit")
+    assert report.verdict is Verdict.COMPLIANT, [f.to_dict() for f in report.findings]
+    (lab,) = report.labels
+    return lab
+
+
 def test_position_end_and_middle(scratch: Path) -> None:
     src = clip(scratch, "mp4", 9.0)
     out, result = marked(scratch, src, "end-middle", position="top-left",

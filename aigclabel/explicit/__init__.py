@@ -26,6 +26,7 @@ _BUILTIN: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
     "image": ("image", "ImageMarker"),
     "audio": ("audio", "AudioMarker"),
     "text": ("text", "TextMarker"),
+    "video": ("video", "VideoMarker"),
     "document": (("pdf", "PdfStampMarker"), ("office", "OfficeNoticeMarker")),  # PDF; DOCX, XLSX, PPTX
 }
 

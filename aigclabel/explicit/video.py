@@ -364,7 +364,7 @@ def _probe(av: Any, path: str, handler_name: str) -> _Probe:
                            "audible label)")
         vs = videos[0]
         cc = vs.codec_context
-        codec = cc.name
+        codec = getattr(cc.codec, "canonical_name", None) or cc.name  # "av1", not the decoder "libdav1d"
         field_order = str(getattr(cc, "field_order", "") or "").lower()
         if field_order in ("tt", "bb", "tb", "bt"):
             raise UnsupportedOperation("visible labels on interlaced video are not supported in this version "
@@ -640,6 +640,7 @@ def _new_encoder(av: Any, probe: _Probe, template: Any, frame: Any, quality: dic
                 pass
     elif name == "libsvtav1":
         options.setdefault("preset", "8")
+        os.environ.setdefault("SVT_LOG", "1")  # errors only: SVT-AV1 prints its banner to stderr otherwise
     cc.options = options
     cc.thread_type = "AUTO"
     return cc
@@ -659,8 +660,16 @@ def _transcode(av: Any, src_path: str, out_path: str, probe: _Probe, ranges: lis
     """Write *out_path*: the video's packets in *ranges* re-encoded with the label (all of them when
     *full*), everything else stream-copied."""
     stats = _Stats()
-    inp = av.open(src_path)
-    out = av.open(out_path, "w", format=probe.container, options=dict(probe.mux_options))
+    failed = False
+    try:
+        inp = av.open(src_path)
+    except av.FFmpegError as exc:
+        raise CorruptFile(f"the video cannot be opened for labelling: {exc}") from None
+    try:
+        out = av.open(out_path, "w", format=probe.container, options=dict(probe.mux_options))
+    except av.FFmpegError as exc:
+        inp.close()
+        raise UnsupportedOperation(f"the {probe.container} muxer cannot be opened: {exc}") from None
     try:
         vs = inp.streams[probe.index]
         out.metadata.update(dict(inp.metadata))
@@ -820,10 +829,18 @@ def _transcode(av: Any, src_path: str, out_path: str, probe: _Probe, ranges: lis
             close()
         stats.labelled_spans = [(probe.seconds(a), probe.seconds(b)) for r in ranges for a, b in r.windows]
     except av.FFmpegError as exc:
+        failed = True
         raise UnsupportedOperation(f"rewriting the video failed: {exc}") from None
+    except BaseException:
+        failed = True
+        raise
     finally:
         inp.close()
-        out.close()
+        try:
+            out.close()  # writes the trailer (and, for MP4 with moov first, moves moov to the front)
+        except av.FFmpegError as exc:
+            if not failed:
+                raise UnsupportedOperation(f"finishing the rewritten video failed: {exc}") from None
     return stats
 
 

@@ -32,6 +32,9 @@ _BUILTIN: dict[str, tuple[str, ...]] = {
     "mp4": ("M4aHandler", "Mp4Handler"),
     "office": ("DocxHandler", "PptxHandler", "XlsxHandler"),
     "text": ("HtmlHandler", "MarkdownHandler", "TextHandler"),
+    "matroska": ("MkvHandler", "WebmHandler"),
+    "riff_avi": ("AviHandler",),
+    "flv": ("FlvHandler",),
 }
 
 _registry: list[type[FormatHandler]] = []
