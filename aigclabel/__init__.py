@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, OutputError, PasswordRequired,
-                     ProfileError, SourceError, UnsupportedFormat, UnsupportedOperation)
+                     ProfileError, SigningError, SourceError, UnsupportedFormat, UnsupportedOperation)
 from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
 from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
 from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
@@ -30,14 +30,16 @@ __all__ = [
     "Profile", "load_profile", "list_profiles", "DEFAULT_PROFILE",
     "Finding", "FoundLabel", "Level", "Report", "Trace", "Verdict",
     "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
-    "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired",
+    "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired", "SigningError",
+    "C2paOptions", "ReadOptions", "init_keys",
 ]
 
 # The marking and verifying modules pull in the format registry; load them on first use so that
 # `import aigclabel` (and `aigclabel --help`) stays cheap.
 _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
          "verify": "verifier", "inspect": "verifier", "Inspection": "verifier",
-         "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel"}
+         "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel",
+         "C2paOptions": "c2pa", "ReadOptions": "c2pa", "init_keys": "keys"}
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._io import CountingReader
-from .errors import ProfileError, UnsupportedOperation
+from .errors import ProfileError, SigningError, UnsupportedOperation
 from .report import Trace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,12 +71,6 @@ _KNOWN_DAMAGE = {
             "base_offset is 0, shifts both the base and the extent offset, so the XMP item no longer "
             "points at the record",
 }
-
-
-class SigningError(UnsupportedOperation):
-    """A C2PA manifest could not be signed into the file (nothing was written)."""
-
-    kind = "signing-error"
 
 
 # ------------------------------------------------------------------------------------------ the SDK
@@ -575,22 +569,74 @@ def c2pa_status(evidence: Evidence) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ signing
 
 
-def find_manifest_store(fh: BinaryIO, chunk: int = 1 << 20) -> int | None:
-    """Offset of the first C2PA manifest-store UUID in *fh* (a cheap byte scan), or None."""
+def find_manifest_store(fh: BinaryIO, chunk: int = 1 << 18) -> int | None:
+    """Offset of the first C2PA manifest-store UUID in *fh* (a byte scan in constant memory), or None."""
     fh.seek(0)
     keep = len(_C2PA_UUID) - 1
+    chunk = max(chunk, 4 * len(_C2PA_UUID))
+    buf = bytearray(chunk)
     tail = b""
     base = 0
+    readinto = getattr(fh, "readinto", None)
     while True:
-        block = fh.read(chunk)
-        if not block:
+        if readinto is not None:
+            n = readinto(buf)
+        else:
+            block = fh.read(chunk)
+            n = len(block)
+            buf[:n] = block
+        if not n:
             return None
-        data = tail + block
-        pos = data.find(_C2PA_UUID)
+        if tail:  # a UUID split between two reads
+            pos = (tail + bytes(buf[:keep])).find(_C2PA_UUID)
+            if pos >= 0:
+                return base - len(tail) + pos
+        pos = buf.find(_C2PA_UUID, 0, n)
         if pos >= 0:
-            return base - len(tail) + pos
-        tail = data[-keep:]
-        base += len(block)
+            return base + pos
+        tail = bytes(buf[max(0, n - keep):n])
+        base += n
+
+
+#: outputs up to this size are scanned whole for a manifest store; larger ones at both ends only
+SCAN_WHOLE = 16 << 20
+SCAN_EDGE = 8 << 20
+
+
+def find_manifest_store_bounded(fh: BinaryIO) -> int | None:
+    """Like :func:`find_manifest_store`, but on large files only the first and last 8 MiB.
+
+    Every format C2PA embeds into keeps the manifest store in its header (JPEG APP11, PNG caBX
+    before IDAT, the MP4 uuid box, ID3) or appends it at the end (PDF incremental update, RIFF
+    chunk, TIFF IFD); the middle is media payload.  Scanning a 200 MB video whole on every mark
+    cost more than the metadata write itself.
+    """
+    end = fh.seek(0, os.SEEK_END)
+    if end <= SCAN_WHOLE:
+        return find_manifest_store(fh)
+    at = find_manifest_store(_Window(fh, 0, SCAN_EDGE))
+    if at is not None:
+        return at
+    start = end - SCAN_EDGE - len(_C2PA_UUID)
+    at = find_manifest_store(_Window(fh, start, end - start))
+    return None if at is None else start + at
+
+
+class _Window:
+    """A read-only view of ``length`` bytes of *fh* from *start* (what find_manifest_store reads)."""
+
+    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
+        self._fh, self._start, self._left = fh, start, length
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._fh.seek(self._start + offset)
+        return offset
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
 
 
 def _refuse_if_signed(handler: FormatHandler, out: BinaryIO, info: dict[str, Any], at: int) -> None:
@@ -652,7 +698,7 @@ def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None
     when the format cannot be signed, the SDK fails, or the signed file does not read back with the
     same AIGC record and a manifest that validates.
     """
-    at = find_manifest_store(out)
+    at = find_manifest_store_bounded(out)
     if at is None and options is None:
         return
     end = out.seek(0, os.SEEK_END)

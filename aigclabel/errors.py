@@ -10,7 +10,8 @@ with findings.  Exceptions mean "could not do what was asked"::
     │   ├── UnsupportedFormat       no format handler claims the content
     │   └── CorruptFile             the content is truncated or malformed
     ├── UnsupportedOperation        the format is known but cannot do this (e.g. write) (exit code 3)
-    │   └── PasswordRequired        the file is encrypted and no (or a wrong) password was given
+    │   ├── PasswordRequired        the file is encrypted and no (or a wrong) password was given
+    │   └── SigningError            a C2PA manifest could not be signed in (nothing was written)
     ├── LabelError                  a label value cannot be written (bad characters, missing field)
     └── OutputError                 the output cannot be written: exists, no such directory (exit code 3)
 """
@@ -26,6 +27,7 @@ __all__ = [
     "CorruptFile",
     "UnsupportedOperation",
     "PasswordRequired",
+    "SigningError",
     "LabelError",
     "OutputError",
 ]
@@ -78,6 +80,12 @@ class PasswordRequired(UnsupportedOperation):
     """The file is encrypted and the password given (or the empty one) does not open it."""
 
     kind = "password-required"
+
+
+class SigningError(UnsupportedOperation):
+    """A C2PA manifest could not be signed into the file (nothing was written)."""
+
+    kind = "signing-error"
 
 
 class LabelError(AigcLabelError, ValueError):

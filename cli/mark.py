@@ -77,6 +77,8 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="KEY.pem",
               help="Private key of the C2PA signing certificate.")
 @click.option("--tsa", metavar="URL", help="RFC 3161 time-stamp authority for the C2PA signature (network request).")
+@click.option("--system", "system", metavar="NAME[/VERSION]",
+              help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @json_option
@@ -86,7 +88,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
              font: str | None, prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None, video_at: tuple[str, ...],
              video_reencode: str | None, pages: str | None,
              password: str | None, sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
-             tsa: str | None, force: bool, durable: bool, as_json: bool) -> None:
+             tsa: str | None, system: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
@@ -109,8 +111,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
                          f"as profile {prof.id} requires")
     c2pa_options = None
-    if (sign_cert or sign_key or tsa) and not c2pa:
-        raise click.UsageError("--sign-cert, --sign-key and --tsa go with --c2pa")
+    if (sign_cert or sign_key or tsa or system) and not c2pa:
+        raise click.UsageError("--sign-cert, --sign-key, --tsa and --system go with --c2pa")
     if c2pa:
         if not (sign_cert and sign_key):
             raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
@@ -119,7 +121,9 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
 
         if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
             raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
-        c2pa_options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa)
+        system_name, _, system_version = (system or "").partition("/")
+        c2pa_options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa,
+                                   system_name=system_name or None, system_version=system_version or None)
         try:
             c2pa_options.check()  # unusable credentials stop the run before any file: exit 2
         except SigningError as exc:

@@ -504,3 +504,11 @@ def test_sdk_facts_we_rely_on() -> None:
     assert prov.mime_for("heif", {"brand": "avif"}) == "image/avif"
     assert prov.mime_for("mp4", {"container": "quicktime"}) == "video/quicktime"
     c2pa_sdk.Context.from_dict(prov._settings(None, allow_network=False)).close()
+
+
+def test_manifest_store_scan_finds_the_uuid_across_read_boundaries() -> None:
+    uuid = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"  # ISO 19566-5 C2PA manifest store type
+    for pos in [*range(40, 80), 255, 256, 1000]:
+        data = bytes(pos) + uuid + bytes(50)
+        assert prov.find_manifest_store(io.BytesIO(data), chunk=64) == pos
+    assert prov.find_manifest_store(io.BytesIO(bytes(5000) + uuid[:-1]), chunk=64) is None

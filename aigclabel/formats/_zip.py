@@ -39,7 +39,8 @@ from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 
 __all__ = ["ZipArchive", "Member", "NewMember", "rewrite", "ZIP_MAGIC", "MAX_MEMBERS", "MAX_INFLATE",
-           "MAX_RATIO", "RATIO_FLOOR", "MAX_TOTAL_INFLATE", "MAX_CENTRAL_DIRECTORY", "safe_name"]
+           "MAX_RATIO", "RATIO_FLOOR", "MAX_TOTAL_INFLATE", "MAX_CENTRAL_DIRECTORY", "safe_name", "tag_end",
+           "resolve_target", "rels_part"]
 
 ZIP_MAGIC = b"PK\x03\x04"
 _EOCD = b"PK\x05\x06"

@@ -36,7 +36,7 @@ import re
 import xml.parsers.expat as expat
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, ClassVar
+from typing import Any, BinaryIO, Callable
 from xml.sax.saxutils import escape, quoteattr
 
 from .._io import CountingReader
@@ -651,6 +651,13 @@ class NoticeCandidates:
 
     where: str
     lines: list[str]
+    #: where each line is, when more precise than *where* (e.g. "paragraph 3 of 40")
+    places: list[str] | None = None
+
+    def place(self, line: str) -> str:
+        if self.places is not None and line in self.lines:
+            return self.places[self.lines.index(line)]
+        return self.where
 
 
 def notice_candidates(src: CountingReader, edge: int = 3, sheet_rows: int = 20) -> list[NoticeCandidates]:
@@ -755,12 +762,19 @@ def _docx_candidates(pkg: Package, edge: int) -> list[NoticeCandidates]:
     if w_ns not in W_NAMESPACES:
         raise CorruptFile(f"{main} is not a WordprocessingML document")
     first, last, count = _paragraph_texts(data, main, w_ns, edge)
+
+    def places(numbers: range) -> list[str]:
+        return [f"{main}, paragraph {n} of {count}" + (" (the first)" if n == 1 else " (the last)" if n == count
+                                                        else "") for n in numbers]
+
     out = []
     if first:
-        out.append(NoticeCandidates(f"{main}, the first {len(first)} paragraph(s) (start of the document)", first))
+        out.append(NoticeCandidates(f"{main}, the first {len(first)} paragraph(s) (start of the document)", first,
+                                    places(range(1, len(first) + 1))))
     if count > edge:
         tail = last[-min(edge, count - edge):]
-        out.append(NoticeCandidates(f"{main}, the last {len(tail)} paragraph(s) (end of the document)", tail))
+        out.append(NoticeCandidates(f"{main}, the last {len(tail)} paragraph(s) (end of the document)", tail,
+                                    places(range(count - len(tail) + 1, count + 1))))
     for rel in pkg.part_rels(main):
         if rel.type in REL_HEADER_FOOTER and rel.part and not rel.external:
             part_data = pkg.part(rel.part, limit=16 << 20)

@@ -182,11 +182,12 @@ def _check_office(ctx: Any, options: dict[str, Any], fmt: str) -> Iterator[Findi
     for group in groups:
         notice, near = _classify(group.lines, ctx.profile, max_chars)
         if notice is not None:
-            yield Finding(ID, Level.PASS, f"visible notice '{notice}' found in {group.where}",
-                          location=group.where, expected=expected, actual=notice)
+            where = group.place(notice)
+            yield Finding(ID, Level.PASS, f"visible notice '{notice}' found in {where}",
+                          location=where, expected=expected, actual=notice)
             return
         if near is not None:
-            near_misses.append((group.where, near))
+            near_misses.append((group.place(near), near))
     if near_misses:
         where, near = near_misses[0]
         yield Finding(ID, Level.ERROR, f"the notice '{near}' in {where} lacks {_missing_element(near, ctx.profile)}",
