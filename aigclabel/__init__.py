@@ -31,7 +31,7 @@ __all__ = [
     "Finding", "FoundLabel", "Level", "Report", "Trace", "Verdict",
     "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
     "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired", "SigningError",
-    "C2paOptions", "ReadOptions", "init_keys",
+    "C2paOptions", "ReadOptions", "init_keys", "review", "PlatformConfig", "Review",
 ]
 
 # The marking and verifying modules pull in the format registry; load them on first use so that
@@ -39,7 +39,8 @@ __all__ = [
 _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
          "verify": "verifier", "inspect": "verifier", "Inspection": "verifier",
          "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel",
-         "C2paOptions": "c2pa", "ReadOptions": "c2pa", "init_keys": "keys"}
+         "C2paOptions": "c2pa", "ReadOptions": "c2pa", "init_keys": "keys",
+         "review": "platform", "PlatformConfig": "platform", "Review": "platform"}
 
 
 def __getattr__(name: str) -> Any:

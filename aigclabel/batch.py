@@ -19,6 +19,7 @@ Nothing here knows about verify or review; the command line passes :func:`verify
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import stat
 import time
@@ -162,13 +163,14 @@ def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
 
 
 def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int = 1, ordered: bool = True,
-        chunk_size: int = 4) -> Iterator[Outcome]:
+        chunk_size: int = 4, start_method: str | None = None) -> Iterator[Outcome]:
     """Apply *task* to each path of *items*; yield one :class:`Outcome` per item.
 
     With ``jobs > 1`` the task runs in that many worker processes (it must be picklable: a module
     function or a :func:`functools.partial` of one); paths are sent *chunk_size* at a time at first,
     then in chunks grown to take about 50 ms each (at most 256 paths), and at most ``2 * jobs``
-    chunks are in flight, so *items* may be an endless generator.
+    chunks are in flight, so *items* may be an endless generator.  *start_method* overrides the
+    multiprocessing start method (default ``forkserver`` where available: see :func:`_context`).
     """
     if jobs <= 1:
         for index, item in enumerate(items):
@@ -177,7 +179,7 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
             else:
                 yield _call(task, index, item)
         return
-    stream = _pool_run(items, task, jobs, max(1, chunk_size))
+    stream = _pool_run(items, task, jobs, max(1, chunk_size), start_method)
     if not ordered:
         yield from stream
         return
@@ -192,8 +194,28 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
         yield pending.pop(index)
 
 
-def _new_pool(task: Callable[[str], Any], jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task,))
+#: modules the fork server imports once, so each worker starts with them loaded
+_PRELOAD = ["aigclabel.batch", "aigclabel.platform", "aigclabel.verifier", "aigclabel.formats"]
+
+
+def _context(start_method: str | None) -> Any:
+    """The multiprocessing context of the pool.
+
+    ``forkserver`` by default where it exists: workers are forked from a clean server process, never
+    from the caller, whose native libraries may hold threads and locks (the C2PA SDK does, once used;
+    a plain ``fork`` of such a process can deadlock its children).  Elsewhere, the platform default.
+    """
+    if start_method is None:
+        start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
+    ctx = multiprocessing.get_context(start_method)
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+def _new_pool(task: Callable[[str], Any], jobs: int, start_method: str | None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task,),
+                               mp_context=_context(start_method))
 
 
 #: a chunk of paths sent to a worker should take about this long ...
@@ -203,10 +225,10 @@ _MAX_CHUNK = 256
 
 
 def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: int,
-              chunk_size: int, adaptive_off: bool = False) -> Iterator[Outcome]:
+              chunk_size: int, start_method: str | None) -> Iterator[Outcome]:
     source = enumerate(items)
     exhausted = False
-    pool = _new_pool(task, jobs)
+    pool = _new_pool(task, jobs, start_method)
     running: dict[Future[list[Outcome]], list[tuple[int, str]]] = {}
     retry: list[list[tuple[int, str]]] = []  # chunks to resubmit after a crash, one path each
     suspects: set[int] = set()  # indexes that were running when a worker died
@@ -252,7 +274,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
                     spent += outcome.seconds
                     finished += 1
                 yield from outcomes
-            if finished and not adaptive_off:
+            if finished:
                 per_file = spent / finished
                 size = max(chunk_size, min(_MAX_CHUNK, int(_CHUNK_SECONDS / per_file) if per_file > 0 else _MAX_CHUNK))
             if broken:
@@ -261,7 +283,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
                 broken += list(running.values())
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = _new_pool(task, jobs)
+                pool = _new_pool(task, jobs, start_method)
                 for chunk in broken:
                     if len(chunk) == 1 and chunk[0][0] in suspects:
                         index, path = chunk[0]

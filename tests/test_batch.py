@@ -152,7 +152,8 @@ def _crash_on_boom(path: str) -> str:
 def test_worker_crash_is_one_bad_file(tmp_path: Path) -> None:
     names = [f"f{i:02d}" for i in range(12)] + ["boom"] + [f"g{i:02d}" for i in range(12)]
     items = [str(tmp_path / n) for n in names]
-    outcomes = list(run(items, _crash_on_boom, jobs=2, chunk_size=3))
+    # fork: the task lives in this test module, which a fork server could not import
+    outcomes = list(run(items, _crash_on_boom, jobs=2, chunk_size=3, start_method="fork"))
     assert [o.path for o in outcomes] == items  # ordered
     crashed = [o for o in outcomes if o.error]
     assert len(crashed) == 1 and crashed[0].path.endswith("boom") and crashed[0].error["kind"] == "worker-crashed"
@@ -162,7 +163,7 @@ def test_worker_crash_is_one_bad_file(tmp_path: Path) -> None:
 def test_as_completed_and_errors_as_results(tmp_path: Path) -> None:
     items: list[Any] = [str(tmp_path / f"slow{i}") for i in range(4)] + [str(tmp_path / f"fast{i}") for i in range(8)]
     items.insert(3, BadPath("nodir", {"kind": "source-error", "type": "SourceError", "message": "nodir: x"}))
-    outcomes = list(run(items, _crash_on_boom, jobs=2, ordered=False, chunk_size=1))
+    outcomes = list(run(items, _crash_on_boom, jobs=2, ordered=False, chunk_size=1, start_method="fork"))
     assert sorted(o.index for o in outcomes) == list(range(13))
     assert [o.index for o in outcomes] != list(range(13))  # fast files overtook slow ones
     summary = Summary()
