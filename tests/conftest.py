@@ -525,3 +525,14 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         rep.outcome = "failed"
         rep.longrepr = f"skipped in CI, where every optional tool must be installed: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):  # type: ignore[no-untyped-def]
+    # A whole test module skipped at import (pytest.importorskip) is a skip too: under CI, a failure.
+    outcome = yield
+    rep = outcome.get_result()
+    if os.environ.get("CI") and rep.skipped:
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        rep.outcome = "failed"
+        rep.longrepr = f"module skipped in CI, where every optional tool must be installed: {reason}"
