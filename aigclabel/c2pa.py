@@ -599,12 +599,12 @@ def find_manifest_store(fh: BinaryIO, chunk: int = 1 << 18) -> int | None:
 
 
 #: outputs up to this size are scanned whole for a manifest store; larger ones at both ends only
-SCAN_WHOLE = 16 << 20
-SCAN_EDGE = 8 << 20
+SCAN_WHOLE = 2 << 20
+SCAN_EDGE = 1 << 20
 
 
 def find_manifest_store_bounded(fh: BinaryIO) -> int | None:
-    """Like :func:`find_manifest_store`, but on large files only the first and last 8 MiB.
+    """Like :func:`find_manifest_store`, but on files over 2 MiB only the first and last MiB.
 
     Every format C2PA embeds into keeps the manifest store in its header (JPEG APP11, PNG caBX
     before IDAT, the MP4 uuid box, ID3) or appends it at the end (PDF incremental update, RIFF

@@ -19,19 +19,21 @@ from __future__ import annotations
 import argparse
 import io
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import wave
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 import aigclabel
 from aigclabel.explicit.audio import PromptPlan, mark_mp3, prompt_samples
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 RATE = 44100
@@ -101,23 +103,6 @@ def full_reencode(src: Path, dest: Path) -> None:
     dest.write_bytes(bytes(enc.encode(np.concatenate([prompt, pcm]).tobytes())) + bytes(enc.flush()))
 
 
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path, suffix: str = ".mp3") -> float:
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}{suffix}"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:  # the first run warms the page cache and the imports
-            times.append(elapsed)
-    return statistics.median(times)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -132,12 +117,13 @@ def main() -> int:
         print(f"source: 5-minute MP3, 128 kbit/s stereo 44.1 kHz, {size / 1e6:.1f} MB; 10-minute: "
               f"{ten.stat().st_size / 1e6:.1f} MB")
 
-        copy = median_time(lambda p: shutil.copyfile(five, p), args.repeat, d)
-        marked = median_time(lambda p: aigclabel.mark(five, p, producer=PRODUCER), args.repeat, d)
-        meta = median_time(lambda p: aigclabel.mark(five, p, producer=PRODUCER, explicit=False), args.repeat, d)
+        copy = fresh_output_median(lambda p: shutil.copyfile(five, p), args.repeat, d, ".mp3")
+        marked = fresh_output_median(lambda p: aigclabel.mark(five, p, producer=PRODUCER), args.repeat, d, ".mp3")
+        meta = fresh_output_median(lambda p: aigclabel.mark(five, p, producer=PRODUCER, explicit=False),
+                                   args.repeat, d, ".mp3")
         data = five.read_bytes()
-        step = median_time(lambda p: mark_mp3(data, PromptPlan()), args.repeat, d)
-        naive = median_time(lambda p: full_reencode(five, p), max(1, args.repeat // 2), d)
+        step = fresh_output_median(lambda p: mark_mp3(data, PromptPlan()), args.repeat, d, ".mp3")
+        naive = fresh_output_median(lambda p: full_reencode(five, p), max(1, args.repeat // 2), d, ".mp3")
 
         print("\nmarking (median wall time)")
         print(f"  plain copy                              {copy * 1000:9.1f} ms")
@@ -160,7 +146,7 @@ def main() -> int:
             m = d / f"marked-{minutes}.mp3"
             aigclabel.mark(path, m, producer=PRODUCER, explicit=True)
             seconds = minutes * 60
-            det = median_time(lambda p: aigclabel.verify(m, scope="explicit"), args.repeat, d)
+            det = fresh_output_median(lambda p: aigclabel.verify(m, scope="explicit"), args.repeat, d, ".mp3")
             with aigclabel._io.open_source(m) as src:
                 t0 = time.perf_counter()
                 audio_detect.decode_all(src)

@@ -13,13 +13,15 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
 import aigclabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 TARGET = 1.3
@@ -35,20 +37,6 @@ def make_source(path: Path) -> None:
     exif[0x010F] = "BenchCam"
     exif[0x0110] = "Model 12MP"
     im.save(path, "JPEG", quality=90, exif=exif.tobytes())
-
-
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path) -> float:
-    """Median wall time of fn(fresh_output_path); the first run (imports, page cache) is not counted."""
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}.jpg"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -71,8 +59,8 @@ def main() -> int:
         # interleave the two so that machine load drifts hit both alike
         t_mark, t_re = [], []
         for _ in range(3):
-            t_re.append(median_time(reencode, max(1, args.repeat // 3), d))
-            t_mark.append(median_time(mark, max(1, args.repeat // 3), d))
+            t_re.append(fresh_output_median(reencode, max(1, args.repeat // 3), d, ".jpg"))
+            t_mark.append(fresh_output_median(mark, max(1, args.repeat // 3), d, ".jpg"))
         tm, tr = statistics.median(t_mark), statistics.median(t_re)
         result = aigclabel.mark_file(src, out, producer=PRODUCER)
         report = aigclabel.verify(out, scope="implicit")
@@ -82,7 +70,7 @@ def main() -> int:
     print(f"source: 4000x3000 JPEG, {size / 1e6:.2f} MB")
     print(f"Pillow decode+encode           {tr * 1e3:8.1f} ms  (baseline, same quantisation)")
     print(f"aigclabel mark (visible+XMP)   {tm * 1e3:8.1f} ms  = {ratio:.2f}x baseline   target <= {TARGET}x   "
-          f"{'PASS' if ok else 'FAIL'}")
+          f"{verdict(ok)}")
     det = result.explicit_details
     print(f"label: {det.get('text')!r} box {det.get('box')}, ink {det.get('ink_height_px')} px "
           f"= {det.get('height_ratio', 0):.2%} of the shortest side; implicit verdict {report.verdict.value}")

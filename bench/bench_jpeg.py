@@ -10,16 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
 import aigclabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 
@@ -36,23 +37,6 @@ def make_source(path: Path) -> None:
     im.save(path, "JPEG", quality=90, exif=exif.tobytes())
 
 
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path) -> float:
-    """Median wall time of fn(fresh_output_path); outputs are removed outside the timed region.
-
-    Every run writes a new file (as a pipeline does), so neither side pays for freeing an old one.
-    """
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}.jpg"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:  # the first run warms the page cache and imports
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
@@ -67,18 +51,18 @@ def main() -> int:
             shutil.copyfile(src, dest)
 
         def mark(dest: Path) -> None:
-            aigclabel.mark_file(src, dest, producer=PRODUCER)
+            aigclabel.mark_file(src, dest, producer=PRODUCER, explicit=False)
 
         def reencode(dest: Path) -> None:
             with Image.open(src) as im:
                 im.save(dest, "JPEG", quality=90, exif=im.info.get("exif", b""))
 
-        t_copy = median_time(copy, args.repeat, d)
-        t_mark = median_time(mark, args.repeat, d)
-        t_re = median_time(reencode, max(3, args.repeat // 2), d)
-        aigclabel.mark_file(src, out, producer=PRODUCER)
+        t_copy = fresh_output_median(copy, args.repeat, d, ".jpg")
+        t_mark = fresh_output_median(mark, args.repeat, d, ".jpg")
+        t_re = fresh_output_median(reencode, max(3, args.repeat // 2), d, ".jpg")
+        aigclabel.mark_file(src, out, producer=PRODUCER, explicit=False)
         report = aigclabel.verify(out, scope="implicit")
-        t_verify = median_time(lambda _unused: aigclabel.verify(out, scope="implicit"), args.repeat, d)
+        t_verify = fresh_output_median(lambda _unused: aigclabel.verify(out, scope="implicit"), args.repeat, d, ".jpg")
 
     ratio_copy = t_mark / t_copy
     speedup = t_re / t_mark
@@ -87,11 +71,11 @@ def main() -> int:
     print(f"source: 4000x3000 JPEG, {size / 1e6:.2f} MB")
     print(f"plain copy            {t_copy * 1e3:8.2f} ms  (baseline)")
     print(f"aigclabel mark        {t_mark * 1e3:8.2f} ms  = {ratio_copy:.2f}x copy        target <= 3x   "
-          f"{'PASS' if ok_copy else 'FAIL'}")
+          f"{verdict(ok_copy)}")
     print(f"Pillow decode+encode  {t_re * 1e3:8.2f} ms  = {speedup:.1f}x slower than mark  target >= 20x  "
-          f"{'PASS' if ok_re else 'FAIL'}")
+          f"{verdict(ok_re)}")
     print(f"verify --scope implicit {t_verify * 1e3:6.2f} ms, read {kib:.1f} KiB of {size / 1024:.0f} KiB "
-          f"({report.bytes_read / size:.2%})      target <= 128 KiB {'PASS' if ok_read else 'FAIL'}")
+          f"({report.bytes_read / size:.2%})      target <= 128 KiB {verdict(ok_read)}")
     print(f"verdict of the marked file: {report.verdict.value}")
     return 0 if (ok_copy and ok_re and ok_read and report.ok) else 1
 

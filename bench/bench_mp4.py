@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import aigclabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 MAX_RATIO = 2.0
@@ -39,20 +40,6 @@ def make_source(path: Path, seconds: float, faststart: bool) -> None:
                     "-metadata", "title=bench", *flags, str(path)], check=True)
 
 
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path) -> float:
-    """Median wall time of fn(fresh output path); the first run warms the page cache and is dropped."""
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}.mp4"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def bench(d: Path, faststart: bool, seconds: float, repeat: int) -> bool:
     name = "moov first (+faststart)" if faststart else "moov last"
     src = d / ("fast.mp4" if faststart else "last.mp4")
@@ -66,9 +53,9 @@ def bench(d: Path, faststart: bool, seconds: float, repeat: int) -> bool:
         aigclabel.mark(src, dest, producer=PRODUCER, explicit=False)
 
     # interleave so that neither side profits from a warmer cache or a quieter disk
-    t_copy = min(median_time(copy, repeat, d), median_time(copy, repeat, d))
-    t_mark = median_time(mark, repeat, d)
-    t_copy = min(t_copy, median_time(copy, repeat, d))
+    t_copy = min(fresh_output_median(copy, repeat, d, ".mp4"), fresh_output_median(copy, repeat, d, ".mp4"))
+    t_mark = fresh_output_median(mark, repeat, d, ".mp4")
+    t_copy = min(t_copy, fresh_output_median(copy, repeat, d, ".mp4"))
     out = d / "marked.mp4"
     aigclabel.mark(src, out, producer=PRODUCER, explicit=False)
     report = aigclabel.verify(out, scope="implicit")
@@ -79,8 +66,8 @@ def bench(d: Path, faststart: bool, seconds: float, repeat: int) -> bool:
     ok_read = report.bytes_read is not None and report.bytes_read < MAX_VERIFY_BYTES and len(found) == 1
     print(f"{name}: {size / 1e6:.1f} MB, copy {t_copy * 1000:.1f} ms, mark {t_mark * 1000:.1f} ms, "
           f"ratio {ratio:.2f}")
-    print(f"  {'PASS' if ok_ratio else 'FAIL'}: mark <= {MAX_RATIO:g}x copy ({ratio:.2f}x)")
-    print(f"  {'PASS' if ok_read else 'FAIL'}: verify read {report.bytes_read} bytes (< {MAX_VERIFY_BYTES}), "
+    print(f"  {verdict(ok_ratio)}: mark <= {MAX_RATIO:g}x copy ({ratio:.2f}x)")
+    print(f"  {verdict(ok_read)}: verify read {report.bytes_read} bytes (< {MAX_VERIFY_BYTES}), "
           f"labels {found}")
     return ok_ratio and ok_read
 
@@ -94,7 +81,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         d = Path(tmp)
         results = [bench(d, True, args.seconds, args.repeat), bench(d, False, args.seconds, args.repeat)]
-    print("PASS" if all(results) else "FAIL")
+    print(verdict(all(results)))
     return 0 if all(results) else 1
 
 

@@ -17,7 +17,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Callable
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -25,6 +25,10 @@ from aigclabel.explicit import ocr
 from aigclabel.profiles import load_profile
 from aigclabel.report import Level
 from aigclabel.rules import explicit_image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import median_seconds, verdict  # noqa: E402
 
 TARGET = 0.25
 SIZE = 2048
@@ -57,15 +61,6 @@ def make_image() -> Image.Image:
     im.paste(Image.blend(region, Image.new("RGB", region.size, (0, 0, 0)), 200 / 255), plate[:2])
     draw.text((plate[0] + px - x0, plate[1] + py - y0), "AI生成", font=font, fill=(255, 255, 255))
     return im
-
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -106,7 +101,7 @@ def main() -> int:
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
     band, whole = statistics.median(t_band), statistics.median(t_whole)
-    native = median_time(whole_native, max(1, args.repeat // 3))
+    native = median_seconds(whole_native, max(1, args.repeat // 3), warmup=0)
     ratio = band / whole
     scale = explicit_image.ocr_scale(SIZE, SIZE, options)
     print(f"image {SIZE}x{SIZE}, label in the bottom-right corner; OCR scale {scale:.3f} "
@@ -123,7 +118,7 @@ def main() -> int:
         print(f"note: load average {load:.1f} on {cores} cores; small OCR calls suffer most from a busy "
               "machine, so the ratio reads high: rerun on a quiet one")
     ok = ratio <= TARGET
-    print("PASS" if ok else "FAIL")
+    print(verdict(ok))
     return 0 if ok else 1
 
 

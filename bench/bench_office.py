@@ -21,15 +21,17 @@ import argparse
 import io
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 from typing import Callable
 
 import aigclabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 
@@ -89,20 +91,6 @@ def make_xlsx(path: Path, megabytes: int) -> None:
     wb.save(str(path))
 
 
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path, suffix: str) -> float:
-    """Median wall time of fn(fresh_output_path); the first run (imports, page cache) is not counted."""
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}{suffix}"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def zipfile_rebuild(src: Path) -> Callable[[Path], object]:
     """What a zipfile-based writer does: every member read (inflated) and written (deflated) again."""
     def run(dest: Path) -> None:
@@ -145,11 +133,11 @@ def main() -> int:
             make(src, args.big_mb)
             size = src.stat().st_size
             suffix = f".{kind}"
-            copy = median_time(lambda d: shutil.copyfile(src, d), args.repeat, tmpdir, suffix)
-            step = median_time(metadata_step(src), args.repeat, tmpdir, suffix)
-            implicit = median_time(mark_with(src, explicit=False), args.repeat, tmpdir, suffix)
-            full = median_time(mark_with(src, explicit=True), args.repeat, tmpdir, suffix)
-            rebuild = median_time(zipfile_rebuild(src), max(1, args.repeat // 3), tmpdir, suffix)
+            copy = fresh_output_median(lambda d: shutil.copyfile(src, d), args.repeat, tmpdir, suffix)
+            step = fresh_output_median(metadata_step(src), args.repeat, tmpdir, suffix)
+            implicit = fresh_output_median(mark_with(src, explicit=False), args.repeat, tmpdir, suffix)
+            full = fresh_output_median(mark_with(src, explicit=True), args.repeat, tmpdir, suffix)
+            rebuild = fresh_output_median(zipfile_rebuild(src), max(1, args.repeat // 3), tmpdir, suffix)
             report = aigclabel.verify(src, scope="implicit")
             print(f"{size / (1 << 20):.0f} MB {kind.upper()}:")
             print(f"  plain copy                  {copy * 1000:8.1f} ms")

@@ -17,15 +17,17 @@ import argparse
 import io
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 import zlib
 from pathlib import Path
 from typing import Callable
 
 import aigclabel
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore "
@@ -93,20 +95,6 @@ def make_big_pdf(path: Path, megabytes: int) -> None:
         w.write(fh)
 
 
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path) -> float:
-    """Median wall time of fn(fresh_output_path); the first run (imports, page cache) is not counted."""
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}.pdf"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
-
-
 def pypdf_roundtrip(src: Path) -> Callable[[Path], object]:
     def run(dest: Path) -> None:
         from pypdf import PdfReader, PdfWriter
@@ -155,10 +143,10 @@ def main() -> int:
         small = tmpdir / "text-100.pdf"
         make_text_pdf(small)
         size = small.stat().st_size
-        base = median_time(pypdf_roundtrip(small), args.repeat, tmpdir)
-        first = median_time(mark_with(small, explicit=True), args.repeat, tmpdir)
-        every = median_time(mark_with(small, explicit=True, pages="all"), args.repeat, tmpdir)
-        implicit = median_time(mark_with(small, explicit=False), args.repeat, tmpdir)
+        base = fresh_output_median(pypdf_roundtrip(small), args.repeat, tmpdir, ".pdf")
+        first = fresh_output_median(mark_with(small, explicit=True), args.repeat, tmpdir, ".pdf")
+        every = fresh_output_median(mark_with(small, explicit=True, pages="all"), args.repeat, tmpdir, ".pdf")
+        implicit = fresh_output_median(mark_with(small, explicit=False), args.repeat, tmpdir, ".pdf")
         out = tmpdir / "marked.pdf"
         result = aigclabel.mark(small, out, producer=PRODUCER)
         font_bytes = result.explicit_details.get("font_bytes", 0)
@@ -178,10 +166,10 @@ def main() -> int:
         big = tmpdir / "big.pdf"
         make_big_pdf(big, args.big_mb)
         big_size = big.stat().st_size
-        copy = median_time(lambda d: shutil.copyfile(big, d), args.repeat, tmpdir)
-        big_implicit = median_time(mark_with(big, explicit=False), args.repeat, tmpdir)
-        big_first = median_time(mark_with(big, explicit=True), args.repeat, tmpdir)
-        big_base = median_time(pypdf_roundtrip(big), max(1, args.repeat // 2), tmpdir)
+        copy = fresh_output_median(lambda d: shutil.copyfile(big, d), args.repeat, tmpdir, ".pdf")
+        big_implicit = fresh_output_median(mark_with(big, explicit=False), args.repeat, tmpdir, ".pdf")
+        big_first = fresh_output_median(mark_with(big, explicit=True), args.repeat, tmpdir, ".pdf")
+        big_base = fresh_output_median(pypdf_roundtrip(big), max(1, args.repeat // 2), tmpdir, ".pdf")
         report = aigclabel.verify(big, scope="implicit")
         print(f"{big_size / (1 << 20):.0f} MB image PDF:")
         print(f"  plain copy                  {copy * 1000:8.1f} ms")

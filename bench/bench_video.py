@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import aigclabel
 from aigclabel import explicit as explicit_pkg
@@ -36,6 +34,10 @@ from aigclabel._io import atomic_output, open_source
 from aigclabel.formats import ImplicitLabel, register
 from aigclabel.formats.matroska import MkvHandler, WebmHandler
 from aigclabel.marking import build_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import fresh_output_median, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
 MAX_RATIO = 2.0
@@ -52,20 +54,6 @@ def ffmpeg() -> str:
     if exe is None:
         sys.exit("ffmpeg is not installed (Debian/Ubuntu: apt-get install ffmpeg)")
     return exe
-
-
-def median_time(fn: Callable[[Path], object], repeat: int, out_dir: Path, suffix: str) -> float:
-    """Median wall time of fn(fresh output path); the first run warms the page cache and is dropped."""
-    times = []
-    for i in range(repeat + 1):
-        dest = out_dir / f"out-{i}{suffix}"
-        t0 = time.perf_counter()
-        fn(dest)
-        elapsed = time.perf_counter() - t0
-        dest.unlink(missing_ok=True)
-        if i:
-            times.append(elapsed)
-    return statistics.median(times)
 
 
 # ------------------------------------------------------------------------------------------ 1. metadata
@@ -97,12 +85,12 @@ def bench_metadata(d: Path, seconds: float, repeat: int) -> bool:
         aigclabel.mark(marked, dest, producer=PRODUCER, explicit=False)
 
     # interleave so that neither side profits from a warmer cache or a quieter disk
-    t_copy = median_time(copy, repeat, d, ".mkv")
-    t_mark = median_time(mark, repeat, d, ".mkv")
-    t_copy = min(t_copy, median_time(copy, repeat, d, ".mkv"))
-    t_writer = median_time(writer, repeat, d, ".mkv")
-    t_remark = median_time(remark, repeat, d, ".mkv")
-    t_copy = min(t_copy, median_time(copy, repeat, d, ".mkv"))
+    t_copy = fresh_output_median(copy, repeat, d, ".mkv")
+    t_mark = fresh_output_median(mark, repeat, d, ".mkv")
+    t_copy = min(t_copy, fresh_output_median(copy, repeat, d, ".mkv"))
+    t_writer = fresh_output_median(writer, repeat, d, ".mkv")
+    t_remark = fresh_output_median(remark, repeat, d, ".mkv")
+    t_copy = min(t_copy, fresh_output_median(copy, repeat, d, ".mkv"))
     report = aigclabel.verify(marked, scope="implicit")
     found = [lab.carrier for lab in report.labels]
     ratio = t_mark / t_copy
@@ -114,8 +102,8 @@ def bench_metadata(d: Path, seconds: float, repeat: int) -> bool:
           "alone)")
     print(f"  mark again       {t_remark * 1000:7.1f} ms  ratio {t_remark / t_copy:.2f}  (the header padding takes "
           "the change)")
-    print(f"  {'PASS' if ok_ratio else 'FAIL'}: mark <= {MAX_RATIO:g}x copy ({ratio:.2f}x)")
-    print(f"  {'PASS' if ok_read else 'FAIL'}: verify read {report.bytes_read} bytes (< {MAX_VERIFY_BYTES}), "
+    print(f"  {verdict(ok_ratio)}: mark <= {MAX_RATIO:g}x copy ({ratio:.2f}x)")
+    print(f"  {verdict(ok_read)}: verify read {report.bytes_read} bytes (< {MAX_VERIFY_BYTES}), "
           f"labels {found}")
     return ok_ratio and ok_read
 
@@ -148,7 +136,7 @@ def bench_visible(d: Path, seconds: float, preset: str) -> bool:
             return False
     ratio = results["auto"][0] / results["full"][0]
     ok = results["auto"][1].explicit_details["mode"] == "partial" and ratio < 1.0
-    print(f"  {'PASS' if ok else 'FAIL'}: labelling takes {ratio:.2f}x the full re-encode "
+    print(f"  {verdict(ok)}: labelling takes {ratio:.2f}x the full re-encode "
           f"({results['auto'][0]:.1f} s vs {results['full'][0]:.1f} s)")
     report = aigclabel.verify(d / "labelled-auto.mp4", scope="explicit")
     for f in report.findings:
@@ -171,7 +159,7 @@ def main() -> int:
         results = [] if args.skip_metadata else [bench_metadata(d, args.seconds, args.repeat)]
         if not args.skip_visible:
             results.append(bench_visible(d, args.clip_seconds, args.preset))
-    print("PASS" if all(results) else "FAIL")
+    print(verdict(all(results)))
     return 0 if all(results) else 1
 
 
