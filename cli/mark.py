@@ -83,15 +83,15 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @json_option
 @guarded
-def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str,
-             produce_id: str | None, profile: str, no_explicit: bool, text: str | None, position: str | None,
-             font: str | None, prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None, video_at: tuple[str, ...],
-             video_reencode: str | None, pages: str | None,
-             password: str | None, sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
+def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str, produce_id: str | None,
+             profile: str, no_explicit: bool, text: str | None, position: str | None, font: str | None,
+             prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
+             video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
+             sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
              tsa: str | None, system: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
-    from aigclabel.marking import mark_file
+    from aigclabel.marking import build_record, mark_file
     from aigclabel.profiles import load_profile
 
     if in_place and output:
@@ -101,8 +101,6 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     if produce_id and len(inputs) > 1:
         raise click.UsageError("--produce-id names one piece of content; omit it for several inputs "
                                "(each gets a fresh id)")
-    from aigclabel.marking import build_record
-
     prof = load_profile(profile)  # a bad profile stops everything: exit 2
     # What is wrong for every file (producer code, label wording) stops the run before any file: exit 2.
     # Later label errors depend on the file (e.g. text too wide for a small image) and are per file.
@@ -143,15 +141,16 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
                                password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
                                explicit_extra=_video_extra(video_duration, video_at, video_reencode),
                                c2pa=c2pa_options)
+            if sidecar:
+                from aigclabel.textlabel import write_sidecar
+
+                written = write_sidecar(result.destination or path, result.record, overwrite=True)
+                result.notes.append(f"record also written to {written}")
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
             codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
             results.append({"source": path, "destination": dest, "error": error_dict(exc)})
             echo_error(exc, path)
             continue
-        if sidecar:
-            from aigclabel.textlabel import write_sidecar
-
-            result.notes.append(f"sidecar {write_sidecar(result.destination or path, result.record, overwrite=True)}")
         codes.append(EXIT_OK)
         results.append(result.to_dict())
         if audit_log:

@@ -344,3 +344,18 @@ def test_verify_sarif(runner: CliRunner, tmp_path: Path) -> None:
     assert all(r["ruleId"] in ids for r in run["results"])
     assert run["invocations"][0]["executionSuccessful"] is False
     assert runner.invoke(cli, ["verify", str(a), "--json", "--format", "sarif"]).exit_code == 2
+
+
+def test_plain_text_notice_and_sidecar(runner: CliRunner, tmp_path: Path) -> None:
+    src = tmp_path / "answer.txt"
+    src.write_bytes("第一行\r\n第二行\r\n".encode("gb18030"))
+    out = tmp_path / "out.txt"
+    res = runner.invoke(cli, ["mark", str(src), "-o", str(out), "--producer", PRODUCER, "--position", "both",
+                              "--sidecar"])
+    assert res.exit_code == 0, res.output
+    text = out.read_bytes().decode("gb18030")  # the encoding and the CRLF line endings are kept
+    assert text.startswith("本内容由人工智能生成\r\n") and text.rstrip("\r\n").endswith("本内容由人工智能生成")
+    record = json.loads((tmp_path / "out.txt.aigc.json").read_text())
+    assert record["ContentProducer"] == PRODUCER
+    res = runner.invoke(cli, ["verify", str(out), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)[0]["verdict"] == "compliant"
