@@ -64,13 +64,7 @@ _AVIF_BRANDS = {"avif", "avis"}
 _HEIC_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"}
 
 #: what was seen to go wrong when the SDK signs these formats (explains a failed read-back)
-_KNOWN_DAMAGE = {
-    "flac": "the C2PA SDK (c2pa-rs {sdk}) puts the manifest in an ID3v2 tag in front of the FLAC stream, "
-            "which the aigclabel FLAC reader does not accept yet",
-    "heif": "the C2PA SDK (c2pa-rs {sdk}) moves the boxes after 'ftyp' and, for an iloc item whose "
-            "base_offset is 0, shifts both the base and the extent offset, so the XMP item no longer "
-            "points at the record",
-}
+_KNOWN_DAMAGE: dict[str, str] = {}
 
 
 # ------------------------------------------------------------------------------------------ the SDK

@@ -6,6 +6,9 @@ VORBIS_COMMENT block, never the audio or pictures.  Writing re-serialises the co
 keeps every other block byte for byte (STREAMINFO, SEEKTABLE, PICTURE, CUESHEET, APPLICATION...),
 takes the growth out of a PADDING block when there is room (the audio then stays where it was),
 and copies the audio frames unchanged by the kernel.
+
+An ID3v2 tag in front of ``fLaC`` (off-spec, but the C2PA SDK puts its manifest there) is accepted
+and kept byte for byte; an AIGC record inside it is read as a non-normative record.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import Copy, MAX_TAG, emit, load_vorbis_comment, mutagen_errors, vorbis_evidence, \
-    vorbis_has_records, vorbis_set_record
+from ._audio_meta import Copy, MAX_TAG, emit, id3_evidence, id3_total_size, load_id3, load_vorbis_comment, \
+    mutagen_errors, vorbis_evidence, vorbis_has_records, vorbis_set_record
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 SIGNATURE = b"fLaC"
@@ -37,12 +40,32 @@ class Block:
         return self.offset + 4 + self.length
 
 
-def _walk(src: CountingReader) -> tuple[list[Block], int]:
-    """The metadata blocks, and the offset where the audio frames start."""
-    if src.read_at(0, 4) != SIGNATURE:
+def id3_prefix_size(head: bytes) -> int | None:
+    """Size of the ID3v2 tag *head* starts with (header, body, optional footer); None if none or invalid."""
+    try:
+        return id3_total_size(head[:10], "the start")
+    except CorruptFile:
+        return None
+
+
+def _start(src: CountingReader) -> int:
+    """Offset of ``fLaC``: 0, or the size of an ID3v2 tag in front of it."""
+    start = 0
+    if src.read_at(0, 3) == b"ID3":
+        start = id3_total_size(src.read_at(0, 10), "the start of the file") or 0
+        if start > src.size:
+            raise CorruptFile(f"truncated: the ID3v2 tag in front of the FLAC stream claims {start} bytes, "
+                              f"the file ends {start - src.size} bytes short of that")
+    if src.read_at(start, 4) != SIGNATURE:
         raise CorruptFile("not a FLAC file (bad signature)")
+    return start
+
+
+def _walk(src: CountingReader) -> tuple[list[Block], int, int]:
+    """The metadata blocks, the offset where the audio frames start, and that of ``fLaC``."""
+    start = _start(src)
     blocks: list[Block] = []
-    pos = 4
+    pos = start + 4
     while True:
         head = src.read_at(pos, 4)
         if len(head) < 4:
@@ -59,7 +82,7 @@ def _walk(src: CountingReader) -> tuple[list[Block], int]:
         blocks.append(block)
         pos = block.end
         if head[0] & 0x80:
-            return blocks, pos
+            return blocks, pos, start
 
 
 def _streaminfo(raw: bytes) -> dict:
@@ -98,11 +121,20 @@ class FlacHandler(FormatHandler):
 
     @classmethod
     def score(cls, head: bytes) -> int:
-        return 100 if head.startswith(SIGNATURE) else 0
+        if head.startswith(SIGNATURE):
+            return 100
+        # ID3v2 + fLaC, when the head shows both (a longer tag: the MP3 handler refines to FLAC)
+        size = id3_prefix_size(head)
+        return 100 if size is not None and head[size:size + 4] == SIGNATURE else 0
 
     def read(self, src: CountingReader) -> Evidence:
-        blocks, audio = _walk(src)
+        blocks, audio, start = _walk(src)
         ev = Evidence(self.name, self.kind, info={"audio_offset": audio})
+        if start:
+            ev.info["id3_prefix"] = start
+            labels, traces = self._prefix_evidence(src, start)
+            ev.labels += labels
+            ev.traces += traces
         for block in blocks:
             if block.type == STREAMINFO:
                 ev.info.update(_streaminfo(_read_block(src, block)))
@@ -114,10 +146,23 @@ class FlacHandler(FormatHandler):
                 ev.traces += traces
         return ev
 
+    @staticmethod
+    def _prefix_evidence(src: CountingReader, start: int) -> tuple[list, list]:
+        """Records (never normative) and traces in the ID3v2 tag in front of ``fLaC``."""
+        if start > MAX_TAG:
+            raise CorruptFile(f"the ID3v2 tag in front of the FLAC stream is {start} bytes; refusing to read "
+                              f"more than {MAX_TAG >> 20} MiB of metadata")
+        data = src.read_at(0, start)
+        return id3_evidence(load_id3(data, "the start of the file"), where=f"ID3v2.{data[3]} tag in front of the "
+                            "FLAC stream", carrier_prefix="id3:", normative=False, offset=0, before_payload=True)
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         from mutagen._vorbis import VComment
 
-        blocks, audio = _walk(src)
+        blocks, audio, start = _walk(src)
+        if start and self._prefix_evidence(src, start)[0]:
+            raise UnsupportedOperation("the ID3v2 tag in front of the FLAC stream carries an AIGC record, and "
+                                       "that tag is kept byte for byte; remove the ID3 tag (or its record) first")
         # (type, new body or None to copy the block's own body)
         out: list[tuple[int, bytes | None, Block | None]] = []
         placed = False
@@ -152,7 +197,7 @@ class FlacHandler(FormatHandler):
             if btype == PADDING and block is not None and block.length - growth >= 0:
                 out[i] = (PADDING, bytes(block.length - growth), None)
                 break
-        plan: list = [SIGNATURE]
+        plan: list = [Copy(0, start), SIGNATURE] if start else [SIGNATURE]  # an ID3 prefix kept as is
         for i, (btype, body, block) in enumerate(out):
             last = i == len(out) - 1
             if body is None:

@@ -10,8 +10,9 @@ Writing adds (or replaces) one XMP item:
 
 * a new ``infe`` (type ``mime``, content type ``application/rdf+xml``) in ``iinf``, an ``iref``
   ``cdsc`` ("content describes") reference from it to the primary item, and an ``iloc`` entry
-  (construction method 0, file offset) pointing at the packet, stored in a small ``mdat`` box of its
-  own right after ``meta``: in the file header, before the image data.  (Construction method 1,
+  (construction method 0: the file offset in ``base_offset``, ``extent_offset`` 0, as libheif writes
+  it) pointing at the packet, stored in a small ``mdat`` box of its own right after ``meta``: in the
+  file header, before the image data.  (Construction method 1,
   ``idat``, would keep it inside ``meta``, but exiftool 12 cannot read XMP stored there.)
 * an existing XMP item keeps its id and ``infe``; its packet is merged.  Its old bytes are dropped
   when they filled a box of their own (an earlier mark), else zeroed in place (or cut from the tail
@@ -601,7 +602,11 @@ class HeifHandler(FormatHandler):
         for _ in range(8):  # the iloc size depends on the offsets, which depend on the iloc size
             layout = _Layout(kept, insert_at, new_meta_size + len(xmp_box))
             locs = {loc.item_id: _relocated(loc, layout) for loc in iloc.items if loc.item_id != xmp_id}
-            locs[xmp_id] = ItemLocation(xmp_id, 0, 0, 0, [Extent(0, layout.inserted + new_meta_size + 8, len(packet))])
+            # The packet's file position goes in base_offset with extent_offset 0, as libheif writes
+            # it (serialize() widens a 0-byte base_offset field, resizing every entry): c2pa-rs 0.91
+            # shifts both fields of an item whose base_offset is 0, which would misplace the packet.
+            locs[xmp_id] = ItemLocation(xmp_id, 0, 0, layout.inserted + new_meta_size + 8,
+                                        [Extent(0, 0, len(packet))])
             iloc_bytes = replace(iloc, items=[locs[i] for i in order]).serialize()
             size = fixed + len(iloc_bytes)
             if size == new_meta_size:

@@ -75,12 +75,25 @@ class Mp3Handler(FormatHandler):
         # A bare frame sync is weak evidence: any format with a real signature outscores it.
         return 20 if _frame_header(head[:4]) else 0
 
+    @classmethod
+    def refine(cls, src: CountingReader) -> type[FormatHandler]:
+        """FLAC when one ID3v2 tag too long for the 64-byte head sits in front of ``fLaC``, else MP3."""
+        try:
+            tags, audio = _head_tags(src)
+        except CorruptFile:
+            return cls  # read() reports it
+        if len(tags) == 1 and src.read_at(audio, 4) == b"fLaC":
+            from .flac import FlacHandler
+
+            return FlacHandler
+        return cls
+
     def _parse(self, src: CountingReader) -> tuple[list[tuple[int, int]], int, dict]:
         tags, audio = _head_tags(src)
         peek = src.read_at(audio, 4)
         if tags and peek == b"fLaC":
-            raise UnsupportedFormat("a FLAC file with an ID3v2 tag in front: not supported yet "
-                                    "(remove the ID3 tag, FLAC keeps its tags in Vorbis comments)")
+            raise UnsupportedFormat("a FLAC file with ID3v2 tags in front: read it as FLAC (only one "
+                                    "ID3v2 tag in front of a FLAC stream is supported)")
         info: dict = {"audio_offset": audio}
         if (frame := _frame_header(peek)) is not None:
             info.update(frame)
