@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import AigcLabelError, LabelError, ProfileError, SourceError
+from .formats import _BUILTIN as _FORMAT_MODULES
 
 __all__ = ["discover", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict", "error_exit_code",
            "verify_task", "review_task", "output_for"]
@@ -194,8 +195,10 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
         yield pending.pop(index)
 
 
-#: modules the fork server imports once, so each worker starts with them loaded
-_PRELOAD = ["aigclabel.batch", "aigclabel.platform", "aigclabel.verifier", "aigclabel.formats"]
+#: modules the fork server imports once, so each worker starts with them loaded -- the format
+#: handlers too: otherwise every worker pays for importing them on its first file
+_PRELOAD = ["aigclabel.batch", "aigclabel.platform", "aigclabel.verifier", "aigclabel.formats",
+            *(f"aigclabel.formats.{name}" for name in _FORMAT_MODULES)]
 
 
 def _context(start_method: str | None) -> Any:
