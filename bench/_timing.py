@@ -50,3 +50,18 @@ def fresh_output_median(fn: Callable[[Path], object], repeat: int, out_dir: Path
 def verdict(ok: bool) -> str:
     """``"PASS"`` or ``"FAIL"``."""
     return "PASS" if ok else "FAIL"
+
+
+def make_photo_jpeg(path: Path) -> None:
+    """A 4000x3000 (12 MP) photo-like JPEG - noise plus gradients, so it compresses like a real photo -
+    with EXIF: the source the JPEG benchmarks share."""
+    from PIL import Image
+
+    w, h = 4000, 3000
+    noise = Image.effect_noise((w, h), 40).convert("L")
+    grad = Image.linear_gradient("L").resize((w, h))
+    im = Image.merge("RGB", (noise, grad, Image.blend(noise, grad, 0.5)))
+    exif = Image.Exif()
+    exif[0x010F] = "BenchCam"
+    exif[0x0110] = "Model 12MP"
+    im.save(path, "JPEG", quality=90, exif=exif.tobytes())

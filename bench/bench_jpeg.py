@@ -8,7 +8,6 @@ Prints the medians, the ratios and whether each target is met; exits 1 if one is
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -20,21 +19,9 @@ import aigclabel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import fresh_output_median, verdict  # noqa: E402
+from _timing import fresh_output_median, make_photo_jpeg, verdict  # noqa: E402
 
 PRODUCER = "001191110102MACQD9K64010000"
-
-
-def make_source(path: Path) -> None:
-    """A 4000x3000 photo-like JPEG (noise plus gradients, so it compresses like a real photo) with EXIF."""
-    w, h = 4000, 3000
-    noise = Image.effect_noise((w, h), 40).convert("L")
-    grad = Image.linear_gradient("L").resize((w, h))
-    im = Image.merge("RGB", (noise, grad, Image.blend(noise, grad, 0.5)))
-    exif = Image.Exif()
-    exif[0x010F] = "BenchCam"
-    exif[0x0110] = "Model 12MP"
-    im.save(path, "JPEG", quality=90, exif=exif.tobytes())
 
 
 def main() -> int:
@@ -44,7 +31,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         src, out = d / "src.jpg", d / "out.jpg"
-        make_source(src)
+        make_photo_jpeg(src)
         size = src.stat().st_size
 
         def copy(dest: Path) -> None:
