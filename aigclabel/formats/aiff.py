@@ -16,8 +16,9 @@ from typing import BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import Copy, IffChunk, emit, id3_evidence, id3_with_record, id3_without_records, load_id3, \
-    plan_size, read_chunk, walk_iff
+from ._audio_meta import Copy, IffChunk, emit, id3_evidence, id3_with_record, id3_without_records, \
+    load_id3, plan_size, read_chunk, walk_iff
+from ._riff import iff_chunk
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 _ID3_IDS = (b"ID3 ", b"id3 ")
@@ -37,10 +38,6 @@ def _extended(raw: bytes) -> float | None:
     except OverflowError:
         return None
     return value if math.isfinite(value) else None
-
-
-def _chunk(cid: bytes, data: bytes) -> bytes:
-    return cid + struct.pack(">I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
 
 
 class _Layout:
@@ -107,8 +104,8 @@ class AiffHandler(FormatHandler):
         base = id3_chunks[0] if id3_chunks else None
         existing = read_chunk(src, base, "AIFF") if base is not None else None
         where = f"{base.name!r} chunk at offset {base.offset}" if base is not None else "a new ID3 chunk"
-        tag_chunk = _chunk(base.id if base is not None else b"ID3 ",
-                           id3_with_record(existing, label.record_json, where))
+        tag_chunk = iff_chunk(base.id if base is not None else b"ID3 ",
+                              id3_with_record(existing, label.record_json, where), big_endian=True)
         body: list = []
         placed = False
         for chunk in layout.chunks:
@@ -123,7 +120,7 @@ class AiffHandler(FormatHandler):
             if chunk.id in _ID3_IDS:
                 stripped = id3_without_records(read_chunk(src, chunk, "AIFF"), f"offset {chunk.offset}")
                 if stripped is not None:
-                    body.append(_chunk(chunk.id, stripped))
+                    body.append(iff_chunk(chunk.id, stripped, big_endian=True))
                     continue
             body.append(Copy(chunk.offset, 8 + chunk.size))
             if chunk.size & 1:

@@ -32,12 +32,14 @@ from typing import BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import IffChunk, audio_generator_trace, is_record_key, read_chunk, walk_iff
+from ._audio_meta import (IffChunk, audio_generator_trace, is_record_key, read_chunk,
+                          walk_iff)
 from ._bmff import copy_with_patches
 from ._image_meta import found_label, looks_like_record
+from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
 
-__all__ = ["AviHandler", "RECORD_ID", "info_subchunks"]
+__all__ = ["AviHandler", "RECORD_ID"]
 
 RECORD_ID = b"AIGC"
 _TRACE_IDS = (b"ISFT", b"ICMT", b"ISRC", b"IENG", b"ITCH")
@@ -51,23 +53,6 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
-
-
-def info_subchunks(body: bytes, where: str) -> list[tuple[bytes, int, bytes]]:
-    """(id, offset in *body*, data) of the sub-chunks of a ``LIST`` body that starts with its type."""
-    out = []
-    pos = 4
-    while len(body) - pos >= 8:
-        cid, size = struct.unpack("<4sI", body[pos:pos + 8])
-        if pos + 8 + size > len(body):
-            raise CorruptFile(f"corrupt LIST/INFO chunk at {where}: sub-chunk {cid!r} runs past the chunk")
-        out.append((cid, pos, body[pos + 8:pos + 8 + size]))
-        pos += 8 + size + (size & 1)
-    return out
-
-
-def _chunk(cid: bytes, data: bytes) -> bytes:
-    return cid + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
 
 
 def _junk(total: int) -> bytes:
@@ -148,7 +133,7 @@ class AviHandler(FormatHandler):
         return ev
 
     def _info(self, body: bytes, where: str, ev: Evidence, *, top: bool, offset: int, before: bool | None) -> None:
-        for cid, _pos, data in info_subchunks(body, where):
+        for cid, _pos, data in list_subchunks(body, where):
             name = cid.decode("latin-1")
             loc = f"{where}, INFO {name!r}"
             if _is_record(cid, data):
@@ -164,14 +149,14 @@ class AviHandler(FormatHandler):
             raise CorruptFile(f"corrupt AVI: the 'hdrl' list at offset {c.offset} claims {c.size} bytes")
         body = read_chunk(src, c, "AVI")
         tracks = []
-        for cid, pos, data in info_subchunks(body, f"LIST 'hdrl' at offset {c.offset}"):
+        for cid, pos, data in list_subchunks(body, f"LIST 'hdrl' at offset {c.offset}"):
             if cid == b"avih" and len(data) >= 40:
                 period, _rate, _pad, _flags, frames, _init, streams, _buf, w, h = struct.unpack("<10I", data[:40])
                 ev.info.update(width=w, height=h, frames=frames, streams=streams)
                 if period and frames:
                     ev.info["duration"] = round(frames * period / 1e6, 6)
             elif cid == b"LIST" and data[:4] == b"strl":
-                for sid, _p, sdata in info_subchunks(data, f"LIST 'strl' in hdrl at offset {c.offset}"):
+                for sid, _p, sdata in list_subchunks(data, f"LIST 'strl' in hdrl at offset {c.offset}"):
                     if sid == b"strh" and len(sdata) >= 8:
                         kind = {b"vids": "video", b"auds": "audio", b"txts": "subtitle"}.get(sdata[:4], "?")
                         tracks.append(kind)
@@ -197,8 +182,8 @@ class AviHandler(FormatHandler):
         info = next((c for c in top if avi.lists.get(c.offset) == b"INFO"), None)
         hdrl = next(c for c in avi.chunks if avi.lists.get(c.offset) == b"hdrl")
         hdrl_body = read_chunk(src, hdrl, "AVI") if hdrl.size <= MAX_HDRL else b""
-        for cid, pos, data in info_subchunks(hdrl_body, "hdrl"):
-            if cid == b"LIST" and data[:4] == b"INFO" and any(_is_record(i, d) for i, _p, d in info_subchunks(data, "")):
+        for cid, pos, data in list_subchunks(hdrl_body, "hdrl"):
+            if cid == b"LIST" and data[:4] == b"INFO" and any(_is_record(i, d) for i, _p, d in list_subchunks(data, "")):
                 raise UnsupportedOperation("the record sits in an INFO list inside 'hdrl'; moving it out is not "
                                            "supported")
         # the span the new LIST INFO may fill: the old one (or a JUNK chunk) and the JUNK right after it
@@ -216,13 +201,13 @@ class AviHandler(FormatHandler):
                 break
             span.append(c)
         room = span[-1].end + (span[-1].size & 1) - span[0].offset
-        parts = [_chunk(RECORD_ID, label.record_json.encode("utf-8"))]
+        parts = [iff_chunk(RECORD_ID, label.record_json.encode("utf-8"))]
         if info is not None:
-            kept = [_chunk(cid, data) for cid, _p, data in info_subchunks(read_chunk(src, info, "AVI"),
+            kept = [iff_chunk(cid, data) for cid, _p, data in list_subchunks(read_chunk(src, info, "AVI"),
                                                                           f"LIST 'INFO' at offset {info.offset}")
                     if not _is_record(cid, data)]
             parts = kept + parts
-        new_info = _chunk(b"LIST", b"INFO" + b"".join(parts))
+        new_info = iff_chunk(b"LIST", b"INFO" + b"".join(parts))
         left = room - len(new_info)
         if left < 0 or 0 < left < 8:
             raise UnsupportedOperation(f"the AVI's padding before its media holds {room} bytes, the new LIST INFO "

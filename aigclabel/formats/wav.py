@@ -21,6 +21,7 @@ from ..errors import CorruptFile, UnsupportedOperation
 from ._audio_meta import (Copy, IffChunk, audio_generator_trace, emit, id3_evidence, id3_without_records,
                           is_record_key, load_id3, plan_size, read_chunk, walk_iff)
 from ._image_meta import found_label
+from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 RECORD_ID = b"AIGC"
@@ -78,26 +79,9 @@ class _Layout:
         return (riff64 if riff_size == 0xFFFFFFFF else riff_size), sizes
 
 
-def _info_subchunks(body: bytes, where: str) -> list[tuple[bytes, int, bytes]]:
-    """(id, offset in *body*, data) of each sub-chunk of a ``LIST`` chunk whose type is ``INFO``."""
-    out = []
-    pos = 4
-    while len(body) - pos >= 8:
-        cid, size = struct.unpack("<4sI", body[pos:pos + 8])
-        if pos + 8 + size > len(body):
-            raise CorruptFile(f"corrupt LIST/INFO chunk at {where}: sub-chunk {cid!r} runs past the chunk")
-        out.append((cid, pos, body[pos + 8:pos + 8 + size]))
-        pos += 8 + size + (size & 1)
-    return out
-
-
-def _subchunk(cid: bytes, data: bytes) -> bytes:
-    return cid + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
-
-
 def record_chunk(record_json: str) -> bytes:
     """The ``AIGC`` chunk: id, little-endian size, the JSON, one pad byte when the size is odd."""
-    return _subchunk(RECORD_ID, record_json.encode("utf-8"))
+    return iff_chunk(RECORD_ID, record_json.encode("utf-8"))
 
 
 class WavHandler(FormatHandler):
@@ -133,7 +117,7 @@ class WavHandler(FormatHandler):
                                block_align=block)
             elif chunk.id == b"LIST" and src.read_at(chunk.data_offset, 4) == b"INFO":
                 body = read_chunk(src, chunk, "WAVE")
-                for cid, _pos, data in _info_subchunks(body, where):
+                for cid, _pos, data in list_subchunks(body, where):
                     name = cid.decode("latin-1")
                     if is_record_key(name):
                         ev.labels.append(found_label(f"riff:LIST/INFO:{name}", f"{where}, INFO {name!r}",
@@ -169,14 +153,14 @@ class WavHandler(FormatHandler):
             replacement: bytes | None = None
             if chunk.id == b"LIST" and src.read_at(chunk.data_offset, 4) == b"INFO":
                 data = read_chunk(src, chunk, "WAVE")
-                subs = _info_subchunks(data, where)
+                subs = list_subchunks(data, where)
                 if any(is_record_key(cid.decode("latin-1")) for cid, _, _ in subs):
-                    kept = [_subchunk(cid, d) for cid, _, d in subs if not is_record_key(cid.decode("latin-1"))]
-                    replacement = _subchunk(b"LIST", b"INFO" + b"".join(kept)) if kept else b""
+                    kept = [iff_chunk(cid, d) for cid, _, d in subs if not is_record_key(cid.decode("latin-1"))]
+                    replacement = iff_chunk(b"LIST", b"INFO" + b"".join(kept)) if kept else b""
             elif chunk.id in _ID3_IDS:
                 stripped = id3_without_records(read_chunk(src, chunk, "WAVE"), where)
                 if stripped is not None:
-                    replacement = _subchunk(chunk.id, stripped)
+                    replacement = iff_chunk(chunk.id, stripped)
             if replacement is not None:
                 body.append(replacement)
             else:

@@ -25,6 +25,7 @@ from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
 from ._exif import TiffDirectory, blank_entry
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries
+from ._riff import iff_chunk
 from ._xmp import MAX_PACKET_SIZE
 from .base import Evidence, FormatHandler, ImplicitLabel
 
@@ -153,10 +154,6 @@ def _read_vp8x(src: CountingReader, chunk: Chunk) -> bytes:
     return src.read_at(chunk.data_offset, chunk.size)
 
 
-def _chunk_bytes(fourcc: bytes, data: bytes) -> bytes:
-    return fourcc + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
-
-
 def _exif_block(data: bytes) -> tuple[bytes, int]:
     """The TIFF-structured part of an EXIF chunk and where it starts in the payload."""
     return (data[len(_EXIF_ID):], len(_EXIF_ID)) if data.startswith(_EXIF_ID) else (data, 0)
@@ -247,7 +244,7 @@ class WebpHandler(FormatHandler):
         if first.fourcc == VP8X:
             vp8x = bytearray(_read_vp8x(src, first))
             vp8x[0] |= FLAG_XMP
-            parts.append(_chunk_bytes(VP8X, bytes(vp8x)))
+            parts.append(iff_chunk(VP8X, bytes(vp8x)))
             rest = chunks[1:]
         else:
             # Simple layout: synthesise the VP8X header from the bitstream itself.
@@ -257,7 +254,7 @@ class WebpHandler(FormatHandler):
                 flags |= FLAG_EXIF
             if any(c.fourcc == ICCP for c in chunks):
                 flags |= FLAG_ICC
-            parts.append(_chunk_bytes(VP8X, bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little")
+            parts.append(iff_chunk(VP8X, bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little")
                                       + (height - 1).to_bytes(3, "little")))
             rest = chunks
         existing_xmp: bytes | None = None
@@ -274,7 +271,7 @@ class WebpHandler(FormatHandler):
             if chunk.fourcc == EXIF and chunk.size <= MAX_PACKET_SIZE:
                 blanked = _blank_exif_record(src.read_at(chunk.data_offset, chunk.size))
                 if blanked is not None:
-                    parts.append(_chunk_bytes(EXIF, blanked))
+                    parts.append(iff_chunk(EXIF, blanked))
                     xmp_at = len(parts)
                     continue
             parts.append((chunk.offset, chunk.end - chunk.offset))
@@ -283,7 +280,7 @@ class WebpHandler(FormatHandler):
             if chunk.fourcc in _BEFORE_XMP:
                 xmp_at = len(parts)
         packet = build_xmp(existing_xmp, label)
-        parts.insert(xmp_at, _chunk_bytes(XMP, packet))
+        parts.insert(xmp_at, iff_chunk(XMP, packet))
         body = sum(len(p) if isinstance(p, bytes) else p[1] for p in parts)
         if 4 + body > _MAX_RIFF:
             raise UnsupportedOperation("the labelled WebP would exceed the 4 GiB RIFF limit; file left unchanged")
