@@ -9,6 +9,7 @@ with findings.  Exceptions mean "could not do what was asked"::
     │   ├── SourceError             missing, unreadable, a directory, not a binary stream
     │   ├── UnsupportedFormat       no format handler claims the content
     │   └── CorruptFile             the content is truncated or malformed
+    │       └── LimitExceeded       the content declares more than a resource budget allows (limits.py)
     ├── UnsupportedOperation        the format is known but cannot do this (e.g. write) (exit code 3)
     │   ├── PasswordRequired        the file is encrypted and no (or a wrong) password was given
     │   └── SigningError            a C2PA manifest could not be signed in (nothing was written)
@@ -25,6 +26,7 @@ __all__ = [
     "SourceError",
     "UnsupportedFormat",
     "CorruptFile",
+    "LimitExceeded",
     "UnsupportedOperation",
     "PasswordRequired",
     "SigningError",
@@ -68,6 +70,19 @@ class CorruptFile(InputError):
     """The content claims a known format but is truncated or malformed."""
 
     kind = "corrupt-file"
+
+
+class LimitExceeded(CorruptFile):
+    """The content declares (or would need) more than a budget of :mod:`aigclabel.limits` allows.
+
+    ``limit`` names the budget (e.g. ``"max_allocation"``), so a caller can raise that one knowingly.
+    """
+
+    kind = "limit-exceeded"
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(f"{message} [{limit}]")
+        self.limit = limit
 
 
 class UnsupportedOperation(AigcLabelError):

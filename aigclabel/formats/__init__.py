@@ -11,9 +11,9 @@ import importlib
 
 from .._io import CountingReader
 from ..errors import UnsupportedFormat
-from .base import HEAD_SIZE, Evidence, FormatHandler, ImplicitLabel
+from .base import HEAD_SIZE, Evidence, FormatHandler, ImplicitLabel, OpenOptions
 
-__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "handlers", "detect", "handler_for", "register"]
+__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "OpenOptions", "handlers", "detect", "handler_for", "register"]
 
 # module name -> handler class names (one line per format family)
 _BUILTIN: dict[str, tuple[str, ...]] = {
@@ -96,7 +96,7 @@ def _neg(name: str) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in name)
 
 
-def handler_for(src: CountingReader) -> FormatHandler:
+def handler_for(src: CountingReader, options: OpenOptions | None = None) -> FormatHandler:
     """Detect the format of *src* (reading only its first bytes) and return a handler instance.
 
     64 bytes cannot tell a container's flavour (a ZIP may be DOCX, XLSX, PPTX, EPUB or none).  A
@@ -104,7 +104,8 @@ def handler_for(src: CountingReader) -> FormatHandler:
     the registry calls it with the open source; it returns the handler to use (itself or a
     sibling), or None when the content is not its format after all -- then that handler, and
     every handler sharing the same ``refine``, is passed over and detection goes on with the rest.
-    Handlers without ``refine`` are chosen exactly as before.
+    Handlers without ``refine`` are chosen exactly as before.  The handler is made with *options*
+    (a password and the like), the same object for every format.
     """
     src.seek(0)
     head = src.read(HEAD_SIZE)
@@ -114,11 +115,11 @@ def handler_for(src: CountingReader) -> FormatHandler:
         chosen = detect(head, src.name, passed)
         refine = getattr(chosen, "refine", None)
         if refine is None:
-            return chosen()
+            return chosen(options)
         refined = refine(src)
         src.seek(0)
         if refined is not None:
-            return refined()
+            return refined(options)
         family = getattr(refine, "__func__", refine)
         passed |= {h for h in handlers() if getattr(getattr(h, "refine", None), "__func__", None) is family}
         passed |= {chosen}

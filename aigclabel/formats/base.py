@@ -16,7 +16,7 @@ from .._io import CountingReader
 from ..errors import UnsupportedOperation
 from ..report import Finding, FoundLabel, Trace
 
-__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "HEAD_SIZE"]
+__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "OpenOptions", "HEAD_SIZE"]
 
 #: how many leading bytes detection looks at
 HEAD_SIZE = 64
@@ -29,6 +29,14 @@ class ImplicitLabel:
     record_json: str  # the exact JSON text of the record (Annex E, or the 2023 legacy form)
     #: IPTC DigitalSourceType URI to write beside the record (None: leave as is)
     digital_source_type: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """What a caller tells a handler about how to open the content (one object for every format)."""
+
+    #: opens an encrypted document (PDF); other formats ignore it
+    password: str | None = None
 
 
 @dataclass
@@ -55,6 +63,9 @@ class FormatHandler(ABC):
     #: the normative carrier for the implicit record, as named in findings
     normative_carrier: ClassVar[str]
     can_write: ClassVar[bool] = False
+
+    def __init__(self, options: OpenOptions | None = None) -> None:
+        self.options = options if options is not None else OpenOptions()
 
     @classmethod
     @abstractmethod

@@ -750,9 +750,10 @@ class PdfHandler(FormatHandler):
     normative_carrier = "pdf:Info:AIGC"
     can_write = True
 
-    def __init__(self, password: str | None = None) -> None:
-        #: the password for encrypted files (set by the caller before read/write)
-        self.password = password
+    @property
+    def password(self) -> str | None:
+        """The password for encrypted files (from the :class:`OpenOptions` the handler was made with)."""
+        return self.options.password
 
     @classmethod
     def score(cls, head: bytes) -> int:
