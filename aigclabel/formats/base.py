@@ -79,3 +79,25 @@ class FormatHandler(ABC):
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         """Copy *src* to *dst* with *label* as the file's one implicit record."""
         raise UnsupportedOperation(f"writing the implicit label into {self.name.upper()} is not supported yet")
+
+    # -- structured access for the explicit step and the rules ---------------------------------
+    # The handler is the only door to a file's structure: markers (explicit/) and checks (rules/)
+    # ask for these instead of walking container bytes themselves, under the same resource limits
+    # (aigclabel.limits) as the metadata reader.  Each content kind's handlers override the ones
+    # that apply; the concrete return types are defined beside them in formats/ (media_*.py).
+
+    def image_access(self, src: CountingReader) -> Any:
+        """Decoded frames of a picture and a way to write changed pixels back (images)."""
+        raise UnsupportedOperation(f"{self.name.upper()} offers no picture access")
+
+    def audio_access(self, src: CountingReader) -> Any:
+        """PCM windows of the audio stream and a way to splice a prompt in (audio)."""
+        raise UnsupportedOperation(f"{self.name.upper()} offers no audio access")
+
+    def video_access(self, src: CountingReader) -> Any:
+        """Stream facts and decoded frames of the opening seconds (video)."""
+        raise UnsupportedOperation(f"{self.name.upper()} offers no video access")
+
+    def document_access(self, src: CountingReader) -> Any:
+        """Pages / visible text blocks of a document or text file (document, text)."""
+        raise UnsupportedOperation(f"{self.name.upper()} offers no document access")

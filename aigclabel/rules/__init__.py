@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._io import CountingReader
-    from ..formats.base import Evidence
+    from ..formats.base import Evidence, FormatHandler
     from ..profiles import Profile
     from ..report import Finding
 
@@ -56,6 +56,9 @@ class CheckContext:
     scope: str
     source: CountingReader | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the handler that read the evidence: rules that need the content (pixels, PCM, frames, text
+    #: blocks) ask it (``handler.image_access(source)`` ...) instead of parsing the file themselves
+    handler: FormatHandler | None = None
 
 
 class Rule(Protocol):
