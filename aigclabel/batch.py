@@ -29,24 +29,17 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from .errors import AigcLabelError, LabelError, ProfileError, SourceError
+from .errors import SourceError
+from .report import EXIT_POLICY, error_dict
 from .formats import _BUILTIN as _FORMAT_MODULES
 
 __all__ = ["discover", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict", "error_exit_code",
            "verify_task", "review_task", "output_for"]
 
-#: exit codes for errors (the CLI's policy, kept here so workers need no click): usage-type 2, else 3
-_USAGE_KINDS = (ProfileError.kind, LabelError.kind)
-
-
-def error_dict(exc: BaseException) -> dict[str, str]:
-    """``{"kind", "type", "message"}`` for an exception; anything not ours is ``internal-error``."""
-    kind = exc.kind if isinstance(exc, AigcLabelError) else "internal-error"
-    return {"kind": kind, "type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
 
 
 def error_exit_code(error: dict[str, str]) -> int:
-    return 2 if error.get("kind") in _USAGE_KINDS else 3
+    return EXIT_POLICY.for_error_kind(error.get("kind"))
 
 
 # ------------------------------------------------------------------------------------------ discovery

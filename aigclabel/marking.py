@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
-from ._io import CountingReader, SourceLike, atomic_output, describe_source, open_source
-from .errors import CorruptFile, LabelError, UnsupportedOperation
+from ._io import CountingReader, SourceLike, atomic_output, describe_source
+from .audit import AuditLog, open_audit_log
+from .errors import LabelError, UnsupportedOperation
 from .explicit import POSITIONS, ExplicitOptions, marker_for
-from .formats import FormatHandler, ImplicitLabel, handler_for
+from .formats import FormatHandler, ImplicitLabel
 from .label import AigcRecord, LegacyRecord, new_produce_id
+from .limits import Limits
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
+from .reading import open_handler, write_implicit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .c2pa import C2paOptions
@@ -69,22 +72,6 @@ def build_record(profile: Profile, *, producer: str, produce_id: str | None = No
                         content_propagator=propagator, propagate_id=propagate_id)
     record.check_writable()
     return record
-
-
-def _write(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit: ImplicitLabel) -> None:
-    handler.write_metadata(src, dst, implicit)
-    # Read the result back (header only) before it replaces anything: a bug never ships a bad file.
-    dst.flush()
-    dst.seek(0)
-    end = dst.seek(0, os.SEEK_END)
-    dst.seek(0)
-    check = CountingReader(dst, "<output>", end)
-    found = handler.read(check)
-    if found.info.get("implicit_carrier", True) is False:
-        return  # plain text: nothing is embedded, so there is nothing to read back
-    texts = [lab.raw for lab in found.labels]
-    if texts != [implicit.record_json]:
-        raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
 
 
 def _sign_last(handler: FormatHandler, out: BinaryIO, c2pa: C2paOptions | None, implicit: ImplicitLabel,
@@ -154,7 +141,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               text: str | None = None, position: str | None = None, font: str | None = None,
               pages: str | None = None, password: str | None = None, prompt: str | None = None,
               audio_positions: list[str] | None = None,
-              explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None) -> MarkResult:
+              explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None,
+              audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -162,10 +150,14 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     the output before it is renamed into place (survives power loss).  *pages* (``first`` | ``last``
     | ``all``) chooses the stamped pages of a PDF; *password* opens an encrypted document (the
     output stays encrypted).  For audio, *prompt* (``rhythm`` | ``voice`` | ``both``) and
-    *audio_positions* (``start``, ``end``, ``middle``) choose the audible label.  *explicit_extra* passes format-specific options to the explicit step.
+    *audio_positions* (``start``, ``end``, ``middle``) choose the audible label.  *explicit_extra*
+    passes format-specific options to the explicit step.
     *c2pa* signs a C2PA manifest as the very last write (:mod:`aigclabel.c2pa`); if signing fails,
     nothing is written.  A file that already carries a C2PA manifest is refused: writing into it
-    would break the signature.
+    would break the signature.  *audit_log* (a path or an :class:`~aigclabel.audit.AuditLog`) gets
+    one JSON line for the file (Measures Art. 9), written before the output is renamed into place;
+    a log that cannot be opened stops the call before anything is written.  *limits* bounds the
+    resources (see :mod:`aigclabel.limits`).
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -177,10 +169,25 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
         destination, overwrite = source, True
     notes: list[str] = []
     details: dict[str, Any] = {}
-    with open_source(source) as src:
-        handler = handler_for(src)
-        if password is not None and hasattr(handler, "password"):
-            handler.password = password
+    log, close_log = open_audit_log(audit_log)
+    try:
+        return _mark_open(source, destination, prof, record, implicit, explicit=explicit, overwrite=overwrite,
+                          in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
+                          password=password, prompt=prompt, audio_positions=audio_positions,
+                          explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
+                          details=details)
+    finally:
+        if close_log and log is not None:
+            log.close()
+
+
+def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: Profile,
+               record: AigcRecord | LegacyRecord, implicit: ImplicitLabel, *, explicit: bool, overwrite: bool,
+               in_place: bool, durable: bool, text: str | None, position: str | None, font: str | None,
+               pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
+               explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
+               limits: Limits | None, notes: list[str], details: dict[str, Any]) -> MarkResult:
+    with open_handler(source, password=password, limits=limits) as (src, handler):
         if not handler.can_write:
             raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
         if not getattr(handler, "implicit_carrier", True):
@@ -204,24 +211,27 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                 notes.append(f"explicit label NOT added: {handler.kind} marking for {handler.name.upper()} is "
                              "not available in this version; only the implicit label was written")
             else:
-                result = marker.apply(src, handler, options)
+                drawn = marker.apply(src, handler, options)
                 state = EXPLICIT_ADDED
-                notes += result.notes
-                details = result.details
-                src = CountingReader(io.BytesIO(result.data), src.name, len(result.data))
+                notes += drawn.notes
+                details.update(drawn.details)
+                src = CountingReader(io.BytesIO(drawn.data), src.name, len(drawn.data))
         mode_from = os.fspath(source) if in_place else None
         output = (contextlib.nullcontext(io.BytesIO()) if destination is None else
                   atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable))
         with output as out:
-            _write(handler, src, out, implicit)  # the metadata step
+            write_implicit(handler, src, out, implicit)  # the metadata step
             # The signing step, always last: nothing writes after it (a later write breaks the hard binding).
             # Without c2pa it only refuses a file that already carries a manifest.
             _sign_last(handler, out, c2pa, implicit, notes)
             data: bytes | None = out.getvalue() if isinstance(out, io.BytesIO) else None
-    return MarkResult(source=describe_source(source),
-                      destination=os.fspath(destination) if destination is not None else None,
-                      format=handler.name, profile=prof.id, record=record, explicit=state, notes=notes,
-                      data=data, explicit_details=details)
+            result = MarkResult(source=describe_source(source),
+                                destination=os.fspath(destination) if destination is not None else None,
+                                format=handler.name, profile=prof.id, record=record, explicit=state, notes=notes,
+                                data=data, explicit_details=details)
+            if log is not None:  # before the rename: no output without its log line
+                log.append(result.audit_record())
+    return result
 
 
 @overload

@@ -52,8 +52,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._io import SourceLike, atomic_output, describe_source, open_source
-from .errors import AigcLabelError, LabelError, ProfileError, UnsupportedOperation
+from ._io import SourceLike, atomic_output, describe_source
+from .errors import LabelError, ProfileError, UnsupportedOperation
+from .limits import Limits
 from .label import (FIELDS, SCHEMA_GB, SCHEMA_TC260_2023, AigcRecord, check_provider_code, is_allowed_value,
                     new_produce_id)
 from .profiles import DEFAULT_PROFILE
@@ -387,9 +388,10 @@ def _explicit_traces(handler: Any, evidence: Any, src: Any, cfg: PlatformConfig,
     from .verifier import check_evidence
 
     prof = load_profile(cfg.profile)
-    extra = {"password": handler.password} if getattr(handler, "password", None) else {}
+    password = handler.options.password
+    extra = {"password": password} if password else {}
     found: list[Trace] = []
-    for f in check_evidence(evidence, prof, "explicit", src, extra):
+    for f in check_evidence(evidence, prof, "explicit", src, extra, handler):
         if f.level is Level.PASS:
             trace = Trace("explicit-label", f"{f.rule}: {f.message}", f.location or "")
             found.append(trace)
@@ -401,17 +403,10 @@ def _explicit_traces(handler: Any, evidence: Any, src: Any, cfg: PlatformConfig,
     return found
 
 
-def _merge_c2pa(evidence: Any, src: Any, ev: list[EvidenceItem]) -> None:
-    """Add the C2PA manifest's traces (``c2pa-manifest``, ``c2pa-digital-source-type``) to *evidence*,
-    through :mod:`aigclabel.c2pa` when it is there; what could not be read is evidence too."""
-    try:
-        from .c2pa import merge_evidence
-    except ImportError:  # pragma: no cover - the C2PA module is part of the package
-        return
-    try:
-        merge_evidence(evidence, src)
-    except AigcLabelError as exc:
-        ev.append(EvidenceItem("c2pa-not-read", str(exc)))
+def _c2pa_notes(evidence: Any, ev: list[EvidenceItem]) -> None:
+    """What of the C2PA manifest could not be read is evidence too."""
+    if "c2pa_error" in evidence.info:
+        ev.append(EvidenceItem("c2pa-not-read", evidence.info["c2pa_error"]))
         return
     status = (evidence.info.get("c2pa") or {}).get("status")
     if status == "not-installed":
@@ -470,7 +465,8 @@ def _propagate(plan: _Plan, cfg: PlatformConfig, propagate_id: str | None, reser
 
 def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: bool = False, write: bool = False,
            output: str | os.PathLike | None = None, propagate_id: str | None = None,
-           reserved_code2: str | None = None, overwrite: bool = False, password: str | None = None) -> Review:
+           reserved_code2: str | None = None, overwrite: bool = False, password: str | None = None,
+           limits: Limits | None = None) -> Review:
     """Decide the tier of *source* for *platform* and, when asked, write the propagation record.
 
     *platform* is a :class:`PlatformConfig` or just the platform code.  *write* rewrites *source* in
@@ -480,8 +476,8 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
     :class:`~aigclabel.errors.LabelError` for an invalid *propagate_id*/*reserved_code2*, and
     :class:`~aigclabel.errors.OutputError` when *output* cannot be written.
     """
-    from .formats import ImplicitLabel, handler_for
-    from .marking import _write
+    from .formats import ImplicitLabel
+    from .reading import C2PA_NOTE, read_evidence, write_implicit
 
     cfg = platform if isinstance(platform, PlatformConfig) else PlatformConfig(code=platform)
     if write and output is not None:
@@ -489,12 +485,9 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
     if write and not isinstance(source, (str, os.PathLike)):
         raise UnsupportedOperation("writing in place needs a file path")
     ev: list[EvidenceItem] = []
-    with open_source(source) as src:
-        handler = handler_for(src)
-        if password is not None and hasattr(handler, "password"):
-            handler.password = password
-        evidence = handler.read(src)
-        _merge_c2pa(evidence, src, ev)
+    with read_evidence(source, password=password, c2pa_mode=C2PA_NOTE, limits=limits) as opened:
+        src, handler, evidence = opened.src, opened.handler, opened.evidence
+        _c2pa_notes(evidence, ev)
         for f in evidence.findings:
             if f.level in (Level.WARNING, Level.ERROR):
                 ev.append(EvidenceItem("file-note", f.message + (f" ({f.location})" if f.location else "")))
@@ -545,11 +538,11 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
                     ev.append(EvidenceItem("unchanged", "the file already carries exactly this record; not rewritten"))
                 else:
                     with atomic_output(dest, overwrite=True, mode_from=dest) as out:
-                        _write(handler, src, out, implicit)
+                        write_implicit(handler, src, out, implicit)
                 out_path = dest
             else:
                 with atomic_output(output, overwrite=overwrite) as out:  # type: ignore[arg-type]
-                    _write(handler, src, out, implicit)
+                    write_implicit(handler, src, out, implicit)
                 out_path = os.fspath(output)  # type: ignore[arg-type]
             ev.append(EvidenceItem("written", f"{record.to_json()} -> {out_path}"))
         elif refused is not None:

@@ -11,7 +11,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-__all__ = ["Level", "Verdict", "Finding", "FoundLabel", "Trace", "Report", "EXIT_CODES", "worst_exit_code"]
+from .errors import AigcLabelError
+
+__all__ = ["Level", "Verdict", "Finding", "FoundLabel", "Trace", "Report", "ExitPolicy", "EXIT_POLICY", "EXIT_CODES",
+           "worst_exit_code", "error_dict"]
 
 
 class Level(str, enum.Enum):
@@ -36,22 +39,59 @@ class Verdict(str, enum.Enum):
         return self.value
 
 
-#: exit codes of the command line: a policy of the report, shared by every front end
+class ExitPolicy:
+    """The exit codes of every front end (CLI, batch workers, the demo), decided in this one place.
+
+    ``0`` compliant, ``1`` non-compliant, ``2`` usage or profile error, ``3`` could not check (an
+    input error, a required check that could not run, or an internal error).  With several files
+    the worst wins.
+    """
+
+    OK = 0
+    NONCOMPLIANT = 1
+    USAGE = 2
+    ERROR = 3
+    #: error kinds (``AigcLabelError.kind``) that mean the command was used wrongly
+    USAGE_KINDS = frozenset({"profile-error", "label-error"})
+
+    def for_verdict(self, verdict: Verdict | str) -> int:
+        value = verdict.value if isinstance(verdict, Verdict) else verdict
+        return {Verdict.COMPLIANT.value: self.OK, Verdict.NONCOMPLIANT.value: self.NONCOMPLIANT,
+                Verdict.INCONCLUSIVE.value: self.ERROR}[value]
+
+    def for_error_kind(self, kind: str | None) -> int:
+        return self.USAGE if kind in self.USAGE_KINDS else self.ERROR
+
+    def for_error(self, exc: BaseException) -> int:
+        """Usage-type errors (bad profile, bad label value) are 2; everything else that stops a file is 3."""
+        return self.for_error_kind(exc.kind if isinstance(exc, AigcLabelError) else None)
+
+    @staticmethod
+    def worst(codes: Iterable[int]) -> int:
+        """With several files the worst outcome wins: 3 (could not check) > 2 > 1 > 0."""
+        return max(codes, default=0)
+
+
+EXIT_POLICY = ExitPolicy()
+
+#: verdict/usage/error -> exit code (kept for callers of 0.1; derived from :data:`EXIT_POLICY`)
 EXIT_CODES: dict[str, int] = {
-    Verdict.COMPLIANT.value: 0,
-    Verdict.NONCOMPLIANT.value: 1,
-    "usage": 2,
-    Verdict.INCONCLUSIVE.value: 3,
-    "error": 3,
+    Verdict.COMPLIANT.value: EXIT_POLICY.OK,
+    Verdict.NONCOMPLIANT.value: EXIT_POLICY.NONCOMPLIANT,
+    "usage": EXIT_POLICY.USAGE,
+    Verdict.INCONCLUSIVE.value: EXIT_POLICY.ERROR,
+    "error": EXIT_POLICY.ERROR,
 }
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:
-    """With several files the worst outcome wins: 3 (could not check) > 2 > 1 > 0."""
-    worst = 0
-    for code in codes:
-        worst = max(worst, code)
-    return worst
+    return EXIT_POLICY.worst(codes)
+
+
+def error_dict(exc: BaseException) -> dict[str, str]:
+    """``{"kind", "type", "message"}`` for an exception; anything not ours is ``internal-error``."""
+    kind = exc.kind if isinstance(exc, AigcLabelError) else "internal-error"
+    return {"kind": kind, "type": type(exc).__name__, "message": str(exc) or type(exc).__name__}
 
 
 @dataclass
@@ -146,7 +186,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict.value]
+        return EXIT_POLICY.for_verdict(self.verdict)
 
     @property
     def ok(self) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._io import CountingReader, SourceLike, open_source
-from .formats import Evidence, handler_for
+from ._io import CountingReader, SourceLike
+from .formats import Evidence, FormatHandler
+from .limits import Limits
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
+from .reading import read_evidence
 from .report import Finding, FoundLabel, Level, Report, Trace
 from .rules import CheckContext, get_rule
 
@@ -20,15 +22,17 @@ SCOPES = ("implicit", "explicit", "all")
 
 
 def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
-                   source: CountingReader | None = None, extra: dict[str, Any] | None = None) -> list[Finding]:
+                   source: CountingReader | None = None, extra: dict[str, Any] | None = None,
+                   handler: FormatHandler | None = None) -> list[Finding]:
     """Run the profile's rules over *evidence*; each finding gets the clause and level the profile gives.
 
-    *source* is the open content, for rules that must look at it (OCR); without it they report
-    *not checked*.
+    *source* is the open content and *handler* the handler that read it, for rules that must look
+    at the content (pixels, PCM, frames, text blocks); without them such rules report *not checked*.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source, extra=dict(extra or {}))
+    ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source, extra=dict(extra or {}),
+                       handler=handler)
     findings: list[Finding] = []
     for cfg in profile.enabled_rules():
         module = get_rule(cfg.id)
@@ -48,20 +52,14 @@ def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
     return findings
 
 
-def _merge_c2pa(evidence: Evidence, src: CountingReader, profile: Profile | None,
-                options: C2paReadOptions | None, scope: str = "all") -> None:
-    """Add the C2PA manifest to the evidence (``info["c2pa"]``, a ``c2pa-manifest`` trace); lazy import."""
-    from .c2pa import merge_evidence
-
-    merge_evidence(evidence, src, profile=profile, options=options, scope=scope)
-
-
 def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scope: str = "all",
-           password: str | None = None, c2pa: C2paReadOptions | None = None) -> Report:
+           password: str | None = None, c2pa: C2paReadOptions | None = None,
+           limits: Limits | None = None) -> Report:
     """Check *source* (path, bytes or binary file) against *profile*.
 
     *c2pa* sets how C2PA manifests are validated (trust anchors, network access); they are read
-    only when the profile has a rule that needs them.
+    only when the profile has a rule that needs them.  *limits* bounds the resources the check may
+    use (default: the limits in force, see :mod:`aigclabel.limits`).
 
     A non-compliant file is a :class:`Report` with findings; exceptions mean the file could not be
     checked (:class:`~aigclabel.errors.InputError` and subclasses) or the profile is bad
@@ -70,16 +68,12 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
     prof = load_profile(profile)
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-    with open_source(source) as src:
-        handler = handler_for(src)
-        if password is not None and hasattr(handler, "password"):
-            handler.password = password
-        evidence = handler.read(src)
-        _merge_c2pa(evidence, src, prof, c2pa, scope)
+    with read_evidence(source, password=password, profile=prof, c2pa=c2pa, scope=scope, limits=limits) as opened:
+        evidence, src = opened.evidence, opened.src
         extra = {"password": password} if password is not None else {}
-        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, extra)
-        name, bytes_read = src.name, src.bytes_read
-    return Report(path=name, format=handler.name, profile=prof.id, scope=scope, findings=findings,
+        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, extra, opened.handler)
+        name, bytes_read, fmt = src.name, src.bytes_read, opened.handler.name
+    return Report(path=name, format=fmt, profile=prof.id, scope=scope, findings=findings,
                   labels=evidence.labels, traces=evidence.traces, bytes_read=bytes_read)
 
 
@@ -108,12 +102,10 @@ class Inspection:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-def inspect(source: SourceLike, *, c2pa: C2paReadOptions | None = None) -> Inspection:
+def inspect(source: SourceLike, *, c2pa: C2paReadOptions | None = None, password: str | None = None,
+            limits: Limits | None = None) -> Inspection:
     """Read every label and trace *source* carries, without judging it (a C2PA manifest too)."""
-    with open_source(source) as src:
-        handler = handler_for(src)
-        ev = handler.read(src)
-        _merge_c2pa(ev, src, None, c2pa)
-        name = src.name
+    with read_evidence(source, password=password, c2pa=c2pa, limits=limits) as opened:
+        ev, name = opened.evidence, opened.src.name
     return Inspection(path=name, format=ev.format, kind=ev.kind, labels=ev.labels, traces=ev.traces,
                       findings=ev.findings, info=ev.info)

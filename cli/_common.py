@@ -10,12 +10,14 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import click
 
-from aigclabel.errors import AigcLabelError, LabelError, ProfileError
+from aigclabel.errors import AigcLabelError
 from aigclabel.profiles import DEFAULT_PROFILE
+from aigclabel.report import EXIT_POLICY, error_dict  # noqa: F401 - error_dict is shared by the commands
 
 T = TypeVar("T")
 
-EXIT_OK, EXIT_NONCOMPLIANT, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_NONCOMPLIANT, EXIT_USAGE, EXIT_ERROR = (EXIT_POLICY.OK, EXIT_POLICY.NONCOMPLIANT, EXIT_POLICY.USAGE,
+                                                    EXIT_POLICY.ERROR)
 
 profile_option = click.option(
     "--profile", "-p", default=DEFAULT_PROFILE, show_default=True, metavar="ID|PATH",
@@ -25,9 +27,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 def exit_code_for(exc: BaseException) -> int:
     """Usage-type errors are 2 (bad profile, bad label value); everything else that stops a file is 3."""
-    if isinstance(exc, (ProfileError, LabelError)):
-        return EXIT_USAGE
-    return EXIT_ERROR
+    return EXIT_POLICY.for_error(exc)
 
 
 def error_line(exc: BaseException, path: str | None = None) -> str:
@@ -38,11 +38,6 @@ def error_line(exc: BaseException, path: str | None = None) -> str:
     if path and not msg.startswith(path):
         msg = f"{path}: {msg}"
     return msg
-
-
-def error_dict(exc: BaseException) -> dict[str, str]:
-    kind = getattr(exc, "kind", "internal-error") if isinstance(exc, AigcLabelError) else "internal-error"
-    return {"kind": kind, "type": type(exc).__name__, "message": str(exc)}
 
 
 def echo_error(exc: BaseException, path: str | None = None) -> None:

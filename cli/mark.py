@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -91,7 +91,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
              tsa: str | None, system: str | None, force: bool, durable: bool, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
-    from aigclabel.marking import build_record, mark_file
+    from aigclabel.marking import build_record
     from aigclabel.profiles import load_profile
 
     if in_place and output:
@@ -131,16 +131,38 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
         sys.exit(EXIT_ERROR)
 
-    results, codes = [], []
+    from aigclabel.audit import AuditLog
+
+    log = AuditLog(audit_log) if audit_log else None  # unwritable: stops the run before any file (exit 3)
+    try:
+        results, codes = _mark_all(inputs, output, to_dir, in_place, log, as_json, sidecar, dict(
+            producer=producer, produce_id=produce_id, profile=prof, explicit=not no_explicit, overwrite=force,
+            in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
+            password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
+            explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options))
+    finally:
+        if log is not None:
+            log.close()
+    if as_json:
+        dump_json(results)
+    elif len(inputs) > 1:
+        ok = codes.count(EXIT_OK)
+        click.echo(f"{ok} marked, {len(codes) - ok} failed", err=True)
+    sys.exit(max(codes) if codes else EXIT_OK)
+
+
+def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_place: bool, log: Any,
+              as_json: bool, sidecar: bool, kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    from aigclabel.errors import LabelError
+    from aigclabel.marking import mark_file
+
+    results: list[dict[str, Any]] = []
+    codes: list[int] = []
     for path in progress(list(inputs), "marking"):
-        dest = None if in_place else (os.path.join(output, os.path.basename(path)) if to_dir else output)
+        dest = None if in_place else (os.path.join(output, os.path.basename(path)) if to_dir  # type: ignore[arg-type]
+                                      else output)
         try:
-            result = mark_file(path, dest, producer=producer, produce_id=produce_id, profile=prof,
-                               explicit=not no_explicit, overwrite=force, in_place=in_place,
-                               durable=durable, text=text, position=position, font=font, pages=pages,
-                               password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
-                               explicit_extra=_video_extra(video_duration, video_at, video_reencode),
-                               c2pa=c2pa_options)
+            result = mark_file(path, dest, audit_log=log, **kwargs)
             if sidecar:
                 from aigclabel.textlabel import write_sidecar
 
@@ -153,17 +175,9 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             continue
         codes.append(EXIT_OK)
         results.append(result.to_dict())
-        if audit_log:
-            with open(audit_log, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(result.audit_record(), ensure_ascii=False) + "\n")
         if not as_json:
             where = result.destination
             click.echo(f"{path} -> {where}: {result.format}, record {result.record_json}")
             for note in result.notes:
                 click.echo(f"  note: {note}")
-    if as_json:
-        dump_json(results)
-    elif len(inputs) > 1:
-        ok = codes.count(EXIT_OK)
-        click.echo(f"{ok} marked, {len(codes) - ok} failed", err=True)
-    sys.exit(max(codes) if codes else EXIT_OK)
+    return results, codes
