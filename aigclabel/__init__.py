@@ -12,10 +12,12 @@ Heavy libraries are imported only by the handlers that need them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, OutputError, PasswordRequired,
-                     ProfileError, SigningError, SourceError, UnsupportedFormat, UnsupportedOperation)
+from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, LimitExceeded, OutputError,
+                     PasswordRequired, ProfileError, SigningError, SourceError, UnsupportedFormat,
+                     UnsupportedOperation)
+from .limits import Limits, use_limits
 from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
 from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
 from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
@@ -32,7 +34,17 @@ __all__ = [
     "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
     "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired", "SigningError",
     "C2paOptions", "ReadOptions", "init_keys", "review", "PlatformConfig", "Review",
+    "Limits", "use_limits", "LimitExceeded", "AuditLog",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover - the lazy names below, as type checkers see them
+    from .audit import AuditLog
+    from .c2pa import C2paOptions, ReadOptions
+    from .keys import init_keys
+    from .marking import MarkResult, mark, mark_file
+    from .platform import PlatformConfig, Review, review
+    from .textlabel import mark_text, verify_text, write_sidecar
+    from .verifier import Inspection, inspect, verify
 
 # The marking and verifying modules pull in the format registry; load them on first use so that
 # `import aigclabel` (and `aigclabel --help`) stays cheap.
@@ -40,7 +52,7 @@ _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
          "verify": "verifier", "inspect": "verifier", "Inspection": "verifier",
          "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel",
          "C2paOptions": "c2pa", "ReadOptions": "c2pa", "init_keys": "keys",
-         "review": "platform", "PlatformConfig": "platform", "Review": "platform"}
+         "review": "platform", "PlatformConfig": "platform", "Review": "platform", "AuditLog": "audit"}
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import SourceError
+from .limits import Limits
 from .report import EXIT_POLICY, error_dict
 from .formats import _BUILTIN as _FORMAT_MODULES
 
@@ -353,11 +354,12 @@ def load_done(path: str | os.PathLike) -> set[str]:
 # ------------------------------------------------------------------------------------------ tasks
 
 
-def verify_task(path: str, *, profile: str, scope: str = "all", password: str | None = None) -> Any:
+def verify_task(path: str, *, profile: str, scope: str = "all", password: str | None = None,
+                limits: Limits | None = None, c2pa: Any = None) -> Any:
     """``verify`` for one path (module-level, so worker processes can receive it)."""
     from .verifier import verify
 
-    return verify(path, profile=profile, scope=scope, password=password)
+    return verify(path, profile=profile, scope=scope, password=password, limits=limits, c2pa=c2pa)
 
 
 def output_for(path: str, out_dir: str, roots: Iterable[str] = ()) -> str:
@@ -372,7 +374,7 @@ def output_for(path: str, out_dir: str, roots: Iterable[str] = ()) -> str:
 
 def review_task(path: str, *, platform: Any, declared_ai: bool = False, write: bool = False,
                 output: str | None = None, out_dir: str | None = None, roots: tuple[str, ...] = (),
-                overwrite: bool = False, password: str | None = None) -> Any:
+                overwrite: bool = False, password: str | None = None, limits: Limits | None = None) -> Any:
     """``review`` for one path: written in place (*write*), to *output*, or to a mirror under *out_dir*."""
     from .platform import review
 
@@ -382,4 +384,4 @@ def review_task(path: str, *, platform: Any, declared_ai: bool = False, write: b
         if parent:
             os.makedirs(parent, exist_ok=True)
     return review(path, platform=platform, declared_ai=declared_ai, write=write, output=output,
-                  overwrite=overwrite, password=password)
+                  overwrite=overwrite, password=password, limits=limits)

@@ -216,7 +216,7 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                 notes += drawn.notes
                 details.update(drawn.details)
                 src = CountingReader(io.BytesIO(drawn.data), src.name, len(drawn.data))
-        mode_from = os.fspath(source) if in_place else None
+        mode_from = os.fspath(source) if in_place and isinstance(source, (str, os.PathLike)) else None
         output = (contextlib.nullcontext(io.BytesIO()) if destination is None else
                   atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable))
         with output as out:

@@ -25,6 +25,24 @@ profile_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+def _parse_limits(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if not value:
+        return None
+    from aigclabel.limits import parse_limits
+
+    try:
+        return parse_limits(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+limits_option = click.option(
+    "--limits", callback=_parse_limits, metavar="NAME=VALUE,...",
+    help="Resource budget for hostile input, e.g. 'pixels=50e6,allocation=128M,decode_seconds=20' "
+         "(names: allocation, depth, structures, pixels, sample_rate, channels, audio_samples, video_frames, "
+         "decode_seconds, bytes_read; see aigclabel.limits). A file over a limit is 'could not check' (exit 3).")
+
+
 def exit_code_for(exc: BaseException) -> int:
     """Usage-type errors are 2 (bad profile, bad label value); everything else that stops a file is 3."""
     return EXIT_POLICY.for_error(exc)

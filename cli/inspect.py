@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from ._common import dump_json, echo_error, error_dict, exit_code_for, guarded, json_option
+from ._common import dump_json, echo_error, error_dict, exit_code_for, guarded, json_option, limits_option
 
 
 @click.command("inspect", epilog="\b\nExamples:\n  aigclabel inspect upload.jpg\n  aigclabel inspect *.png --json")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
+@limits_option
 @json_option
 @guarded
-def inspect_cmd(files: tuple[str, ...], as_json: bool) -> None:
+def inspect_cmd(files: tuple[str, ...], password: str | None, limits: Any, as_json: bool) -> None:
     """Show every AIGC record and AI-generation trace in each FILE."""
     from aigclabel.verifier import inspect
 
@@ -22,7 +25,7 @@ def inspect_cmd(files: tuple[str, ...], as_json: bool) -> None:
     out, codes = [], []
     for path in files:
         try:
-            insp = inspect(path)
+            insp = inspect(path, password=password, limits=limits)
         except Exception as exc:  # noqa: BLE001
             codes.append(exit_code_for(exc))
             out.append({"path": path, "error": error_dict(exc)})

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ._common import (EXIT_ERROR, EXIT_OK, dump_json, echo_error, error_dict, exit_code_for,
-                      guarded, json_option, profile_option, progress)
+                      guarded, json_option, limits_option, profile_option, progress)
 
 EPILOG = """\b
 Examples:
@@ -81,6 +81,7 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
               help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
+@limits_option
 @json_option
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str, produce_id: str | None,
@@ -88,7 +89,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
              prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
              video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
              sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
-             tsa: str | None, system: str | None, force: bool, durable: bool, as_json: bool) -> None:
+             tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any, as_json: bool) -> None:
     """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
     from aigclabel.errors import LabelError
     from aigclabel.marking import build_record
@@ -126,8 +127,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             c2pa_options.check()  # unusable credentials stop the run before any file: exit 2
         except SigningError as exc:
             raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key/--tsa") from None
-    to_dir = bool(output) and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
-    if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]
+    to_dir = output is not None and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
+    if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]  # to_dir implies an output
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
         sys.exit(EXIT_ERROR)
 
@@ -139,7 +140,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
             producer=producer, produce_id=produce_id, profile=prof, explicit=not no_explicit, overwrite=force,
             in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
             password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
-            explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options))
+            explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options,
+            limits=limits))
     finally:
         if log is not None:
             log.close()
@@ -159,8 +161,8 @@ def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_plac
     results: list[dict[str, Any]] = []
     codes: list[int] = []
     for path in progress(list(inputs), "marking"):
-        dest = None if in_place else (os.path.join(output, os.path.basename(path)) if to_dir  # type: ignore[arg-type]
-                                      else output)
+        dest = None if in_place or output is None else (
+            os.path.join(output, os.path.basename(path)) if to_dir else output)
         try:
             result = mark_file(path, dest, audit_log=log, **kwargs)
             if sidecar:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._common import dump_json, guarded, json_option
+from ._common import dump_json, guarded, json_option, limits_option
 from .verify import batch_options, drive, report_error
 
 EPILOG = """\b
@@ -59,12 +59,13 @@ malformed records, C2PA in place, format not writable), 2 usage, 3 a file could 
               help="Look for visible/audible labels (OCR, Morse): only when metadata decides nothing (auto, "
                    "default), always, or never (metadata only, fastest).")
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
+@limits_option
 @json_option
 @batch_options
 @guarded
 def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file: str | None, declared_ai: bool,
                output: str | None, write: bool, force: bool, propagate_id: str | None, reserved_code2: str | None,
-               language: str | None, detect_explicit: str | None, password: str | None, as_json: bool,
+               language: str | None, detect_explicit: str | None, password: str | None, limits: Any, as_json: bool,
                recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Review uploads as a platform: decide the tier and notice of each FILE, add the propagation fields."""
     from aigclabel.batch import review_task
@@ -106,10 +107,10 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
         def task(path: str) -> Any:
             return review(path, platform=cfg, declared_ai=declared_ai, write=write, output=out_file,
                           propagate_id=propagate_id, reserved_code2=reserved_code2, overwrite=force,
-                          password=password)
+                          password=password, limits=limits)
     else:
         task = functools.partial(review_task, platform=cfg, declared_ai=declared_ai, write=write, out_dir=out_dir,
-                                 roots=roots, overwrite=force, password=password)
+                                 roots=roots, overwrite=force, password=password, limits=limits)
 
     results: list[dict[str, Any]] = []
     codes: list[int] = []

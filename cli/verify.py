@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import click
 
-from ._common import dump_json, guarded, json_option, profile_option
+from ._common import dump_json, guarded, json_option, limits_option, profile_option
 
 EPILOG = """\b
 Examples:
@@ -137,11 +137,12 @@ def report_error(outcome: Any) -> None:
               help="PEM file of CA certificates trusted as C2PA signers (e.g. keys init's ca.pem).")
 @click.option("--allow-network", is_flag=True,
               help="Let C2PA validation fetch remote manifests and OCSP status (off by default).")
+@limits_option
 @json_option
 @batch_options
 @guarded
 def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fmt: str | None,
-               password: str | None, trust_anchors: str | None, allow_network: bool, as_json: bool,
+               password: str | None, trust_anchors: str | None, allow_network: bool, limits: Any, as_json: bool,
                recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Check that each FILE (or each file in DIR) carries the labels the profile requires."""
     from aigclabel.batch import verify_task
@@ -155,17 +156,17 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fm
         raise click.UsageError("--jsonl is an output format of its own; drop --json/--format")
     fmt = "jsonl" if jsonl else ("json" if as_json else (fmt or "text"))
     prof = load_profile(profile)  # a bad profile stops everything: exit 2
-    task = functools.partial(verify_task, profile=profile, scope=scope, password=password)
+    c2pa_options = None
     if trust_anchors or allow_network:
         from aigclabel.c2pa import ReadOptions, SigningError, load_anchors
-        from aigclabel.verifier import verify
 
         try:
             anchors = load_anchors(trust_anchors, "--trust-anchors file") if trust_anchors else None
         except SigningError as exc:
             raise click.BadParameter(str(exc), param_hint="--trust-anchors") from None
-        task = functools.partial(verify, profile=profile, scope=scope, password=password,
-                                 c2pa=ReadOptions(trust_anchors=anchors, allow_network=allow_network))
+        c2pa_options = ReadOptions(trust_anchors=anchors, allow_network=allow_network)
+    task = functools.partial(verify_task, profile=profile, scope=scope, password=password, limits=limits,
+                             c2pa=c2pa_options)
     out: list[dict[str, Any]] = []
     reports: list[Any] = []
     errors: list[dict[str, Any]] = []

@@ -28,12 +28,37 @@ def png_bytes(size: tuple[int, int] = (80, 60)) -> bytes:
     return buf.getvalue()
 
 
+def _module_public_names() -> set[str]:
+    """What the package really defines: its module-level names (not ``dir()``, which returns ``__all__``),
+    plus the lazily loaded ones, minus submodules and the ``__future__`` import."""
+    import types
+
+    names = {n for n, v in vars(aigclabel).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
+    names |= set(aigclabel._LAZY)
+    return names - {"annotations", "TYPE_CHECKING", "Any"}
+
+
 def test_all_is_complete() -> None:
-    public = {n for n in dir(aigclabel) if not n.startswith("_")}
-    # every public name is exported, and everything exported resolves
-    assert public <= set(aigclabel.__all__) | {"annotations"}
+    # every public name is exported, and everything exported exists
+    assert _module_public_names() == set(aigclabel.__all__) - {"__version__"}
     for name in aigclabel.__all__:
         assert getattr(aigclabel, name) is not None
+
+
+def test_lazy_names_are_visible_to_type_checkers() -> None:
+    """Each lazily loaded name is also imported under TYPE_CHECKING, from the module that defines it."""
+    import ast
+    import inspect as pyinspect
+
+    tree = ast.parse(pyinspect.getsource(aigclabel))
+    typed: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom)
+                for alias in imp.names:
+                    typed[alias.name] = (imp.module or "").lstrip(".")
+    assert typed == aigclabel._LAZY
 
 
 @pytest.mark.parametrize("make", [jpeg_bytes, png_bytes])
