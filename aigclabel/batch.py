@@ -34,8 +34,8 @@ from .limits import Limits
 from .report import EXIT_POLICY, error_dict
 from .formats import _BUILTIN as _FORMAT_MODULES
 
-__all__ = ["discover", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict", "error_exit_code",
-           "verify_task", "review_task", "output_for"]
+__all__ = ["discover", "pending", "jobs_count", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict",
+           "error_exit_code", "verify_task", "review_task", "output_for"]
 
 
 
@@ -349,6 +349,21 @@ def load_done(path: str | os.PathLike) -> set[str]:
             if isinstance(obj, dict) and isinstance(obj.get("path"), str) and not obj.get("error"):
                 done.add(os.path.normpath(obj["path"]))
     return done
+
+
+def pending(files: Iterable[str], *, recursive: bool = False, skip_done: str | os.PathLike | None = None
+            ) -> Iterator[str | BadPath]:
+    """The inputs still to do: :func:`discover` minus the files an earlier run's log says are done."""
+    items = discover(files, recursive=recursive)
+    if not skip_done:
+        return iter(items)
+    done = load_done(skip_done)
+    return (i for i in items if isinstance(i, BadPath) or os.path.normpath(i) not in done)
+
+
+def jobs_count(jobs: int) -> int:
+    """``--jobs 0`` means one worker per CPU."""
+    return jobs if jobs > 0 else (os.cpu_count() or 1)
 
 
 # ------------------------------------------------------------------------------------------ tasks

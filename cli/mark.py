@@ -19,7 +19,8 @@ Examples:
   aigclabel mark gen.png -o out.png --producer CODE --no-explicit --audit-log waivers.jsonl
   aigclabel mark speech.mp3 -o out.mp3 --producer CODE --prompt both --audio-position start --audio-position end
   aigclabel mark report.pdf -o out.pdf --producer CODE --pages all
-  aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem
+  aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa \\
+      --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem
 """
 
 
@@ -155,14 +156,14 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
 
 def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_place: bool, log: Any,
               as_json: bool, sidecar: bool, kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    from aigclabel.batch import output_for
     from aigclabel.errors import LabelError
     from aigclabel.marking import mark_file
 
     results: list[dict[str, Any]] = []
     codes: list[int] = []
     for path in progress(list(inputs), "marking"):
-        dest = None if in_place or output is None else (
-            os.path.join(output, os.path.basename(path)) if to_dir else output)
+        dest = None if in_place or output is None else (output_for(path, output) if to_dir else output)
         try:
             result = mark_file(path, dest, audit_log=log, **kwargs)
             if sidecar:

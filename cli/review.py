@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ._common import dump_json, guarded, json_option, limits_option
-from .verify import batch_options, drive, report_error
+from ._batch import batch_options, drive, report_error
 
 EPILOG = """\b
 Examples:
