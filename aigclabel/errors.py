@@ -14,6 +14,7 @@ with findings.  Exceptions mean "could not do what was asked"::
     │   ├── PasswordRequired        the file is encrypted and no (or a wrong) password was given
     │   └── SigningError            a C2PA manifest could not be signed in (nothing was written)
     ├── LabelError                  a label value cannot be written (bad characters, missing field)
+    ├── OptionError                 an option value is not one the call accepts (exit code 2)
     └── OutputError                 the output cannot be written: exists, no such directory (exit code 3)
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "PasswordRequired",
     "SigningError",
     "LabelError",
+    "OptionError",
     "OutputError",
 ]
 
@@ -107,6 +109,12 @@ class LabelError(AigcLabelError, ValueError):
     """A label record cannot be written as given (e.g. characters outside the allowed set)."""
 
     kind = "label-error"
+
+
+class OptionError(AigcLabelError, ValueError):
+    """An option is not one the call accepts (a scope, a position, a duration); the message lists the allowed ones."""
+
+    kind = "option-error"
 
 
 class OutputError(AigcLabelError):

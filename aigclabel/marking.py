@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
 from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .audit import AuditLog, open_audit_log
-from .errors import LabelError, UnsupportedOperation
+from .errors import LabelError, OptionError, UnsupportedOperation
 from .explicit import POSITIONS, ExplicitOptions, marker_for
 from .formats import FormatHandler, ImplicitLabel
 from .label import AigcRecord, LegacyRecord, new_produce_id
@@ -107,17 +107,17 @@ def _explicit_options(prof: Profile, kind: str, text: str | None, position: str 
     if kind == "audio":
         if prompt is not None:
             if prompt not in AUDIO_PROMPTS:
-                raise LabelError(f"prompt must be one of {', '.join(AUDIO_PROMPTS)}, not {prompt!r}")
+                raise OptionError(f"prompt must be one of {', '.join(AUDIO_PROMPTS)}, not {prompt!r}")
             extra["prompt"] = prompt
         if audio_positions:
             bad = [p for p in audio_positions if p not in AUDIO_POSITIONS]
             if bad:
-                raise LabelError(f"audio position must be one of {', '.join(AUDIO_POSITIONS)}, not {bad[0]!r}")
+                raise OptionError(f"audio position must be one of {', '.join(AUDIO_POSITIONS)}, not {bad[0]!r}")
             extra["positions"] = list(dict.fromkeys(audio_positions))
         position = None
     elif kind == "text":
         if position is not None and position not in TEXT_POSITIONS:
-            raise LabelError(f"text notice position must be one of {', '.join(TEXT_POSITIONS)}, not {position!r}")
+            raise OptionError(f"text notice position must be one of {', '.join(TEXT_POSITIONS)}, not {position!r}")
         if position is not None:
             extra["text_position"] = position
         position = None
@@ -127,7 +127,7 @@ def _explicit_options(prof: Profile, kind: str, text: str | None, position: str 
             extra["text_position"] = position
         position = None
     elif position is not None and position not in POSITIONS:
-        raise LabelError(f"position must be one of {', '.join(POSITIONS)} for {kind} content, not {position!r}")
+        raise OptionError(f"position must be one of {', '.join(POSITIONS)} for {kind} content, not {position!r}")
     return ExplicitOptions(text=label_text, position=position or "bottom-right", font=font,
                            min_height_ratio=float(opts.get("min_height_ratio", 0.05)),
                            min_height_px=int(opts.get("min_height_px", 0)),

@@ -43,8 +43,11 @@ class ExitPolicy:
     """The exit codes of every front end (CLI, batch workers, the demo), decided in this one place.
 
     ``0`` compliant, ``1`` non-compliant, ``2`` usage or profile error, ``3`` could not check (an
-    input error, a required check that could not run, or an internal error).  With several files
-    the worst wins.
+    input error, a required check that could not run, or an internal error).
+
+    With several files the most serious wins, in the order a CI job needs: **1 > 3 > 2 > 0**.  A
+    non-compliant file is never masked by one that could not be checked (a gate that only tests
+    for 1 still fails), and "could not check" outranks a usage error met on one file.
     """
 
     OK = 0
@@ -52,7 +55,9 @@ class ExitPolicy:
     USAGE = 2
     ERROR = 3
     #: error kinds (``AigcLabelError.kind``) that mean the command was used wrongly
-    USAGE_KINDS = frozenset({"profile-error", "label-error"})
+    USAGE_KINDS = frozenset({"profile-error", "label-error", "option-error"})
+    #: how serious each code is when several files are combined (higher wins)
+    SEVERITY = {OK: 0, USAGE: 1, ERROR: 2, NONCOMPLIANT: 3}
 
     def for_verdict(self, verdict: Verdict | str) -> int:
         value = verdict.value if isinstance(verdict, Verdict) else verdict
@@ -66,10 +71,9 @@ class ExitPolicy:
         """Usage-type errors (bad profile, bad label value) are 2; everything else that stops a file is 3."""
         return self.for_error_kind(exc.kind if isinstance(exc, AigcLabelError) else None)
 
-    @staticmethod
-    def worst(codes: Iterable[int]) -> int:
-        """With several files the worst outcome wins: 3 (could not check) > 2 > 1 > 0."""
-        return max(codes, default=0)
+    def worst(self, codes: Iterable[int]) -> int:
+        """With several files the most serious outcome wins: 1 (non-compliant) > 3 > 2 > 0."""
+        return max(codes, key=lambda c: self.SEVERITY.get(c, 2), default=self.OK)
 
 
 EXIT_POLICY = ExitPolicy()

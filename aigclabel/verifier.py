@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._io import CountingReader, SourceLike
 from .formats import Evidence, FormatHandler
+from .errors import OptionError
 from .limits import Limits
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
 from .reading import read_evidence
@@ -30,7 +31,7 @@ def check_evidence(evidence: Evidence, profile: Profile, scope: str = "all",
     at the content (pixels, PCM, frames, text blocks); without them such rules report *not checked*.
     """
     if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        raise OptionError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     ctx = CheckContext(evidence=evidence, profile=profile, scope=scope, source=source, extra=dict(extra or {}),
                        handler=handler)
     findings: list[Finding] = []
@@ -67,7 +68,7 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
     """
     prof = load_profile(profile)
     if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+        raise OptionError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     with read_evidence(source, password=password, profile=prof, c2pa=c2pa, scope=scope, limits=limits) as opened:
         evidence, src = opened.evidence, opened.src
         extra = {"password": password} if password is not None else {}

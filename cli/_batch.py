@@ -61,12 +61,8 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
                 click.echo(json.dumps(obj, ensure_ascii=False))
             if bar is not None:
                 bar.update(1)
-    except BrokenPipeError:
-        # The reader went away (`... --jsonl | head`): stop quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
-    finally:
+    finally:  # a closed pipe (`... --jsonl | head`) goes up to `guarded`: it exits with what was decided
+
         if bar is not None:
             bar.__exit__(None, None, None)
     if summary.files > 1 or any(os.path.isdir(f) for f in files):

@@ -19,6 +19,15 @@ T = TypeVar("T")
 EXIT_OK, EXIT_NONCOMPLIANT, EXIT_USAGE, EXIT_ERROR = (EXIT_POLICY.OK, EXIT_POLICY.NONCOMPLIANT, EXIT_POLICY.USAGE,
                                                     EXIT_POLICY.ERROR)
 
+#: appended to every file-processing command's --help
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  compliant / done
+  1  non-compliant (a required label is missing or wrong)
+  2  usage error: a bad option value, profile or label text
+  3  could not check: unreadable, corrupt, unsupported, over a --limits budget, or a required check could not run
+With several files the most serious wins: 1 > 3 > 2 > 0 (a non-compliant file is never masked)."""
+
 profile_option = click.option(
     "--profile", "-p", default=DEFAULT_PROFILE, show_default=True, metavar="ID|PATH",
     help="Labelling profile: a shipped id (see `aigclabel profiles`) or a path to a .toml file.")
@@ -43,6 +52,25 @@ limits_option = click.option(
          "decode_seconds, bytes_read; see aigclabel.limits). A file over a limit is 'could not check' (exit 3).")
 
 
+#: the exit codes decided so far by the running command (see :func:`decided_codes`)
+_DECIDED: list[int] = []
+
+
+def decided_codes() -> list[int]:
+    """The running command's list of per-file exit codes, emptied; append each file's code to it.
+
+    When the reader of our output goes away (``aigclabel verify a b c | head -1``), the command ends
+    quietly with the code of what was decided so far, as ``grep`` and ``exiftool`` do.
+    """
+    _DECIDED.clear()
+    return _DECIDED
+
+
+def final_code(codes: Iterable[int]) -> int:
+    """The command's exit code: the most serious per-file outcome (1 > 3 > 2 > 0, see ExitPolicy)."""
+    return EXIT_POLICY.worst(codes)
+
+
 def exit_code_for(exc: BaseException) -> int:
     """Usage-type errors are 2 (bad profile, bad label value); everything else that stops a file is 3."""
     return EXIT_POLICY.for_error(exc)
@@ -51,7 +79,11 @@ def exit_code_for(exc: BaseException) -> int:
 def error_line(exc: BaseException, path: str | None = None) -> str:
     """One clear line naming the file and the cause; the path is not repeated if the message has it."""
     msg = str(exc) or type(exc).__name__
-    if not isinstance(exc, AigcLabelError):
+    if isinstance(exc, OSError) and exc.strerror:
+        # the system refused (permissions, a full disk, a read-only file system): say so plainly
+        where = exc.filename if exc.filename is not None else path
+        msg = f"{where}: {exc.strerror}" if where else exc.strerror
+    elif not isinstance(exc, AigcLabelError):
         msg = f"internal error ({type(exc).__name__}: {msg}); please report it"
     if path and not msg.startswith(path):
         msg = f"{path}: {msg}"
@@ -80,6 +112,9 @@ def guarded(func: Callable[..., T]) -> Callable[..., T]:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(final_code(_DECIDED))
         except KeyboardInterrupt:
             click.echo("aigclabel: interrupted", err=True)
             sys.exit(130)
@@ -88,6 +123,15 @@ def guarded(func: Callable[..., T]) -> Callable[..., T]:
             raise  # unreachable
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so the interpreter's final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed or not a real file
+        pass
 
 
 def dump_json(value: Any) -> None:

@@ -7,10 +7,12 @@ from typing import Any
 
 import click
 
-from ._common import dump_json, echo_error, error_dict, exit_code_for, guarded, json_option, limits_option
+from ._common import (EXIT_CODES_HELP, decided_codes, dump_json, echo_error, error_dict, exit_code_for, final_code,
+                      guarded, json_option, limits_option)
 
 
-@click.command("inspect", epilog="\b\nExamples:\n  aigclabel inspect upload.jpg\n  aigclabel inspect *.png --json")
+@click.command("inspect", epilog="\b\nExamples:\n  aigclabel inspect upload.jpg\n  aigclabel inspect *.png --json\n\n"
+                                 + EXIT_CODES_HELP)
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
 @limits_option
@@ -22,7 +24,8 @@ def inspect_cmd(files: tuple[str, ...], password: str | None, limits: Any, as_js
 
     from .render import render_inspection
 
-    out, codes = [], []
+    out: list[dict[str, Any]] = []
+    codes = decided_codes()
     for path in files:
         try:
             insp = inspect(path, password=password, limits=limits)
@@ -38,4 +41,4 @@ def inspect_cmd(files: tuple[str, ...], password: str | None, limits: Any, as_js
             render_inspection(insp)
     if as_json:
         dump_json(out)
-    sys.exit(max(codes) if codes else 0)
+    sys.exit(final_code(codes))

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ._common import (EXIT_ERROR, EXIT_OK, dump_json, echo_error, error_dict, exit_code_for,
-                      guarded, json_option, limits_option, profile_option, progress)
+from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, decided_codes, dump_json, echo_error, error_dict,
+                      exit_code_for, final_code, guarded, json_option, limits_option, profile_option, progress)
 
 EPILOG = """\b
 Examples:
@@ -35,7 +35,7 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
     return extra
 
 
-@click.command("mark", epilog=EPILOG)
+@click.command("mark", epilog=EPILOG + "\n\n" + EXIT_CODES_HELP)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", metavar="PATH", help="Output file, or an existing directory for several inputs.")
 @click.option("--in-place", is_flag=True, help="Rewrite each INPUT atomically instead of writing a new file.")
@@ -57,7 +57,7 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
               help="Audio: where the prompt goes; repeatable (default start).")
 @click.option("--font", type=click.Path(exists=True, dir_okay=False), metavar="PATH",
               help="Font for the visible label (default: the bundled CJK subset, then system fonts).")
-@click.option("--video-duration", type=float, metavar="SECONDS",
+@click.option("--video-duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Video: how long the visible label stays in the opening frames (default 3; the rules ask >= 2).")
 @click.option("--video-at", "video_at", multiple=True, type=click.Choice(["start", "end", "middle"]),
               help="Video: where the visible label appears; repeatable (default start).")
@@ -151,7 +151,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     elif len(inputs) > 1:
         ok = codes.count(EXIT_OK)
         click.echo(f"{ok} marked, {len(codes) - ok} failed", err=True)
-    sys.exit(max(codes) if codes else EXIT_OK)
+    sys.exit(final_code(codes))
 
 
 def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_place: bool, log: Any,
@@ -161,7 +161,7 @@ def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_plac
     from aigclabel.marking import mark_file
 
     results: list[dict[str, Any]] = []
-    codes: list[int] = []
+    codes: list[int] = decided_codes()
     for path in progress(list(inputs), "marking"):
         dest = None if in_place or output is None else (output_for(path, output) if to_dir else output)
         try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._common import dump_json, guarded, json_option, limits_option
+from ._common import EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option
 from ._batch import batch_options, drive, report_error
 
 EPILOG = """\b
@@ -42,7 +42,7 @@ malformed records, C2PA in place, format not writable), 2 usage, 3 a file could 
 """
 
 
-@click.command("review", epilog=EPILOG)
+@click.command("review", epilog=EPILOG + "\n\n" + EXIT_CODES_HELP)
 @click.argument("files", nargs=-1, required=True, metavar="FILE|DIR...")
 @click.option("--platform-code", metavar="CODE",
               help="ContentPropagator: your platform's provider code (27-character TC260 code, service type 2).")
@@ -113,7 +113,7 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
                                  roots=roots, overwrite=force, password=password, limits=limits)
 
     results: list[dict[str, Any]] = []
-    codes: list[int] = []
+    codes: list[int] = decided_codes()
 
     def on_outcome(outcome: Any) -> dict[str, Any]:
         codes.append(outcome.exit_code)
@@ -133,7 +133,7 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
           label="review", on_outcome=on_outcome, text_to_stdout=not (as_json or jsonl))
     if as_json:
         dump_json(results)
-    sys.exit(max(codes) if codes else 0)
+    sys.exit(final_code(codes))
 
 
 _TIER_COLOUR = {1: "red", 2: "yellow", 3: "magenta"}

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from ._batch import batch_options, drive, report_error
-from ._common import dump_json, guarded, json_option, limits_option, profile_option
+from ._common import (EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option,
+                      profile_option)
 
 EPILOG = """\b
 Examples:
@@ -31,7 +32,7 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 # ------------------------------------------------------------------------------ verify
 
 
-@click.command("verify", epilog=EPILOG)
+@click.command("verify", epilog=EPILOG + "\n\n" + EXIT_CODES_HELP)
 @click.argument("files", nargs=-1, required=True, metavar="FILE|DIR...")
 @profile_option
 @click.option("--scope", type=click.Choice(["implicit", "explicit", "all"]), default="all", show_default=True,
@@ -77,7 +78,7 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fm
     out: list[dict[str, Any]] = []
     reports: list[Any] = []
     errors: list[dict[str, Any]] = []
-    codes: list[int] = []
+    codes: list[int] = decided_codes()
 
     def on_outcome(outcome: Any) -> dict[str, Any] | None:
         codes.append(outcome.exit_code)
@@ -108,4 +109,4 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fm
         from .sarif import to_sarif
 
         dump_json(to_sarif(reports, errors))
-    sys.exit(max(codes) if codes else 0)
+    sys.exit(final_code(codes))

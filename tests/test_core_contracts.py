@@ -177,7 +177,9 @@ def test_exit_policy() -> None:
     for exc in (CorruptFile("x"), SourceError("x"), UnsupportedFormat("x"), LimitExceeded("max_depth", "x"),
                 RuntimeError("a bug")):
         assert EXIT_POLICY.for_error(exc) == 3
-    assert EXIT_POLICY.worst([0, 1, 3, 2]) == 3 and EXIT_POLICY.worst([]) == 0
+    # several files: non-compliant is never masked (1 > 3 > 2 > 0)
+    assert EXIT_POLICY.worst([0, 1, 3, 2]) == 1 and EXIT_POLICY.worst([3, 2, 0]) == 3
+    assert EXIT_POLICY.worst([2, 0]) == 2 and EXIT_POLICY.worst([]) == 0
     from aigclabel.batch import error_exit_code
 
     assert error_exit_code({"kind": "profile-error"}) == 2 and error_exit_code({"kind": "corrupt-file"}) == 3

@@ -1,0 +1,117 @@
+"""The installed ``aigclabel`` command as a script sees it: pipes, exit codes, one-line errors (issue 14)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import aigclabel
+
+PRODUCER = "001191110102MACQD9K64010000"
+
+
+def _command() -> list[str]:
+    exe = shutil.which("aigclabel")
+    return [exe] if exe else [sys.executable, "-m", "aigclabel.cli.main"]
+
+
+def run(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*_command(), *args], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          **kw)  # type: ignore[call-overload]
+
+
+def jpeg(seed: int = 0) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (seed % 256, 90, 160)).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 labelled JPEGs: enough output to fill a pipe's buffer."""
+    root = tmp_path_factory.mktemp("many")
+    marked = aigclabel.mark(jpeg(), producer=PRODUCER, explicit=False)
+    for i in range(300):
+        (root / f"f{i:03}.jpg").write_bytes(marked)
+    return root
+
+
+def _pipe_to_head(args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run ``aigclabel ARGS | head -1``; the command's own exit status and stderr."""
+    proc = subprocess.Popen([*_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, as `head -1` does
+    err = proc.stderr.read().decode(errors="replace")
+    return proc.wait(timeout=300), err
+
+
+def test_closed_pipe_ends_quietly_with_what_was_decided(many: Path) -> None:
+    files = sorted(p.name for p in many.iterdir())
+    rc, err = _pipe_to_head(["inspect", "--json", *files], many)
+    assert rc == 0 and "internal error" not in err and "BrokenPipe" not in err, err
+    rc, err = _pipe_to_head(["verify", "-q", "--scope", "implicit", *files], many)
+    assert rc == 0 and err.strip() == "", err  # all compliant: not 1
+    rc, err = _pipe_to_head(["verify", "--scope", "implicit", "--jsonl", *files], many)
+    assert rc == 0 and "Traceback" not in err, err
+
+
+def test_noncompliant_is_never_masked_by_could_not_check(tmp_path: Path) -> None:
+    (tmp_path / "ok.jpg").write_bytes(aigclabel.mark(jpeg(), producer=PRODUCER, explicit=False))
+    (tmp_path / "plain.jpg").write_bytes(jpeg(1))  # no record: non-compliant
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe1\x00")  # truncated: could not check
+    res = run("verify", "--scope", "implicit", "-q", "ok.jpg", "broken.jpg", "plain.jpg", cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    res = run("verify", "--scope", "implicit", "-q", "ok.jpg", "broken.jpg", cwd=tmp_path)
+    assert res.returncode == 3
+
+
+def test_exit_codes_are_explained_in_help(tmp_path: Path) -> None:
+    for cmd in ("verify", "mark", "inspect", "review"):
+        text = " ".join(run(cmd, "--help", cwd=tmp_path).stdout.split())
+        assert "Exit codes:" in text and "non-compliant" in text and "could not check" in text, cmd
+
+
+def test_os_errors_are_one_plain_line(tmp_path: Path) -> None:
+    src = tmp_path / "gen.jpg"
+    src.write_bytes(jpeg())
+    # the output's directory is a file: the system refuses, and we say so without "internal error"
+    (tmp_path / "notadir").write_text("x")
+    res = run("mark", "gen.jpg", "-o", "notadir/out.jpg", "--producer", PRODUCER, cwd=tmp_path)
+    assert res.returncode == 3, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "internal error" not in lines[0] and "notadir" in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--position", "start"], "position must be one of"),
+    (["--video-duration", "0"], "video-duration"),
+])
+def test_bad_option_values_are_usage_errors(tmp_path: Path, args: list[str], word: str) -> None:
+    (tmp_path / "gen.jpg").write_bytes(jpeg())
+    res = run("mark", "gen.jpg", "-o", "out.jpg", "--producer", PRODUCER, *args, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert word in res.stderr and not (tmp_path / "out.jpg").exists()
+
+
+def test_library_option_errors_stay_in_the_tree() -> None:
+    from aigclabel.errors import AigcLabelError, OptionError
+
+    with pytest.raises(OptionError, match="scope must be one of") as info:
+        aigclabel.verify(jpeg(), scope="bogus")
+    assert isinstance(info.value, AigcLabelError) and "--" not in str(info.value)
+
+
+def test_os_error_line_names_the_path_and_cause() -> None:
+    from aigclabel.cli._common import error_line, exit_code_for
+
+    exc = PermissionError(13, "Permission denied", "/srv/out/.gen.jpg.x.aigctmp")
+    assert error_line(exc, "gen.jpg") == "/srv/out/.gen.jpg.x.aigctmp: Permission denied"
+    assert exit_code_for(exc) == 3
+    assert "internal error" in error_line(RuntimeError("a bug"), "gen.jpg")  # ours still surface as bugs
