@@ -112,6 +112,6 @@ def test_os_error_line_names_the_path_and_cause() -> None:
     from aigclabel.cli._common import error_line, exit_code_for
 
     exc = PermissionError(13, "Permission denied", "/srv/out/.gen.jpg.x.aigctmp")
-    assert error_line(exc, "gen.jpg") == "/srv/out/.gen.jpg.x.aigctmp: Permission denied"
+    assert error_line(exc, "gen.jpg") == "gen.jpg: /srv/out/.gen.jpg.x.aigctmp: Permission denied"
     assert exit_code_for(exc) == 3
     assert "internal error" in error_line(RuntimeError("a bug"), "gen.jpg")  # ours still surface as bugs
