@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
 from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .audit import AuditLog, open_audit_log
-from .errors import LabelError, OptionError, UnsupportedOperation
+from .errors import LabelError, OptionError, UnsupportedFormat, UnsupportedOperation
 from .explicit import POSITIONS, ExplicitOptions, marker_for
 from .formats import FormatHandler, ImplicitLabel
 from .label import AigcRecord, LegacyRecord, new_produce_id
@@ -142,7 +142,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               pages: str | None = None, password: str | None = None, prompt: str | None = None,
               audio_positions: list[str] | None = None,
               explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None,
-              audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None) -> MarkResult:
+              audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
+              kind: str | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -157,7 +158,9 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     would break the signature.  *audit_log* (a path or an :class:`~aigclabel.audit.AuditLog`) gets
     one JSON line for the file (Measures Art. 9), written before the output is renamed into place;
     a log that cannot be opened stops the call before anything is written.  *limits* bounds the
-    resources (see :mod:`aigclabel.limits`).
+    resources (see :mod:`aigclabel.limits`).  *kind* states the content kind ("image", "text", ...):
+    raw bytes that match no binary format are labelled as text only when ``kind="text"`` says so (an
+    error page is not a text the generator produced).
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -175,7 +178,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                           in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
                           password=password, prompt=prompt, audio_positions=audio_positions,
                           explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
-                          details=details)
+                          details=details, kind=kind)
     finally:
         if close_log and log is not None:
             log.close()
@@ -186,8 +189,9 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                in_place: bool, durable: bool, text: str | None, position: str | None, font: str | None,
                pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
                explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
-               limits: Limits | None, notes: list[str], details: dict[str, Any]) -> MarkResult:
+               limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None) -> MarkResult:
     with open_handler(source, password=password, limits=limits) as (src, handler):
+        _check_kind(source, handler, kind)
         if not handler.can_write:
             raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
         if not getattr(handler, "implicit_carrier", True):
@@ -198,8 +202,11 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                          "(--sidecar writes it beside the file)")
         if not explicit:
             state = EXPLICIT_WAIVED
-            notes.append("explicit label waived at the user's request (Measures Art. 9: keep this log "
-                         ">= 6 months); only the implicit label was written")
+            notes.append("explicit label waived at the user's request; only the implicit label was written; "
+                         + ("the waiver is recorded in the audit log (Measures Art. 9: keep it >= 6 months)"
+                            if log is not None else
+                            "the waiver was NOT recorded: Measures Art. 9 asks you to keep such a log for >= 6 "
+                            "months (audit_log=PATH, or --audit-log FILE on the command line)"))
         else:
             options = _explicit_options(prof, handler.kind, text, position, font, prompt, audio_positions)
             options.extra.update(explicit_extra or {})
@@ -234,28 +241,44 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
     return result
 
 
+def _check_kind(source: SourceLike, handler: FormatHandler, kind: str | None) -> None:
+    if kind is not None and kind != handler.kind:
+        raise OptionError(f"kind={kind!r} was given, but the content is {handler.kind} ({handler.name.upper()})")
+    if handler.kind == "text" and kind is None and isinstance(source, (bytes, bytearray, memoryview)):
+        raise UnsupportedFormat("the bytes match no binary format and would be labelled as text; pass kind='text' "
+                                "if they are a generated text (or use aigclabel.mark_text())")
+
+
 @overload
 def mark(source: SourceLike, destination: None = None, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
-         position: str | None = ..., font: str | None = ...) -> bytes: ...
+         position: str | None = ..., font: str | None = ..., kind: str | None = ...,
+         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...) -> bytes: ...
 @overload
 def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
-         position: str | None = ..., font: str | None = ...) -> MarkResult: ...
+         position: str | None = ..., font: str | None = ..., kind: str | None = ...,
+         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...) -> MarkResult: ...
 
 
 def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
          produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE, explicit: bool = True,
          overwrite: bool = False, text: str | None = None, position: str | None = None,
-         font: str | None = None) -> bytes | MarkResult:
+         font: str | None = None, kind: str | None = None,
+         audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None
+         ) -> bytes | MarkResult:
     """Label *source* (path, bytes or binary file) for *producer*.
 
     With *destination* the marked file is written there atomically (never over an existing file
     unless *overwrite*) and a :class:`MarkResult` is returned; without it the marked file's bytes
-    are returned, so a pipeline can label content it holds in memory.
+    are returned, so a pipeline can label content it holds in memory.  The bytes form drops the
+    result's notes (e.g. "the record was not embedded"): call :func:`mark_file` without a
+    destination to get the full :class:`MarkResult` with the bytes in ``result.data``.  Bytes that
+    match no binary format are text only with ``kind="text"``.
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
-                       explicit=explicit, overwrite=overwrite, text=text, position=position, font=font)
+                       explicit=explicit, overwrite=overwrite, text=text, position=position, font=font, kind=kind,
+                       audit_log=audit_log, limits=limits)
     if destination is None:
         assert result.data is not None
         return result.data

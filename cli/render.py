@@ -11,15 +11,26 @@ _MARK = {Level.PASS: ("PASS", "green"), Level.INFO: ("INFO", "blue"), Level.WARN
 _VERDICT_COLOUR = {"compliant": "green", "noncompliant": "red", "inconclusive": "magenta"}
 
 
-def render_report(report: Report, *, quiet: bool = False) -> None:
+#: what the default (short) report shows; ``-v`` shows every finding in full
+_SHORT_LEVELS = (Level.ERROR, Level.WARNING, Level.NOT_CHECKED)
+_SHORT_MESSAGE = 200
+
+
+def render_report(report: Report, *, quiet: bool = False, verbose: bool = False) -> None:
+    """One verdict line per file; then the findings that need attention (all of them with *verbose*)."""
     verdict = report.verdict.value
     head = click.style(verdict.upper(), fg=_VERDICT_COLOUR.get(verdict), bold=True)
-    click.echo(f"{report.path}: {head}  ({report.format}, profile {report.profile}, scope {report.scope})")
+    passed = sum(1 for f in report.findings if f.level is Level.PASS)
+    click.echo(f"{report.path}: {head}  ({report.format}, profile {report.profile}, scope {report.scope}; "
+               f"{passed} of {len(report.findings)} checks passed)")
     if quiet:
         return
     for f in report.findings:
+        if not verbose and f.level not in _SHORT_LEVELS:
+            continue
         tag, colour = _MARK[f.level]
-        click.echo(f"  {click.style(tag, fg=colour)} {f.rule}: {f.message}")
+        message = f.message if verbose or len(f.message) <= _SHORT_MESSAGE else f.message[:_SHORT_MESSAGE - 1] + "…"
+        click.echo(f"  {click.style(tag, fg=colour)} {f.rule}: {message}")
         click.echo(click.style(f"       [{f.clause}]" + (f" at {f.location}" if f.location else ""), dim=True))
 
 

@@ -38,6 +38,8 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 @click.option("--scope", type=click.Choice(["implicit", "explicit", "all"]), default="all", show_default=True,
               help="Which labels to check.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the verdict line per file.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Every finding in full, passes included (default: the verdict and what needs attention).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default=None,
               help="Output format (default text; --json is short for --format json).")
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
@@ -49,7 +51,7 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 @json_option
 @batch_options
 @guarded
-def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fmt: str | None,
+def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, verbose: bool, fmt: str | None,
                password: str | None, trust_anchors: str | None, allow_network: bool, limits: Any, as_json: bool,
                recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Check that each FILE (or each file in DIR) carries the labels the profile requires."""
@@ -98,7 +100,7 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, fm
         elif fmt == "sarif":
             reports.append(report)
         else:
-            render_report(report, quiet=quiet)
+            render_report(report, quiet=quiet, verbose=verbose)
         return None
 
     drive(files, task, recursive=recursive, jobs=jobs, jsonl=jsonl, skip_done=skip_done, label="verify",

@@ -42,8 +42,11 @@ def test_mark_then_verify(runner: CliRunner, tmp_path: Path) -> None:
     assert '"ProduceID":"id-1"' in res.output
     res = runner.invoke(cli, ["verify", str(tmp_path / "b.png"), "--scope", "implicit"])
     assert res.exit_code == 0 and "COMPLIANT" in res.output
-    res = runner.invoke(cli, ["verify", str(tmp_path / "b.png")])  # the visible label is read by OCR
-    assert res.exit_code == 0 and "COMPLIANT" in res.output and "explicit.image" in res.output
+    res = runner.invoke(cli, ["verify", str(tmp_path / "b.png"), "-v"])  # the visible label is read by OCR
+    assert res.exit_code == 0 and "COMPLIANT" in res.output and "PASS explicit.image" in res.output
+    short = runner.invoke(cli, ["verify", str(tmp_path / "b.png")])  # default: verdict + what needs attention
+    assert short.exit_code == 0 and "PASS" not in short.output and "checks passed" in short.output
+    assert max(len(line) for line in short.output.splitlines()) <= 260
     res = runner.invoke(cli, ["mark", str(src), "-o", str(tmp_path / "c.png"), "--producer", PRODUCER, "--no-explicit"])
     assert res.exit_code == 0 and "waived" in res.output
     res = runner.invoke(cli, ["verify", str(tmp_path / "c.png")])
@@ -284,7 +287,7 @@ def test_pdf_pages_and_password(runner: CliRunner, tmp_path: Path) -> None:
     reader = PdfReader(tmp_path / "b.pdf")
     assert all("人工智能生成" in page.extract_text() for page in reader.pages)
     assert json.loads(reader.metadata["/AIGC"])["ContentProducer"] == PRODUCER
-    res = runner.invoke(cli, ["verify", str(tmp_path / "b.pdf")])
+    res = runner.invoke(cli, ["verify", str(tmp_path / "b.pdf"), "-v"])
     assert res.exit_code == 0 and "explicit.document" in res.output, res.output
 
     locked = _blank_pdf(tmp_path / "locked.pdf", 1, password="s3cret")

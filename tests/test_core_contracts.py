@@ -193,3 +193,23 @@ def test_no_hasattr_password_left() -> None:
                  or "handler.password = " in p.read_text(encoding="utf-8")]
     assert offenders == []
     assert os.path.exists(root / "reading.py")
+
+
+def test_text_bytes_need_kind_text() -> None:
+    from aigclabel.errors import OptionError
+
+    with pytest.raises(UnsupportedFormat, match="kind='text'"):
+        aigclabel.mark(b"Internal Server Error", producer=PRODUCER)
+    out = aigclabel.mark(b"A generated poem.\n", producer=PRODUCER, kind="text")
+    assert "人工智能" in out.decode("utf-8")
+    with pytest.raises(OptionError, match="content is image"):
+        aigclabel.mark(jpeg(), producer=PRODUCER, kind="text")
+
+
+def test_waiver_note_says_whether_it_was_recorded(tmp_path: Path) -> None:
+    src = tmp_path / "g.jpg"
+    src.write_bytes(jpeg())
+    unlogged = aigclabel.mark_file(src, producer=PRODUCER, explicit=False)
+    assert any("NOT recorded" in n and "audit_log" in n for n in unlogged.notes)
+    logged = aigclabel.mark_file(src, producer=PRODUCER, explicit=False, audit_log=tmp_path / "log.jsonl")
+    assert any("recorded in the audit log" in n for n in logged.notes)
