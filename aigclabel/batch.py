@@ -35,7 +35,7 @@ from .report import EXIT_POLICY, error_dict
 from .formats import _BUILTIN as _FORMAT_MODULES
 
 __all__ = ["discover", "pending", "jobs_count", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict",
-           "error_exit_code", "verify_task", "review_task", "output_for"]
+           "error_exit_code", "verify_task", "review_task", "mark_task", "output_for"]
 
 
 
@@ -400,3 +400,26 @@ def review_task(path: str, *, platform: Any, declared_ai: bool = False, write: b
             os.makedirs(parent, exist_ok=True)
     return review(path, platform=platform, declared_ai=declared_ai, write=write, output=output,
                   overwrite=overwrite, password=password, limits=limits)
+
+
+def mark_task(path: str, *, output: str | None = None, out_dir: str | None = None, roots: tuple[str, ...] = (),
+              sidecar: bool = False, audit_log: str | None = None, **options: Any) -> Any:
+    """``mark_file`` for one path: to *output*, to a mirror under *out_dir*, or in place (``in_place=True``).
+
+    *audit_log* is a path (each worker appends its own lines; one ``write`` per line); *sidecar*
+    also writes the record beside the output (plain text has no carrier).
+    """
+    from .marking import mark_file
+
+    if out_dir is not None:
+        output = output_for(path, out_dir, roots)
+        parent = os.path.dirname(output)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+    result = mark_file(path, output, audit_log=audit_log, **options)
+    if sidecar:
+        from .textlabel import write_sidecar
+
+        written = write_sidecar(result.destination or path, result.record, overwrite=True)
+        result.notes.append(f"record also written to {written}")
+    return result

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any
 
 import click
 
-from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, decided_codes, dump_json, echo_error, error_dict,
-                      exit_code_for, final_code, guarded, json_option, limits_option, profile_option, progress)
+from ._batch import batch_options, drive, report_error
+from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, decided_codes, dump_json, final_code, guarded, json_option,
+                      limits_option, profile_option)
 
 EPILOG = """\b
 Examples:
@@ -36,8 +38,9 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 
 
 @click.command("mark", epilog=EPILOG + "\n\n" + EXIT_CODES_HELP)
-@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", metavar="PATH", help="Output file, or an existing directory for several inputs.")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT|DIR...")
+@click.option("-o", "--output", metavar="PATH",
+              help="Output file, or an existing directory for several inputs (directory inputs are mirrored in it).")
 @click.option("--in-place", is_flag=True, help="Rewrite each INPUT atomically instead of writing a new file.")
 @click.option("--producer", required=True, metavar="CODE",
               help="ContentProducer: your provider code (27-character TC260 code recommended).")
@@ -84,14 +87,17 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @limits_option
 @json_option
+@batch_options
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str, produce_id: str | None,
              profile: str, no_explicit: bool, text: str | None, position: str | None, font: str | None,
              prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
              video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
              sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
-             tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any, as_json: bool) -> None:
-    """Label INPUT files as AI-generated: the AIGC metadata record, plus the explicit label."""
+             tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any, as_json: bool,
+             recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
+    """Label INPUT files (or the files in INPUT directories) as AI-generated: the AIGC record + the explicit label."""
+    from aigclabel.batch import mark_task
     from aigclabel.errors import LabelError
     from aigclabel.marking import build_record
     from aigclabel.profiles import load_profile
@@ -100,6 +106,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         raise click.UsageError("give either -o/--output or --in-place, not both")
     if not in_place and not output:
         raise click.UsageError("give -o/--output PATH (or --in-place to rewrite the input)")
+    if as_json and jsonl:
+        raise click.UsageError("--jsonl is an output format of its own; drop --json")
     if produce_id and len(inputs) > 1:
         raise click.UsageError("--produce-id names one piece of content; omit it for several inputs "
                                "(each gets a fresh id)")
@@ -110,77 +118,73 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     if text is not None and not no_explicit and not prof.wording_ok(text):
         raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
                          f"as profile {prof.id} requires")
-    c2pa_options = None
-    if (sign_cert or sign_key or tsa or system) and not c2pa:
-        raise click.UsageError("--sign-cert, --sign-key, --tsa and --system go with --c2pa")
-    if c2pa:
-        if not (sign_cert and sign_key):
-            raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
-                                   "(for a development pair: aigclabel keys init DIR)")
-        from aigclabel.c2pa import C2paOptions, SigningError, available
-
-        if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
-            raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
-        system_name, _, system_version = (system or "").partition("/")
-        c2pa_options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa,
-                                   system_name=system_name or None, system_version=system_version or None)
-        try:
-            c2pa_options.check()  # unusable credentials stop the run before any file: exit 2
-        except SigningError as exc:
-            raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key/--tsa") from None
-    to_dir = output is not None and (len(inputs) > 1 or output.endswith(("/", os.sep)) or os.path.isdir(output))
+    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key, tsa, system)
+    dirs = tuple(i for i in inputs if os.path.isdir(i))
+    to_dir = output is not None and (len(inputs) > 1 or bool(dirs) or output.endswith(("/", os.sep))
+                                     or os.path.isdir(output))
     if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]  # to_dir implies an output
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
         sys.exit(EXIT_ERROR)
+    if dirs and produce_id:
+        raise click.UsageError("--produce-id names one piece of content; omit it for a directory")
+    if audit_log:
+        from aigclabel.audit import AuditLog
 
-    from aigclabel.audit import AuditLog
+        AuditLog(audit_log).close()  # unwritable: stops the run before any file (exit 3)
+    task = functools.partial(
+        mark_task, output=None if (to_dir or in_place) else output, out_dir=output if to_dir else None, roots=dirs,
+        sidecar=sidecar, audit_log=audit_log, producer=producer, produce_id=produce_id, profile=profile,
+        explicit=not no_explicit, overwrite=force, in_place=in_place, durable=durable, text=text, position=position,
+        font=font, pages=pages, password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
+        explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options, limits=limits)
+    results: list[dict[str, Any]] = []
+    codes = decided_codes()
 
-    log = AuditLog(audit_log) if audit_log else None  # unwritable: stops the run before any file (exit 3)
-    try:
-        results, codes = _mark_all(inputs, output, to_dir, in_place, log, as_json, sidecar, dict(
-            producer=producer, produce_id=produce_id, profile=prof, explicit=not no_explicit, overwrite=force,
-            in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
-            password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
-            explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options,
-            limits=limits))
-    finally:
-        if log is not None:
-            log.close()
+    def on_outcome(outcome: Any) -> dict[str, Any] | None:
+        if outcome.error is not None:
+            # a label that does not fit this file (text too wide for a tiny image) is this file's failure: 3
+            codes.append(EXIT_ERROR if outcome.error.get("kind") == "label-error" else outcome.exit_code)
+            obj = {"path": outcome.path, "source": outcome.path, "error": outcome.error}
+            results.append(obj)
+            report_error(outcome)
+            return obj
+        codes.append(EXIT_OK)
+        result = outcome.value
+        obj = {"path": outcome.path, **result.to_dict()}
+        if as_json:
+            results.append(obj)
+        elif not jsonl:
+            click.echo(f"{outcome.path} -> {result.destination}: {result.format}, record {result.record_json}")
+            for note in result.notes:
+                click.echo(f"  note: {note}")
+        return obj
+
+    drive(inputs, task, recursive=recursive, jobs=jobs, jsonl=jsonl, skip_done=skip_done, label="mark",
+          on_outcome=on_outcome, text_to_stdout=not (as_json or jsonl))
     if as_json:
         dump_json(results)
-    elif len(inputs) > 1:
-        ok = codes.count(EXIT_OK)
-        click.echo(f"{ok} marked, {len(codes) - ok} failed", err=True)
     sys.exit(final_code(codes))
 
 
-def _mark_all(inputs: tuple[str, ...], output: str | None, to_dir: bool, in_place: bool, log: Any,
-              as_json: bool, sidecar: bool, kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
-    from aigclabel.batch import output_for
-    from aigclabel.errors import LabelError
-    from aigclabel.marking import mark_file
+def _c2pa_options(c2pa: bool, sign_cert: str | None, sign_key: str | None, tsa: str | None,
+                  system: str | None) -> Any:
+    """The C2PA signing options, checked before any file (unusable credentials: exit 2)."""
+    if (sign_cert or sign_key or tsa or system) and not c2pa:
+        raise click.UsageError("--sign-cert, --sign-key, --tsa and --system go with --c2pa")
+    if not c2pa:
+        return None
+    if not (sign_cert and sign_key):
+        raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
+                               "(for a development pair: aigclabel keys init DIR)")
+    from aigclabel.c2pa import C2paOptions, SigningError, available
 
-    results: list[dict[str, Any]] = []
-    codes: list[int] = decided_codes()
-    for path in progress(list(inputs), "marking"):
-        dest = None if in_place or output is None else (output_for(path, output) if to_dir else output)
-        try:
-            result = mark_file(path, dest, audit_log=log, **kwargs)
-            if sidecar:
-                from aigclabel.textlabel import write_sidecar
-
-                written = write_sidecar(result.destination or path, result.record, overwrite=True)
-                result.notes.append(f"record also written to {written}")
-        except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-            codes.append(EXIT_ERROR if isinstance(exc, LabelError) else exit_code_for(exc))
-            results.append({"source": path, "destination": dest, "error": error_dict(exc)})
-            echo_error(exc, path)
-            continue
-        codes.append(EXIT_OK)
-        results.append(result.to_dict())
-        if not as_json:
-            where = result.destination
-            click.echo(f"{path} -> {where}: {result.format}, record {result.record_json}")
-            for note in result.notes:
-                click.echo(f"  note: {note}")
-    return results, codes
+    if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
+        raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
+    system_name, _, system_version = (system or "").partition("/")
+    options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa,
+                          system_name=system_name or None, system_version=system_version or None)
+    try:
+        options.check()
+    except SigningError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key/--tsa") from None
+    return options

@@ -110,7 +110,7 @@ def test_many_inputs_into_a_directory_one_bad(runner: CliRunner, tmp_path: Path)
     assert res.exit_code == 3
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
     assert "c.jpg" in res.stderr and "not a supported format" in res.stderr
-    assert "2 marked, 1 failed" in res.stderr
+    assert "3 files: 2 done, 1 error" in res.stderr  # the same batch summary as verify and review
 
 
 def test_output_directory_must_exist(runner: CliRunner, tmp_path: Path) -> None:

@@ -115,3 +115,50 @@ def test_os_error_line_names_the_path_and_cause() -> None:
     assert error_line(exc, "gen.jpg") == "gen.jpg: /srv/out/.gen.jpg.x.aigctmp: Permission denied"
     assert exit_code_for(exc) == 3
     assert "internal error" in error_line(RuntimeError("a bug"), "gen.jpg")  # ours still surface as bugs
+
+
+def test_batch_marking_mirrors_a_tree_streams_jsonl_and_resumes(tmp_path: Path) -> None:
+    import json
+
+    tree = tmp_path / "in"
+    (tree / "a" / "b").mkdir(parents=True)
+    for i, rel in enumerate(["x.jpg", "a/y.jpg", "a/b/z.jpg"]):
+        (tree / rel).write_bytes(jpeg(i))
+    (tree / "a" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe1\x00")
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run("mark", "in", "-r", "-o", "out/", "--producer", PRODUCER, "--no-explicit", "--jobs", "2", "--jsonl",
+              "--audit-log", "waivers.jsonl", cwd=tmp_path)
+    assert res.returncode == 3, res.stderr  # the broken file could not be marked; the rest were
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert sorted(o["path"] for o in lines) == sorted(str(Path("in") / r) for r in
+                                                      ["x.jpg", "a/y.jpg", "a/b/z.jpg", "a/bad.jpg"])
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.jpg")) == ["a/b/z.jpg", "a/y.jpg", "x.jpg"]
+    for p in out.rglob("*.jpg"):
+        assert aigclabel.verify(p, scope="implicit").verdict is aigclabel.Verdict.COMPLIANT
+    assert len((tmp_path / "waivers.jsonl").read_text().splitlines()) == 3  # workers append to one log
+    assert "4 files: 3 done, 1 error" in res.stderr
+    # resume: done files are skipped; the failed one is tried again
+    (tmp_path / "log.jsonl").write_text(res.stdout)
+    again = run("mark", "in", "-r", "-o", "out/", "--producer", PRODUCER, "--no-explicit", "--jsonl",
+                "--skip-done", "log.jsonl", cwd=tmp_path)
+    assert [json.loads(line)["path"] for line in again.stdout.splitlines()] == [str(Path("in") / "a" / "bad.jpg")]
+
+
+def test_a_directory_input_needs_an_output_directory(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.jpg").write_bytes(jpeg())
+    res = run("mark", "in", "-o", "missing/", "--producer", PRODUCER, cwd=tmp_path)
+    assert res.returncode == 3 and "does not exist" in res.stderr
+
+
+def test_inspect_takes_directories(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.jpg").write_bytes(aigclabel.mark(jpeg(), producer=PRODUCER, explicit=False))
+    (tmp_path / "d" / "sub" / "b.jpg").write_bytes(jpeg(3))
+    flat = json.loads(run("inspect", "d", "--json", cwd=tmp_path).stdout)
+    assert [o["path"] for o in flat] == [str(Path("d") / "a.jpg")] and len(flat[0]["labels"]) == 1
+    deep = json.loads(run("inspect", "d", "-r", "--json", cwd=tmp_path).stdout)
+    assert sorted(o["path"] for o in deep) == [str(Path("d") / "a.jpg"), str(Path("d") / "sub" / "b.jpg")]
