@@ -6,6 +6,7 @@ Signing (C2PA, :mod:`aigclabel.c2pa`) is the last write, made in one place: :fun
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from .audit import AuditLog, open_audit_log
 from .errors import LabelError, OptionError, UnsupportedFormat, UnsupportedOperation
 from .explicit import POSITIONS, ExplicitOptions, marker_for
 from .formats import FormatHandler, ImplicitLabel
-from .label import AigcRecord, LegacyRecord, new_produce_id
+from .label import AigcRecord, LegacyRecord, is_allowed_value, new_produce_id
 from .limits import Limits
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
 from .reading import open_handler, write_implicit
@@ -178,7 +179,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                           in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
                           password=password, prompt=prompt, audio_positions=audio_positions,
                           explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
-                          details=details, kind=kind)
+                          details=details, kind=kind, keep_id=produce_id is None)
     finally:
         if close_log and log is not None:
             log.close()
@@ -189,9 +190,21 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                in_place: bool, durable: bool, text: str | None, position: str | None, font: str | None,
                pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
                explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
-               limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None) -> MarkResult:
+               limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None,
+               keep_id: bool = False) -> MarkResult:
     with open_handler(source, password=password, limits=limits) as (src, handler):
         _check_kind(source, handler, kind)
+        if keep_id and isinstance(record, AigcRecord):
+            kept = _existing_produce_id(handler, src)
+            if kept is not None and kept != record.produce_id:
+                record = dataclasses.replace(record, produce_id=kept)
+                record.check_writable()
+                implicit = ImplicitLabel(record.to_json(), implicit.digital_source_type)
+                notes.append(f"kept the file's existing ProduceID {kept!r} (give produce_id / --produce-id to "
+                             "replace it)")
+        notes += _usage_notes(handler, destination, explicit, {"pages": pages, "prompt": prompt,
+                                                                "audio_positions": audio_positions,
+                                                                "position": position})
         if not handler.can_write:
             raise UnsupportedOperation(f"writing labels into {handler.name.upper()} is not supported yet")
         if not getattr(handler, "implicit_carrier", True):
@@ -239,6 +252,47 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             if log is not None:  # before the rename: no output without its log line
                 log.append(result.audit_record())
     return result
+
+
+def _existing_produce_id(handler: FormatHandler, src: CountingReader) -> str | None:
+    """The ProduceID of the record the file already carries (normative carrier first), if any."""
+    try:
+        evidence = handler.read(src)
+    finally:
+        src.seek(0)
+    labels = sorted(evidence.labels, key=lambda lab: not lab.normative)
+    for lab in labels:
+        value = (lab.fields or {}).get("ProduceID")
+        if isinstance(value, str) and value and is_allowed_value(value):
+            return value
+    return None
+
+
+#: options that apply to one content kind only (named as the command line names them)
+_KIND_OPTIONS = {"pages": ("document", "--pages"), "prompt": ("audio", "--prompt"),
+                 "audio_positions": ("audio", "--audio-position"), "position": (None, "--position")}
+
+
+def _usage_notes(handler: FormatHandler, destination: str | os.PathLike | None, explicit: bool,
+                 given: dict[str, Any]) -> list[str]:
+    """Warnings for a user who asked for something that does not fit this file (nothing is refused)."""
+    notes: list[str] = []
+    if destination is not None:
+        ext = os.path.splitext(os.fspath(destination))[1].lower()
+        if ext and handler.extensions and ext not in handler.extensions:
+            notes.append(f"warning: the output is named {ext} but the content is {handler.name.upper()} "
+                         f"({', '.join(handler.extensions[:3])}); the format follows the content, not the name")
+    for name, value in given.items():
+        if value in (None, [], ()):
+            continue
+        kind, flag = _KIND_OPTIONS[name]
+        if not explicit:
+            notes.append(f"warning: {flag} has no effect: the explicit label was waived")
+        elif kind is not None and handler.kind != kind:
+            notes.append(f"warning: {flag} applies to {kind} content only; ignored for {handler.name.upper()}")
+        elif kind is None and handler.kind == "audio":
+            notes.append(f"warning: {flag} does not apply to audio (use --audio-position); ignored")
+    return notes
 
 
 def _check_kind(source: SourceLike, handler: FormatHandler, kind: str | None) -> None:

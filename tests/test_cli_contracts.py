@@ -162,3 +162,15 @@ def test_inspect_takes_directories(tmp_path: Path) -> None:
     assert [o["path"] for o in flat] == [str(Path("d") / "a.jpg")] and len(flat[0]["labels"]) == 1
     deep = json.loads(run("inspect", "d", "-r", "--json", cwd=tmp_path).stdout)
     assert sorted(o["path"] for o in deep) == [str(Path("d") / "a.jpg"), str(Path("d") / "sub" / "b.jpg")]
+
+
+def test_warnings_for_a_misnamed_output_and_options_that_do_not_apply(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 30, 30)).save(buf, "PNG")
+    (tmp_path / "gen.png").write_bytes(buf.getvalue())
+    res = run("mark", "gen.png", "-o", "z.mp4", "--producer", PRODUCER, "--pages", "all", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "named .mp4 but the content is PNG" in res.stdout
+    assert "--pages applies to document content only" in res.stdout
+    quiet = run("mark", "gen.png", "-o", "ok.png", "--producer", PRODUCER, cwd=tmp_path)
+    assert "warning" not in quiet.stdout

@@ -213,3 +213,15 @@ def test_waiver_note_says_whether_it_was_recorded(tmp_path: Path) -> None:
     assert any("NOT recorded" in n and "audit_log" in n for n in unlogged.notes)
     logged = aigclabel.mark_file(src, producer=PRODUCER, explicit=False, audit_log=tmp_path / "log.jsonl")
     assert any("recorded in the audit log" in n for n in logged.notes)
+
+
+def test_remarking_keeps_the_produce_id_unless_one_is_given(tmp_path: Path) -> None:
+    first = aigclabel.mark_file(jpeg(), producer=PRODUCER, produce_id="job-1", explicit=False)
+    assert first.data is not None
+    again = aigclabel.mark_file(first.data, producer=PRODUCER, explicit=False)
+    assert again.record.to_dict()["ProduceID"] == "job-1"
+    assert any("kept the file's existing ProduceID 'job-1'" in n for n in again.notes)
+    assert again.data is not None
+    assert [lab.fields["ProduceID"] for lab in aigclabel.inspect(again.data).labels if lab.fields] == ["job-1"]
+    replaced = aigclabel.mark_file(first.data, producer=PRODUCER, produce_id="job-2", explicit=False)
+    assert replaced.record.to_dict()["ProduceID"] == "job-2" and not any("kept" in n for n in replaced.notes)
