@@ -1,8 +1,11 @@
 """The format registry: handlers chosen by content, scored like ``mutagen.File``.
 
-Every handler module is listed once in :data:`_BUILTIN`; its classes are imported only when a
-file needs detecting, so ``aigclabel --help`` stays fast.  Ties in score are broken by name, so
-the order here never matters.
+Every handler module is listed once in :data:`_BUILTIN`, with the magic numbers in :data:`_MAGIC`
+that its handlers' ``score()`` needs to see before it can be non-zero.  Detection imports only
+the modules whose magic matches the first bytes (plus those without a fixed signature), so
+verifying one JPEG does not import eighteen format modules; when none of those claims the content
+every module is asked, exactly as before.  Ties in score are broken by name, so the order here
+never matters.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from .._io import CountingReader
 from ..errors import UnsupportedFormat
 from .base import HEAD_SIZE, Evidence, FormatHandler, ImplicitLabel, OpenOptions
 
-__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "OpenOptions", "handlers", "detect", "handler_for", "register"]
+__all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "OpenOptions", "handlers", "candidates", "detect",
+           "handler_for", "register"]
 
 # module name -> handler class names (one line per format family)
 _BUILTIN: dict[str, tuple[str, ...]] = {
@@ -37,8 +41,68 @@ _BUILTIN: dict[str, tuple[str, ...]] = {
     "flv": ("FlvHandler",),
 }
 
+#: module -> the (offset, bytes) signatures one of which its handlers need before scoring > 0
+#: (offset -1: anywhere in the first HEAD_SIZE bytes); None: no fixed signature, always asked.
+#: A test (tests/test_registry.py) checks every handler's score against this table.
+_MAGIC: dict[str, tuple[tuple[int, bytes], ...] | None] = {
+    "jpeg": ((0, b"\xff\xd8\xff"),),
+    "png": ((0, b"\x89PNG\r\n\x1a\n"),),
+    "mp3": ((0, b"ID3"), (0, b"\xff")),  # an ID3v2 tag, or a bare MPEG frame sync
+    "wav": ((8, b"WAVE"),),
+    "flac": ((0, b"fLaC"), (0, b"ID3")),  # FLAC behind an ID3v2 tag too
+    "ogg": ((0, b"OggS"),),
+    "aiff": ((0, b"FORM"),),
+    "tiff": ((0, b"II*\x00"), (0, b"MM\x00*"), (0, b"II+\x00"), (0, b"MM\x00+")),
+    "heif": ((4, b"ftyp"),),
+    "webp": ((0, b"RIFF"),),
+    "gif": ((0, b"GIF"),),
+    "pdf": ((-1, b"%PDF-"),),
+    "mp4": ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"pnot"), (4, b"free"), (4, b"skip")),
+    "office": ((0, b"PK\x03\x04"),),
+    "text": None,  # text is recognised by decoding, not by a signature
+    "matroska": ((0, b"\x1a\x45\xdf\xa3"),),
+    "riff_avi": ((0, b"RIFF"),),
+    "flv": ((0, b"FLV"),),
+}
+
 _registry: list[type[FormatHandler]] = []
 _loaded = False
+_imported: dict[str, list[type[FormatHandler]]] = {}  # module -> its handler classes, once imported
+
+
+def _import(module: str) -> list[type[FormatHandler]]:
+    classes = _imported.get(module)
+    if classes is None:
+        mod = importlib.import_module(f"{__name__}.{module}")
+        classes = _imported[module] = [getattr(mod, name) for name in _BUILTIN[module]]
+        for cls in classes:
+            register(cls)
+    return classes
+
+
+def _magic_matches(module: str, head: bytes) -> bool:
+    magic = _MAGIC.get(module)
+    if magic is None:
+        return True
+    for offset, sig in magic:
+        if offset < 0:
+            if sig in head:
+                return True
+        elif head[offset:offset + len(sig)] == sig:
+            return True
+    return False
+
+
+def candidates(head: bytes) -> list[type[FormatHandler]]:
+    """The handlers that may claim *head*: those of the modules whose magic matches (imports only those),
+    plus handlers registered by third parties."""
+    found: set[type[FormatHandler]] = set()
+    for module in _BUILTIN:
+        if _magic_matches(module, head):
+            found.update(_import(module))
+    builtin = {cls for classes in _imported.values() for cls in classes}
+    found.update(h for h in _registry if h not in builtin)  # third-party formats have no magic here
+    return sorted(found, key=lambda h: h.name)
 
 
 def register(handler: type[FormatHandler]) -> type[FormatHandler]:
@@ -49,12 +113,11 @@ def register(handler: type[FormatHandler]) -> type[FormatHandler]:
 
 
 def handlers() -> list[type[FormatHandler]]:
+    """Every handler (imports every format module: detection uses :func:`candidates` instead)."""
     global _loaded
     if not _loaded:
-        for module, names in _BUILTIN.items():
-            mod = importlib.import_module(f"{__name__}.{module}")
-            for name in names:
-                register(getattr(mod, name))
+        for module in _BUILTIN:
+            _import(module)
         _loaded = True
     return sorted(_registry, key=lambda h: h.name)
 
@@ -69,10 +132,22 @@ def detect(head: bytes, name: str | None = None,
     then the name order.  Handlers without a ``tie_group`` are chosen exactly as before.
     Handlers in *exclude* are passed over (see :func:`handler_for`).
     """
+    if not head:
+        raise UnsupportedFormat("empty file")
+    if not exclude:
+        try:
+            return _detect_among(candidates(head), head, name, exclude)
+        except UnsupportedFormat:
+            pass  # no candidate claims it: ask every handler, as a registry without magic numbers would
+    return _detect_among(handlers(), head, name, exclude)
+
+
+def _detect_among(pool: list[type[FormatHandler]], head: bytes, name: str | None,
+                  exclude: frozenset[type[FormatHandler]]) -> type[FormatHandler]:
     best: tuple[int, str] | None = None
     chosen: type[FormatHandler] | None = None
     scores: dict[type[FormatHandler], int] = {}
-    for handler in handlers():
+    for handler in pool:
         if handler in exclude:
             continue
         score = scores[handler] = handler.score(head)

@@ -14,9 +14,13 @@ DESCRIPTION = "the record is stored where the format guide says"
 
 
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
-    from ..formats import handlers
+    handler = ctx.handler
+    if handler is not None and handler.name == ctx.evidence.format:
+        normative = handler.normative_carrier
+    else:  # evidence built without its handler (a caller's own): look the format up
+        from ..formats import handlers
 
-    normative = {h.name: h.normative_carrier for h in handlers()}.get(ctx.evidence.format, "?")
+        normative = {h.name: h.normative_carrier for h in handlers()}.get(ctx.evidence.format, "?")
     for lab in ctx.evidence.labels:
         if lab.normative:
             yield Finding(ID, Level.PASS, f"record in the normative carrier {lab.carrier}", location=lab.location)
