@@ -1,0 +1,34 @@
+"""``aigclabel checks``: every check the verifier runs, with the clause and level each profile gives it."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import dump_json, guarded, json_option
+
+
+@click.command("checks", epilog="\b\nExamples:\n  aigclabel checks\n  aigclabel checks --profile iptc\n"
+                                "  aigclabel checks --json\n  aigclabel checks --markdown > docs/checks.md")
+@click.option("--profile", "-p", "profile_id", metavar="ID", help="Only the checks this shipped profile uses.")
+@click.option("--markdown", is_flag=True, help="The full catalogue as Markdown (docs/checks.md).")
+@json_option
+@guarded
+def checks_cmd(profile_id: str | None, markdown: bool, as_json: bool) -> None:
+    """List every check: its stable id, scope, what passes, and its clause and level per profile."""
+    from aigclabel.checks import catalogue, to_markdown
+
+    entries = catalogue()
+    if profile_id:
+        from aigclabel.profiles import load_profile
+
+        prof = load_profile(profile_id)  # unknown: a ProfileError, exit 2
+        entries = [e for e in entries if prof.id in e.profiles]
+    if markdown:
+        click.echo(to_markdown(entries), nl=False)
+    elif as_json:
+        dump_json([e.to_dict() for e in entries])
+    else:
+        for e in entries:
+            uses = ", ".join(f"{pid}: {u['level'] if u['enabled'] else 'off'}" for pid, u in sorted(e.profiles.items()))
+            click.echo(f"{e.id:32} {e.scope:9} {e.summary}")
+            click.echo(click.style(f"{'':32} {'':9} {uses or 'no shipped profile'}", dim=True))
