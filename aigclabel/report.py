@@ -189,6 +189,21 @@ class Report:
         return Verdict.COMPLIANT
 
     @property
+    def outcome(self) -> str:
+        """What kind of yes or no, for a platform: ``compliant``, ``not-labelled`` (no label of any kind
+        was found), ``non-compliant`` (a label is there but breaks the rules, or one is missing) or
+        ``not-fully-checked`` (a required check could not run).  The verdict and exit code stay as they are."""
+        verdict = self.verdict
+        if verdict is Verdict.COMPLIANT:
+            return "compliant"
+        if verdict is Verdict.INCONCLUSIVE:
+            return "not-fully-checked"
+        found_explicit = any(f.level is Level.PASS and f.rule.startswith("explicit.") for f in self.findings)
+        if not self.labels and not found_explicit:
+            return "not-labelled"
+        return "non-compliant"
+
+    @property
     def exit_code(self) -> int:
         return EXIT_POLICY.for_verdict(self.verdict)
 
@@ -206,6 +221,7 @@ class Report:
             "profile": self.profile,
             "scope": self.scope,
             "verdict": self.verdict.value,
+            "outcome": self.outcome,
             "findings": [f.to_dict() for f in self.findings],
             "labels": [{"carrier": lab.carrier, "fields": lab.fields, "form": lab.form,
                         "location": lab.location} for lab in self.labels],

@@ -20,6 +20,8 @@ def render_report(report: Report, *, quiet: bool = False, verbose: bool = False)
     """One verdict line per file; then the findings that need attention (all of them with *verbose*)."""
     verdict = report.verdict.value
     head = click.style(verdict.upper(), fg=_VERDICT_COLOUR.get(verdict), bold=True)
+    if report.outcome == "not-labelled":
+        head += " (no label found)"
     passed = sum(1 for f in report.findings if f.level is Level.PASS)
     click.echo(f"{report.path}: {head}  ({report.format}, profile {report.profile}, scope {report.scope}; "
                f"{passed} of {len(report.findings)} checks passed)")

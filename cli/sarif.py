@@ -39,6 +39,7 @@ def to_sarif(reports: Iterable[Report], errors: Iterable[dict[str, Any]] = ()) -
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(report.path)}},
                                **({"message": {"text": f.location}} if f.location else {})}],
                 "properties": {"aigclabelRule": f.rule, "profile": report.profile, "verdict": report.verdict.value,
+                               "outcome": report.outcome,
                                **({"expected": f.expected} if f.expected is not None else {}),
                                **({"actual": f.actual} if f.actual is not None else {})},
             }

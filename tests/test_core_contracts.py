@@ -225,3 +225,14 @@ def test_remarking_keeps_the_produce_id_unless_one_is_given(tmp_path: Path) -> N
     assert [lab.fields["ProduceID"] for lab in aigclabel.inspect(again.data).labels if lab.fields] == ["job-1"]
     replaced = aigclabel.mark_file(first.data, producer=PRODUCER, produce_id="job-2", explicit=False)
     assert replaced.record.to_dict()["ProduceID"] == "job-2" and not any("kept" in n for n in replaced.notes)
+
+
+def test_outcome_tells_no_label_from_a_broken_one() -> None:
+    plain = jpeg()
+    assert aigclabel.verify(plain, scope="implicit").outcome == "not-labelled"
+    marked = aigclabel.mark(plain, producer=PRODUCER, explicit=False)
+    assert aigclabel.verify(marked, scope="implicit").outcome == "compliant"
+    broken = marked.replace(b'"Label":"1"', b'"Label":"7"')
+    report = aigclabel.verify(broken, scope="implicit")
+    assert report.verdict is Verdict.NONCOMPLIANT and report.outcome == "non-compliant"
+    assert report.to_dict()["outcome"] == "non-compliant"
