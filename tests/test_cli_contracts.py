@@ -174,3 +174,9 @@ def test_warnings_for_a_misnamed_output_and_options_that_do_not_apply(tmp_path: 
     assert "--pages applies to document content only" in res.stdout
     quiet = run("mark", "gen.png", "-o", "ok.png", "--producer", PRODUCER, cwd=tmp_path)
     assert "warning" not in quiet.stdout
+
+
+def test_version_flags(tmp_path: Path) -> None:
+    for flag in ("-V", "--version"):
+        res = run(flag, cwd=tmp_path)
+        assert res.returncode == 0 and res.stdout.strip() == f"aigclabel, version {aigclabel.__version__}"
