@@ -61,7 +61,7 @@ def read_evidence(source: SourceLike, *, password: str | None = None, profile: P
     """
     with open_handler(source, password=password, limits=limits) as (src, handler):
         evidence = handler.read(src)
-        if c2pa_mode != C2PA_SKIP:
+        if c2pa_mode != C2PA_SKIP and _wants_c2pa(profile, scope):
             from .c2pa import merge_evidence  # lazy: the SDK wrapper is not needed for most reads
 
             try:
@@ -71,6 +71,18 @@ def read_evidence(source: SourceLike, *, password: str | None = None, profile: P
                     raise
                 evidence.info["c2pa_error"] = str(exc)
         yield Opened(src, handler, evidence)
+
+
+def _wants_c2pa(profile: Profile | None, scope: str) -> bool:
+    """Whether the manifest must be read: always without a profile, else when one of its checks needs it
+    (decided here so that verifying against the Chinese profiles never imports the C2PA module)."""
+    if profile is None:
+        return True
+    if scope == "explicit":
+        return False
+    from .rules import uses_c2pa
+
+    return uses_c2pa(profile)
 
 
 def write_implicit(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit: ImplicitLabel) -> None:

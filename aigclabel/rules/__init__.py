@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..profiles import Profile
     from ..report import Finding
 
-__all__ = ["Rule", "CheckContext", "get_rule", "all_rules"]
+__all__ = ["Rule", "CheckContext", "get_rule", "all_rules", "uses_c2pa"]
 
 _BUILTIN = (
     "implicit_present",
@@ -86,3 +86,8 @@ def all_rules() -> dict[str, ModuleType]:
 
 def get_rule(rule_id: str) -> ModuleType | None:
     return all_rules().get(rule_id)
+
+
+def uses_c2pa(profile: Profile) -> bool:
+    """True when an enabled rule of *profile* looks at C2PA manifests (``USES_C2PA`` in its module)."""
+    return any(getattr(get_rule(cfg.id), "USES_C2PA", False) for cfg in profile.enabled_rules())
