@@ -6,6 +6,16 @@
 * :func:`atomic_output` writes to a temporary file beside the target and renames it into place,
   so an interrupted run never leaves a partial file and an existing file is never clobbered
   unless the caller asked for it.
+* :func:`aigclabel_tempdir` / :func:`temp_directory` make scratch directories whose names say they
+  are ours and which process made them (``aigclabel-<kind>-<pid>-XXXXXXXX``), so ``aigclabel clean``
+  can find what a killed run left behind and never touch anything else.
+
+Every temporary name we create matches :data:`TEMP_PATTERNS`:
+
+* ``.NAME.p<pid>.XXXXXXXX.aigctmp`` -- a file :func:`atomic_output` is writing beside its target
+  (``.NAME.XXXXXXXX.aigctmp`` from older versions, without the pid);
+* ``aigclabel-<kind>-<pid>-XXXXXXXX[.ext]`` -- a scratch directory or file (uploads of the service);
+* ``aigclabel-video-XXXXXXXX`` -- video scratch directories of older versions.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ import contextlib
 import errno
 import io
 import os
+import re
+import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -22,7 +34,8 @@ from typing import BinaryIO, Iterator, Union
 
 from .errors import OutputError, SourceError
 
-__all__ = ["SourceLike", "CountingReader", "open_source", "atomic_output", "describe_source"]
+__all__ = ["SourceLike", "CountingReader", "open_source", "atomic_output", "describe_source",
+           "aigclabel_tempdir", "aigclabel_tempfile", "temp_directory", "TEMP_PATTERNS", "temp_owner"]
 
 #: what the library accepts as input: a path, the bytes themselves, or a binary file object
 SourceLike = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
@@ -40,6 +53,10 @@ class CountingReader:
     def read(self, n: int = -1) -> bytes:
         data = self._raw.read(n)
         self.bytes_read += len(data)
+        if self.bytes_read > _max_bytes_read():
+            from .errors import LimitExceeded
+
+            raise LimitExceeded("max_bytes_read", f"{self.name}: reading stopped after {self.bytes_read:,} bytes")
         return data
 
     def read_exact(self, n: int, what: str) -> bytes:
@@ -83,6 +100,12 @@ class CountingReader:
             dst.write(block)
             copied += len(block)
         return copied
+
+
+def _max_bytes_read() -> int:
+    from .limits import current  # lazy: limits imports errors only, but keep _io importable on its own
+
+    return current().max_bytes_read
 
 
 def _sendfile(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> int | None:
@@ -196,7 +219,8 @@ def atomic_output(destination: str | os.PathLike, *, overwrite: bool = False,
     if dest.exists() and not overwrite:
         raise OutputError(f"{dest}: already exists (use --force to overwrite)")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".aigctmp", dir=parent)
+        # the pid in the name lets `aigclabel clean` tell a live write from one a SIGKILL left behind
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.p{os.getpid()}.", suffix=".aigctmp", dir=parent)
     except OSError as exc:
         raise OutputError(f"{dest}: cannot write in {parent} ({exc.strerror})") from None
     try:
@@ -232,3 +256,57 @@ def atomic_output(destination: str | os.PathLike, *, overwrite: bool = False,
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+# ----------------------------------------------------------------------------------- temporary names
+
+_KIND = re.compile(r"[a-z][a-z0-9]{0,15}")
+#: mkstemp/mkdtemp's random part: 8 characters of this alphabet
+_RANDOM = r"[a-z0-9_]{8}"
+
+#: every name of a temporary file or directory aigclabel creates; group ``pid`` when the name has it
+TEMP_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(rf"\..+\.p(?P<pid>[0-9]+)\.{_RANDOM}\.aigctmp"),
+    re.compile(rf"\..+\.{_RANDOM}\.aigctmp"),
+    re.compile(rf"aigclabel-[a-z][a-z0-9]{{0,15}}-(?P<pid>[0-9]+)-{_RANDOM}(\.[A-Za-z0-9]{{1,10}})?"),
+    re.compile(rf"aigclabel-video-{_RANDOM}"),
+)
+
+
+def temp_owner(name: str) -> tuple[bool, int | None]:
+    """(is *name* one of our temporary names, the pid that made it if the name says)."""
+    for pattern in TEMP_PATTERNS:
+        match = pattern.fullmatch(name)
+        if match:
+            pid = match.groupdict().get("pid")
+            return True, int(pid) if pid else None
+    return False, None
+
+
+def _temp_prefix(kind: str) -> str:
+    if not _KIND.fullmatch(kind):
+        raise ValueError(f"temporary kind {kind!r} must be a short lower-case word")
+    return f"aigclabel-{kind}-{os.getpid()}-"
+
+
+def aigclabel_tempdir(kind: str, dir: str | os.PathLike[str] | None = None) -> str:
+    """A new private directory ``aigclabel-<kind>-<pid>-XXXXXXXX`` (in *dir* or the system temp dir).
+
+    The caller removes it; if the process is killed first, ``aigclabel clean`` recognises it.
+    """
+    return tempfile.mkdtemp(prefix=_temp_prefix(kind), dir=dir)
+
+
+def aigclabel_tempfile(kind: str, suffix: str = "", dir: str | os.PathLike[str] | None = None) -> tuple[int, str]:
+    """A new private file ``aigclabel-<kind>-<pid>-XXXXXXXX<suffix>``: (open fd, path), like ``mkstemp``."""
+    return tempfile.mkstemp(prefix=_temp_prefix(kind), suffix=suffix, dir=dir)
+
+
+@contextlib.contextmanager
+def temp_directory(kind: str, dir: str | os.PathLike[str] | None = None) -> Iterator[str]:
+    """:func:`aigclabel_tempdir` removed when the block ends (also on SIGTERM: the CLI turns it into an exception)."""
+    path = aigclabel_tempdir(kind, dir)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

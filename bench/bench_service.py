@@ -9,6 +9,12 @@ file as a raw body to ``/v1/review``.  Both are metadata-only (``detect_explicit
 Target (issue #7): HTTP rate >= 0.7x the in-process rate; p50/p99 latency reported.
 Run: python3 bench/bench_service.py [--files N] [--workers W] [--clients C] [--repeat R]
 Exits 1 if the target is missed (0 with a note when the cores were visibly shared during the run).
+
+``--hostile`` (issue 12): instead, the hostile load of ``tests/test_hostile_service.py`` -- 100
+concurrent mixed uploads (labelled and corrupt PNG/JPEG/WAV), oversized bodies, 200 slow connections,
+malformed requests -- against ``aigclabel serve --jobs 2``; prints p50/p95 latency, statuses, the
+server's peak RSS (itself and its workers, from /proc) and the temporary files left.  Exits 1 on any
+500, internal error or file left.
 """
 
 from __future__ import annotations
@@ -105,13 +111,40 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def hostile(uploads: int, slow: int) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import test_hostile_service as hs
+
+    with tempfile.TemporaryDirectory(prefix="aigclabel-bench-") as tmp:
+        scratch = Path(tmp)
+        proc, port = hs.start_server(scratch, "--jobs", "2", "--timeout", "8", "--header-timeout", "3",
+                                     "--max-queue", "200", "--worker-memory", "2G")
+        try:
+            with hs.RssSampler(proc.pid) as sampler:
+                figures = asyncio.run(hs.hostile_load(port, hs.corpus(), uploads=uploads, slow=slow))
+            up = proc.poll() is None
+            left = hs.scratch_files(scratch)
+        finally:
+            hs.stop_server(proc)
+    print(hs.report(figures, sampler, left))
+    statuses = figures["uploads"] + figures["oversized"] + figures["malformed"]
+    bad = 500 in statuses or "internal-error" in figures["kinds"] or left or not up
+    print("FAILED" if bad else "no 500, no internal error, server up, no temp file left")
+    return 1 if bad else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--hostile", action="store_true", help="the hostile load test's figures instead")
+    ap.add_argument("--uploads", type=int, default=100, help="--hostile: concurrent uploads")
+    ap.add_argument("--slow", type=int, default=200, help="--hostile: slow connections")
     args = ap.parse_args()
+    if args.hostile:
+        return hostile(args.uploads, args.slow)
     root = Path(tempfile.mkdtemp(prefix="aigclabel-bench-"))
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", "from aigclabel.cli.main import main; main()", "serve",

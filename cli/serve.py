@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+from typing import Any
 
 import click
 
@@ -15,6 +17,7 @@ Examples:
   aigclabel serve
   aigclabel serve --host 0.0.0.0 --port 8080 --workers 4 --platform-code 00119144030008867405X220001
   aigclabel serve --platform platform.toml --max-upload 50M --timeout 30
+  aigclabel serve --limits max_pixels=50e6,max_decode_seconds=20 --worker-memory 2G --max-queue 32
 
 \b
 Endpoints: POST /v1/review, POST /v1/verify, GET /v1/profiles, GET /healthz; docs at /docs.
@@ -40,7 +43,7 @@ def parse_size(text: str) -> int:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes (each reviews in threads; use about one per CPU).")
+              help="Server processes (HTTP front ends; each has its own pool of --jobs workers).")
 @click.option("--platform-code", metavar="CODE", help="Default platform code (a request's platform_code wins).")
 @click.option("--platform", "platform_file", type=click.Path(dir_okay=False), metavar="FILE.toml",
               help="Default platform profile.")
@@ -50,30 +53,68 @@ def parse_size(text: str) -> int:
 @click.option("--max-upload", default="256M", show_default=True, metavar="SIZE",
               help="Largest upload accepted (413 beyond it), e.g. 50M.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True, metavar="SECONDS",
-              help="Time allowed to receive an upload, and again to process it.")
+              help="Time allowed to process an upload, waiting for a worker included (503 beyond it, the work "
+                   "stopped); also to receive it, unless --body-timeout.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
               help="Where uploads are streamed (default: the system temporary directory).")
+@click.option("--limits", "limits_spec", metavar="K=V,...",
+              help="Resource budget of every request, e.g. max_pixels=50e6,max_allocation=128M "
+                   "(names: see aigclabel.limits.Limits); over it, the answer is 422 naming the limit.")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Uploads read at once per server process, each in its own worker process "
+                   "[default: the number of CPUs, at least 2].")
+@click.option("--max-queue", type=click.IntRange(min=0), default=64, show_default=True, metavar="N",
+              help="Requests that may wait for a worker per server process; beyond that 503 with Retry-After.")
+@click.option("--worker-memory", default="3G", show_default=True, metavar="SIZE",
+              help="Address-space cap of each worker process (0: none); a file needing more is a 422.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=1000, show_default=True, metavar="N",
+              help="Open connections per server process; beyond that 503.")
+@click.option("--body-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Time allowed to receive a request body (408 beyond it) [default: --timeout].")
+@click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time allowed for a new connection to send its request headers.")
 @guarded
 def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, platform_file: str | None,
-              detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None) -> None:
-    """Serve review and verify over HTTP."""
+              detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None,
+              limits_spec: str | None, jobs: int | None, max_queue: int, worker_memory: str, max_connections: int,
+              body_timeout: float | None, header_timeout: float) -> None:
+    """Serve review and verify over HTTP.
+
+    Each upload is read in a worker process under the resource budget (--limits) and a memory cap
+    (--worker-memory); a request over --timeout is answered 503 and its work stopped.
+    """
     try:
         import uvicorn
     except ImportError:
         click.echo("aigclabel: error: the HTTP service needs the service extra: "
                    "pip install 'aigclabel[service]'", err=True)
         sys.exit(EXIT_USAGE)
+    from aigclabel.limits import parse_limits
     from aigclabel.platform import PlatformConfig, load_platform
     from aigclabel.service import ENV_CONFIG, ServiceConfig
+    from aigclabel.service.protocol import PROTOCOL
+
+    try:
+        limits = parse_limits(limits_spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--limits") from None
 
     platform = None
     if platform_file:
         platform = load_platform(platform_file, code=platform_code, detect_explicit=detect_explicit)
     elif platform_code:
-        platform = PlatformConfig(code=platform_code, **({"detect_explicit": detect_explicit} if detect_explicit else {}))
-    cfg = ServiceConfig(platform=platform, max_upload_bytes=parse_size(max_upload), upload_timeout_s=timeout,
-                        timeout_s=timeout, tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None)
+        options: dict[str, Any] = {"detect_explicit": detect_explicit} if detect_explicit else {}
+        platform = PlatformConfig(code=platform_code, **options)
+    memory = parse_size(worker_memory)
+    extra: dict[str, Any] = {"max_concurrency": jobs} if jobs else {}
+    cfg = ServiceConfig(platform=platform, max_upload_bytes=parse_size(max_upload),
+                        upload_timeout_s=body_timeout or timeout, timeout_s=timeout,
+                        tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None, limits=limits, max_queue=max_queue,
+                        worker_memory_bytes=memory or None, header_timeout_s=header_timeout, **extra)
     # Every worker process builds its app from the environment (uvicorn imports the factory by name).
     os.environ[ENV_CONFIG] = cfg.to_json()
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it: let that end the process the
+    # default way (killed by SIGTERM, which service managers count as a clean stop), not as exit 143.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     uvicorn.run("aigclabel.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, http=PROTOCOL, limit_concurrency=max_connections)

@@ -15,7 +15,8 @@ from typing import Any, Iterator
 
 import pytest
 
-httpx = pytest.importorskip("httpx", reason="the service tests need the service extra: pip install 'aigclabel[service]'")
+httpx = pytest.importorskip("httpx",
+                            reason="the service tests need the service extra: pip install 'aigclabel[service]'")
 uvicorn = pytest.importorskip("uvicorn", reason="pip install 'aigclabel[service]'")
 pytest.importorskip("fastapi", reason="pip install 'aigclabel[service]'")
 
@@ -262,3 +263,27 @@ def test_core_does_not_import_the_web_framework() -> None:
             "print(any(m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_limits_apply_per_request_and_name_the_limit(threaded: Any, tmp_path: Path) -> None:
+    """The service's Limits reach the readers in the worker; over one, a 422 naming it (issue 12)."""
+    from aigclabel.limits import Limits
+
+    cfg = ServiceConfig(platform=PlatformConfig(code=PLATFORM), tmp_dir=str(tmp_path),
+                        limits=Limits(max_bytes_read=100))
+    assert ServiceConfig.from_json(cfg.to_json()).limits == cfg.limits  # it reaches `serve --workers N` too
+    base = threaded(cfg)
+    png = make_png()
+    for res in (httpx.post(f"{base}/v1/review", content=png, timeout=30),
+                httpx.post(f"{base}/v1/verify", files={"file": ("a.png", png)}, timeout=30)):
+        assert res.status_code == 422, res.text
+        error = res.json()["error"]
+        assert error["kind"] == "limit-exceeded" and error["limit"] == "max_bytes_read"
+        assert str(tmp_path) not in res.text and error["message"].split(":")[0] in ("upload", "a.png")
+    assert not any(tmp_path.iterdir())
+
+
+def test_serve_rejects_bad_limits() -> None:
+    res = subprocess.run([sys.executable, "-c", "from aigclabel.cli.main import main; main()", "serve",
+                          "--limits", "max_nothing=1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "unknown limit" in res.stderr

@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..limits import DEFAULT_LIMITS, Limits
 from ..platform import PlatformConfig
 from ..profiles import DEFAULT_PROFILE
 
@@ -30,14 +31,23 @@ class ServiceConfig:
 
     * ``platform``: the default platform (a request's ``platform_code`` replaces its code); without
       one, every review request must give ``platform_code``.
-    * ``max_upload_bytes``: the largest request body accepted (413 beyond it; checked against
-      ``Content-Length`` first, then while streaming).
+    * ``max_upload_bytes``: the largest file accepted, the same for a raw body and a multipart form's
+      ``file`` part (413 beyond it; checked against ``Content-Length`` first, then while streaming).
     * ``upload_timeout_s``: time allowed to receive a body (408); ``timeout_s``: time allowed to
-      review or verify it (503; the work is abandoned and its files removed when it ends).
-    * ``max_concurrency``: reviews running at once in one worker process (further requests wait).
-    * ``tmp_dir``: where uploads are streamed (default: the system's temporary directory); every
-      request gets its own directory there, removed when the response is done.
+      review or verify it, waiting for a worker included (503 with Retry-After; the work is stopped
+      -- its worker process killed -- and its files removed at once).
+    * ``max_concurrency``: worker processes reading uploads at once, per server process; up to
+      ``max_queue`` more requests wait for one (beyond that: 503 with Retry-After at once).
+    * ``limits``: the resource budget every job runs under (:class:`aigclabel.limits.Limits`;
+      exceeding it is a 422 naming the limit).
+    * ``worker_memory_bytes``: the address-space cap of each worker (``RLIMIT_AS``; a job that needs
+      more is a 422 ``limit-exceeded`` / ``memory``); ``None``: no cap.
+    * ``recycle_rss_bytes``: a worker whose resident memory is over this after a job is replaced.
+    * ``tmp_dir``: where uploads are streamed (default: the system's temporary directory), as
+      ``aigclabel-upload-<pid>-XXXXXXXX`` files removed when the response is done.
     * ``profile``: the default profile of ``/v1/verify``.
+    * ``header_timeout_s``: ``aigclabel serve`` closes a connection whose request head has not
+      arrived within this (:mod:`.protocol`).
     """
 
     platform: PlatformConfig | None = None
@@ -47,6 +57,11 @@ class ServiceConfig:
     max_concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     tmp_dir: str | None = None
     profile: str = DEFAULT_PROFILE
+    limits: Limits = DEFAULT_LIMITS
+    max_queue: int = 64
+    worker_memory_bytes: int | None = 3 << 30
+    recycle_rss_bytes: int | None = 768 << 20
+    header_timeout_s: float = 10.0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -58,6 +73,8 @@ class ServiceConfig:
     def from_json(cls, text: str) -> ServiceConfig:
         data = json.loads(text)
         platform = data.pop("platform", None)
+        if isinstance(data.get("limits"), dict):
+            data["limits"] = Limits(**data["limits"])
         if platform is not None:
             platform["ai_source_types"] = tuple(platform.get("ai_source_types", ()))
             platform = PlatformConfig(**platform)

@@ -3,263 +3,55 @@
 How an upload is handled:
 
 1. the body is streamed (never held whole in memory) into a private temporary file under
-   ``tmp_dir``: a multipart form's ``file`` part, or a raw body; the file gets a random name
-   (``aigclabel-XXXX``) plus the client's extension when it is a plain one (``.png``), so no client
-   path ever reaches the file system; ``Content-Length`` over the limit is refused before reading, a body that grows over
-   it while streaming is cut off, both with 413;
-2. the review or verification runs in a worker thread (the event loop stays free), with at most
-   ``max_concurrency`` at once and a time limit;
-3. the request's files are removed when the response has been sent; if the time limit fired, the
-   abandoned work removes them when it ends.
+   ``tmp_dir`` (:mod:`.upload`: one size limit for every body form, 413 without buffering, a body
+   deadline);
+2. the review or verification runs in a worker process of :class:`.pool.WorkerPool` (capped
+   address space, the service's :class:`~aigclabel.limits.Limits`), at most ``max_concurrency`` at
+   once and ``max_queue`` waiting, within ``timeout_s``; a job whose request is answered first
+   (time limit, client gone) is stopped by killing its worker;
+3. the request's files are removed when the response has been sent, however the request ended.
 
-Errors are JSON ``{"error": {"kind", "message"}}``: 400 bad request, 408 upload too slow, 409
-``return_file`` with nothing written, 413 too large, 415 unsupported format or body type, 422
-corrupt file, 503 time limit.
+Errors are JSON ``{"error": {"kind", "message"}}`` (see :mod:`.errors`): 400, 408, 409, 413, 415,
+422 (the file could not be checked, with ``limit`` when a limit was exceeded), 503 (time limit or
+overload, with Retry-After).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-import tempfile
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable
+import sys
+import traceback
+from typing import Any, AsyncIterator
 from urllib.parse import quote
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..errors import AigcLabelError, InputError, LabelError, ProfileError, UnsupportedFormat, UnsupportedOperation
-from ..platform import PlatformConfig, review
+from ..errors import LabelError, ProfileError
+from ..platform import PlatformConfig
 from ..profiles import list_profiles
-from ..verifier import SCOPES, verify
+from ..verifier import SCOPES
 from . import ServiceConfig
+from .errors import HttpError
+from .pool import JobFailed, JobTimeout, Overloaded, WorkerPool, WorkerStopped
+from .upload import Scratch, Upload, receive
 
 __all__ = ["create_app", "app_from_env"]
 
-_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
-_MAX_FIELDS = 32
-_MAX_FIELD_BYTES = 16 * 1024
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, kind: str, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.kind, self.message, self.extra = status, kind, message, extra or {}
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"kind": self.kind, "message": self.message}, **self.extra},
-                            status_code=self.status)
-
-
-# ----------------------------------------------------------------------------------- scratch space
-
-
-class _Scratch:
-    """The temporary files of one request, removed when the last user releases them.
-
-    Plain files (``mkstemp``) rather than a directory per request: creating and removing a directory
-    costs milliseconds on some file systems, a file a fraction of that.
-    """
-
-    def __init__(self, root: str | None) -> None:
-        self.root = root or tempfile.gettempdir()
-        self.paths: list[str] = []
-        self._users = 1
-        self._lock = threading.Lock()
-
-    def create(self, suffix: str) -> tuple[Any, str]:
-        """A new private file (0600, unique name): its binary handle and path."""
-        fd, path = tempfile.mkstemp(prefix="aigclabel-", suffix=suffix, dir=self.root)
-        self.paths.append(path)
-        return os.fdopen(fd, "wb"), path
-
-    def reserve(self, path: str) -> str:
-        """A path a writer will create (removed with the rest)."""
-        self.paths.append(path)
-        return path
-
-    def acquire(self) -> None:
-        with self._lock:
-            self._users += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            last = self._users == 0
-        if last:
-            for path in self.paths:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-
-
-@dataclass
-class _Upload:
-    path: str
-    name: str  # what the client called it (display only), or "upload"
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-def _display_name(filename: str | None) -> tuple[str, str]:
-    """(a name to show, a safe suffix): the base name without controls; the extension if plain."""
-    if not filename:
-        return "upload", ""
-    base = re.split(r"[\\/]", filename)[-1]
-    base = "".join(ch for ch in base if ch.isprintable())[:255] or "upload"
-    suffix = os.path.splitext(base)[1]
-    return base, suffix if _SAFE_SUFFIX.fullmatch(suffix) else ""
-
-
-class _FormSink:
-    """Callbacks for python-multipart's streaming parser: the ``file`` part to disk, small fields kept."""
-
-    def __init__(self, scratch: _Scratch, limit: int) -> None:
-        self.scratch, self.limit = scratch, limit
-        self.fields: dict[str, str] = {}
-        self.file_path: str | None = None
-        self.file_name = "upload"
-        self._fh: Any = None
-        self._size = 0
-        self._headers: dict[bytes, bytes] = {}
-        self._hname = b""
-        self._hvalue = b""
-        self._part: str | None = None
-        self._buf = bytearray()
-
-    def callbacks(self) -> dict[str, Callable[..., None]]:
-        return {"on_part_begin": self.part_begin, "on_header_field": self.header_field,
-                "on_header_value": self.header_value, "on_header_end": self.header_end,
-                "on_headers_finished": self.headers_finished, "on_part_data": self.part_data,
-                "on_part_end": self.part_end}
-
-    def part_begin(self) -> None:
-        self._headers, self._hname, self._hvalue, self._part, self._buf = {}, b"", b"", None, bytearray()
-
-    def header_field(self, data: bytes, start: int, end: int) -> None:
-        self._hname += data[start:end]
-
-    def header_value(self, data: bytes, start: int, end: int) -> None:
-        self._hvalue += data[start:end]
-
-    def header_end(self) -> None:
-        self._headers[self._hname.strip().lower()] = self._hvalue.strip()
-        self._hname, self._hvalue = b"", b""
-
-    def headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name == "file":
-            if self.file_path is not None:
-                raise HttpError(400, "bad-request", "more than one 'file' part; send one file per request")
-            raw_name = options.get(b"filename")
-            self.file_name, suffix = _display_name(raw_name.decode("utf-8", "replace") if raw_name else None)
-            self._fh, self.file_path = self.scratch.create(suffix)
-            self._part = "file"
-        else:
-            if len(self.fields) >= _MAX_FIELDS:
-                raise HttpError(400, "bad-request", f"more than {_MAX_FIELDS} form fields")
-            self._part = name
-
-    def part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._part == "file":
-            self._size += end - start
-            if self._size > self.limit:
-                raise HttpError(413, "too-large", f"the file is larger than the limit of {self.limit} bytes")
-            self._fh.write(data[start:end])
-        elif self._part is not None:
-            self._buf += data[start:end]
-            if len(self._buf) > _MAX_FIELD_BYTES:
-                raise HttpError(400, "bad-request", f"form field {self._part!r} is longer than {_MAX_FIELD_BYTES} bytes")
-
-    def part_end(self) -> None:
-        if self._part == "file":
-            self._fh.close()
-            self._fh = None
-        elif self._part:
-            self.fields[self._part] = self._buf.decode("utf-8", "replace")
-        self._part = None
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-
-
-async def _receive(request: Request, scratch: _Scratch, cfg: ServiceConfig) -> _Upload:
-    limit = cfg.max_upload_bytes
-    length = request.headers.get("content-length")
-    if length is not None:
-        try:
-            declared = int(length)
-        except ValueError:
-            raise HttpError(400, "bad-request", "Content-Length is not a number") from None
-        if declared > limit:
-            raise HttpError(413, "too-large", f"the upload is {declared} bytes, over the limit of {limit} bytes")
-    ctype, options = parse_options_header(request.headers.get("content-type", ""))
-    try:
-        with anyio.fail_after(cfg.upload_timeout_s):
-            if ctype == b"multipart/form-data":
-                return await _receive_form(request, scratch, limit, options.get(b"boundary", b""))
-            if ctype == b"application/x-www-form-urlencoded":
-                raise HttpError(415, "unsupported-media-type", "send the file as multipart/form-data (field 'file') "
-                                "or as a raw application/octet-stream body")
-            return await _receive_raw(request, scratch, limit)
-    except TimeoutError:
-        raise HttpError(408, "timeout", f"the upload took longer than {cfg.upload_timeout_s:g} s") from None
-
-
-async def _receive_raw(request: Request, scratch: _Scratch, limit: int) -> _Upload:
-    name, suffix = _display_name(request.query_params.get("filename"))
-    fh, path = scratch.create(suffix)
-    size = 0
-    with fh:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HttpError(413, "too-large", f"the upload is larger than the limit of {limit} bytes")
-            fh.write(chunk)
-    if size == 0:
-        raise HttpError(400, "bad-request", "empty body: send the file as the body or as the form field 'file'")
-    return _Upload(path, name)
-
-
-async def _receive_form(request: Request, scratch: _Scratch, limit: int, boundary: bytes) -> _Upload:
-    from python_multipart.exceptions import MultipartParseError
-
-    if not boundary:
-        raise HttpError(400, "bad-request", "multipart/form-data without a boundary")
-    sink = _FormSink(scratch, limit)
-    total = 0
-    try:
-        parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > limit + 64 * 1024:  # the form's own bytes on top of the file
-                raise HttpError(413, "too-large", f"the upload is larger than the limit of {limit} bytes")
-            parser.write(chunk)
-        parser.finalize()
-    except MultipartParseError as exc:
-        raise HttpError(400, "bad-request", f"malformed multipart body ({exc})") from None
-    finally:
-        sink.close()
-    if sink.file_path is None:
-        raise HttpError(400, "bad-request", "no 'file' field in the form")
-    if os.path.getsize(sink.file_path) == 0:
-        raise HttpError(400, "bad-request", "the uploaded file is empty")
-    return _Upload(sink.file_path, sink.file_name, sink.fields)
 
 
 # ----------------------------------------------------------------------------------- options
 
 
-def _options(request: Request, upload: _Upload) -> dict[str, str]:
+def _options(request: Request, upload: Upload) -> dict[str, str]:
     """Query parameters, then form fields (a form field wins)."""
     return {**dict(request.query_params), **upload.fields}
 
@@ -286,17 +78,25 @@ def _scrub(value: Any, replace: dict[str, str]) -> Any:
     return value
 
 
-def _error_for(exc: BaseException, replace: dict[str, str]) -> HttpError:
-    message = _scrub(str(exc), replace)
-    if isinstance(exc, UnsupportedFormat):
-        return HttpError(415, exc.kind, message)
-    if isinstance(exc, (InputError, UnsupportedOperation)):
-        return HttpError(422, exc.kind, message)
-    if isinstance(exc, (LabelError, ProfileError)):
-        return HttpError(400, exc.kind, message)
-    if isinstance(exc, AigcLabelError):
-        return HttpError(422, exc.kind, message)
-    return HttpError(500, "internal-error", f"internal error ({type(exc).__name__}); please report it")
+def _job_error(exc: BaseException, replace: dict[str, str], cfg: ServiceConfig) -> HttpError:
+    """The answer for a job that did not produce a result (never a 500: see :mod:`.errors`)."""
+    if isinstance(exc, JobFailed):
+        p = exc.payload
+        return HttpError(p["status"], p["kind"], _scrub(p["message"], replace), limit=p.get("limit"))
+    if isinstance(exc, JobTimeout):
+        where = "waiting for a free worker" if exc.queued else "processing"
+        return HttpError(503, "timeout", f"the file took longer than {cfg.timeout_s:g} s ({where}); "
+                         "try again later or with a smaller file", retry_after=min(cfg.timeout_s, 30))
+    if isinstance(exc, Overloaded):
+        return HttpError(503, "overloaded", f"the server is busy ({cfg.max_queue} requests already waiting); "
+                         "try again later", retry_after=5)
+    if isinstance(exc, WorkerStopped):
+        how = (f"signal {-exc.exitcode}" if exc.exitcode is not None and exc.exitcode < 0
+               else f"exit code {exc.exitcode}")
+        # Most often the address-space cap: a native decoder that cannot allocate may crash rather than raise.
+        return HttpError(422, "worker-stopped", f"the file could not be checked: the worker reading it stopped "
+                         f"({how}; e.g. over its memory cap)")
+    raise exc
 
 
 # ----------------------------------------------------------------------------------- app
@@ -337,36 +137,81 @@ _REVIEW_PARAMS = [
 ]
 
 
+def _pool_for(cfg: ServiceConfig) -> WorkerPool:
+    return WorkerPool(cfg.max_concurrency, limits=cfg.limits, memory_bytes=cfg.worker_memory_bytes,
+                      recycle_rss=cfg.recycle_rss_bytes, max_queue=cfg.max_queue)
+
+
+async def _watch_disconnect(request: Request, scope: anyio.CancelScope) -> None:
+    """Cancel *scope* when the client goes away (the body has been read: the next message is the end)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
     cfg = config or ServiceConfig()
-    limiter = anyio.CapacityLimiter(max(1, cfg.max_concurrency))
+    pool = _pool_for(cfg)
     profiles = {p.id: p for p in list_profiles()}
     mimes = _mimes()
-    app = FastAPI(title="aigclabel", version=__version__,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.start()
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(title="aigclabel", version=__version__, lifespan=lifespan,
                   description="Upload review (Measures Art. 6 tiers and propagation fields) and GB 45438-2025 "
                               "label verification.")
     app.state.config = cfg
+    app.state.pool = pool
 
     @app.exception_handler(HttpError)
     async def _http_error(request: Request, exc: HttpError) -> JSONResponse:
         return exc.response()
 
-    async def run_job(scratch: _Scratch, job: Callable[[], Any]) -> Any:
-        """*job* in a worker thread with the time limit; the thread keeps the scratch alive."""
-        scratch.acquire()
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "bad-request")
+        return JSONResponse({"error": {"kind": kind, "message": str(exc.detail)}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-        def guarded() -> Any:
-            try:
-                return job()
-            finally:
-                scratch.release()
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": {"kind": "bad-request", "message": "malformed request"}}, status_code=400)
 
-        try:
-            with anyio.fail_after(cfg.timeout_s):
-                return await anyio.to_thread.run_sync(guarded, limiter=limiter, abandon_on_cancel=True)
-        except TimeoutError:
-            raise HttpError(503, "timeout", f"the file took longer than {cfg.timeout_s:g} s to process; "
-                            "try again later or with a smaller file") from None
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # a bug in the app itself (never in reading an upload: those are the worker's answers)
+        traceback.print_exception(exc, file=sys.stderr)
+        return JSONResponse({"error": {"kind": "internal-error", "message": "internal error; please report it"}},
+                            status_code=500)
+
+    async def run_job(name: str, kwargs: dict[str, Any], request: Request, replace: dict[str, str]) -> Any:
+        """Job *name* in a pool worker; stopped if the client goes away first."""
+        outcome: dict[str, Any] = {}
+        async with anyio.create_task_group() as tg:
+            async def work() -> None:
+                try:
+                    outcome["result"] = await pool.run(name, kwargs, cfg.timeout_s)
+                except (JobFailed, JobTimeout, Overloaded, WorkerStopped) as exc:
+                    outcome["error"] = exc
+                finally:
+                    tg.cancel_scope.cancel()  # stop watching for the disconnect
+
+            tg.start_soon(_watch_disconnect, request, tg.cancel_scope)
+            tg.start_soon(work)
+        if "error" in outcome:
+            raise _job_error(outcome["error"], replace, cfg)
+        result = outcome.get("result")
+        if result is None:  # the client went away: nobody to answer
+            raise HttpError(499, "client-closed", "the client closed the connection")
+        return result
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
@@ -378,10 +223,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                  "description": p.description} for p in profiles.values()]
 
     async def do_review(request: Request) -> Any:
-        scratch = _Scratch(cfg.tmp_dir)
+        scratch = Scratch(cfg.tmp_dir)
         handed_off = False
         try:
-            upload = await _receive(request, scratch, cfg)
+            upload = await receive(request, scratch, cfg)
             opts = _options(request, upload)
             platform = _platform(cfg, opts)
             declared = _flag(opts, "declared_ai")
@@ -391,38 +236,34 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             replace = {upload.path: upload.name}
             if out:
                 replace[out] = upload.name
-            job = _review_job(upload.path, platform, declared, out, opts)
-            try:
-                result = await run_job(scratch, job)
-            except HttpError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every error is a JSON answer
-                raise _error_for(exc, replace) from None
-            body = _scrub(result.to_dict(), replace)
+            result = await run_job("review", {
+                "path": upload.path, "platform": platform, "declared_ai": declared, "output": out,
+                "propagate_id": opts.get("propagate_id") or None, "reserved_code2": opts.get("reserved_code2"),
+                "password": opts.get("password")}, request, replace)
+            body = _scrub(result["body"], replace)
             body["path"] = upload.name
             if not return_file:
                 return JSONResponse(body)
-            if result.output is None:
+            if result["output"] is None:
                 raise HttpError(409, "not-written", "return_file: nothing was written ("
                                 + (body.get("write_refused") or "no tier: nothing to propagate") + ")",
                                 {"review": body})
-            headers = {"X-AIGC-Tier": str(result.tier),
-                       "X-AIGC-Record": result.record.to_json() if result.record is not None else "",
-                       "X-AIGC-Notice": quote(result.notice or ""),
+            headers = {"X-AIGC-Tier": str(result["tier"]), "X-AIGC-Record": result["record"],
+                       "X-AIGC-Notice": quote(result["notice"]),
                        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(upload.name)}"}
-            if any(e.kind == "c2pa-hard-binding" for e in result.evidence):
+            if result["c2pa_broken"]:
                 headers["X-AIGC-C2PA"] = "hard-binding-broken"
             handed_off = True
-            return FileResponse(result.output, media_type=mimes.get(result.format, "application/octet-stream"),
+            return FileResponse(result["output"], media_type=mimes.get(result["format"], "application/octet-stream"),
                                 headers=headers, background=BackgroundTask(scratch.release))
         finally:
             if not handed_off:
                 scratch.release()
 
     async def do_verify(request: Request) -> Any:
-        scratch = _Scratch(cfg.tmp_dir)
+        scratch = Scratch(cfg.tmp_dir)
         try:
-            upload = await _receive(request, scratch, cfg)
+            upload = await receive(request, scratch, cfg)
             opts = _options(request, upload)
             profile = opts.get("profile") or cfg.profile
             if profile not in profiles:
@@ -431,16 +272,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             scope = opts.get("scope") or "all"
             if scope not in SCOPES:
                 raise HttpError(400, "bad-request", f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-            password = opts.get("password")
-            path = upload.path
-            replace = {path: upload.name}
-            try:
-                report = await run_job(scratch, lambda: verify(path, profile=profile, scope=scope, password=password))
-            except HttpError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise _error_for(exc, replace) from None
-            body = _scrub(report.to_dict(), replace)
+            replace = {upload.path: upload.name}
+            result = await run_job("verify", {"path": upload.path, "profile": profile, "scope": scope,
+                                              "password": opts.get("password")}, request, replace)
+            body = _scrub(result["body"], replace)
             body["path"] = upload.name
             return JSONResponse(body)
         finally:
@@ -468,7 +303,7 @@ def _platform(cfg: ServiceConfig, opts: dict[str, str]) -> PlatformConfig:
     base = cfg.platform
     if base is None and code is None:
         raise HttpError(400, "bad-request", "platform_code is required (this server has no default platform)")
-    changes = {k: opts[k] for k in ("language", "detect_explicit") if opts.get(k)}
+    changes: dict[str, Any] = {k: opts[k] for k in ("language", "detect_explicit") if opts.get(k)}
     if code is not None:
         changes["code"] = code
     try:
@@ -481,19 +316,6 @@ def _platform(cfg: ServiceConfig, opts: dict[str, str]) -> PlatformConfig:
         return replace(base, **changes)
     except (LabelError, ProfileError) as exc:
         raise HttpError(400, exc.kind, str(exc)) from None
-
-
-def _review_job(path: str, platform: PlatformConfig, declared: bool, out: str | None,
-                opts: dict[str, str]) -> Callable[[], Any]:
-    propagate_id = opts.get("propagate_id") or None
-    reserved_code2 = opts.get("reserved_code2")
-    password = opts.get("password")
-
-    def job() -> Any:
-        return review(path, platform=platform, declared_ai=declared, output=out, propagate_id=propagate_id,
-                      reserved_code2=reserved_code2, password=password)
-
-    return job
 
 
 def _mimes() -> dict[str, str]:

@@ -1,0 +1,86 @@
+"""The work a request hands to a pool worker: plain arguments in, plain (picklable) results out.
+
+Runs in the worker process only (see :mod:`aigclabel.service.pool`); imports no web framework.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+from ..errors import AigcLabelError, LabelError, ProfileError, UnsupportedFormat
+from ..platform import PlatformConfig, review
+from ..verifier import verify
+
+__all__ = ["JOBS", "warm", "status_for", "error_payload"]
+
+
+def review_job(path: str, platform: PlatformConfig, declared_ai: bool, output: str | None,
+               propagate_id: str | None, reserved_code2: str | None, password: str | None) -> dict[str, Any]:
+    result = review(path, platform=platform, declared_ai=declared_ai, output=output, propagate_id=propagate_id,
+                    reserved_code2=reserved_code2, password=password)
+    return {"body": result.to_dict(), "output": result.output, "tier": result.tier, "format": result.format,
+            "record": result.record.to_json() if result.record is not None else "", "notice": result.notice or "",
+            "c2pa_broken": any(e.kind == "c2pa-hard-binding" for e in result.evidence)}
+
+
+def verify_job(path: str, profile: str, scope: str, password: str | None) -> dict[str, Any]:
+    return {"body": verify(path, profile=profile, scope=scope, password=password).to_dict()}
+
+
+def ping_job() -> dict[str, Any]:
+    return {"body": {"pong": True}}
+
+
+def warm() -> None:
+    """Import every format handler, and what a first review imports lazily, now: in the worker's start-up,
+    not in the first request it serves (a fresh worker replaces every stopped one)."""
+    import io
+    import wave
+
+    from PIL import Image
+
+    from ..formats import handlers
+
+    handlers()
+    samples = []
+    for kind in ("PNG", "JPEG"):
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(buf, kind)
+        samples.append(buf.getvalue())
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * 800)
+    samples.append(buf.getvalue())
+    platform = PlatformConfig(code="0" * 27, detect_explicit="never")
+    for data in samples:
+        with contextlib.suppress(Exception):  # a warm-up: whatever it meets, the real requests will report
+            review(data, platform=platform)
+            verify(data, scope="implicit")
+
+
+def status_for(exc: BaseException) -> int:
+    """The HTTP status of an exception raised while reading an upload (computed in the worker)."""
+    if isinstance(exc, UnsupportedFormat):
+        return 415
+    if isinstance(exc, (LabelError, ProfileError)):
+        return 400
+    return 422  # any other AigcLabelError, a MemoryError, or a bug of ours: the file could not be checked
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """A picklable description of *exc* for the worker's answer."""
+    if isinstance(exc, AigcLabelError):
+        return {"status": status_for(exc), "kind": exc.kind, "message": str(exc),
+                "limit": getattr(exc, "limit", None)}
+    if isinstance(exc, MemoryError):
+        return {"status": 422, "kind": "limit-exceeded", "limit": "memory",
+                "message": "the file needed more memory than a worker may use"}
+    return {"status": 422, "kind": "internal-error", "limit": None,
+            "message": f"internal error ({type(exc).__name__}) while reading the file; please report it"}
+
+
+JOBS: dict[str, Callable[..., dict[str, Any]]] = {"review": review_job, "verify": verify_job, "ping": ping_job}
