@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import stat
 import time
 from collections import Counter
@@ -147,9 +148,27 @@ def _call(task: Callable[[str], Any], index: int, path: str) -> Outcome:
 _worker_task: Callable[[str], Any] | None = None
 
 
+class WorkerTerminated(SystemExit):
+    """Raised in a worker by SIGTERM, so its ``finally`` blocks (temp-file clean-up) run before it exits."""
+
+
+def _terminate_worker(signum: int, frame: object) -> None:
+    raise WorkerTerminated(128 + signum)
+
+
 def _init_worker(task: Callable[[str], Any]) -> None:
     global _worker_task
     _worker_task = task
+    signal.signal(signal.SIGTERM, _terminate_worker)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now (SIGTERM: each removes its temp files), not after their current chunk."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public API for this in concurrent.futures
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
@@ -232,6 +251,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
     # Chunks grow until one takes about _CHUNK_SECONDS: fast files (metadata-only reviews take well
     # under a millisecond) would otherwise spend more time in inter-process traffic than in work.
     size, spent, finished = chunk_size, 0.0, 0
+    completed = False
     try:
         while True:
             ready: list[Outcome] = []
@@ -256,6 +276,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
             yield from ready
             if not running:
                 if exhausted and not retry:
+                    completed = True
                     return
                 continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -293,7 +314,10 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
                         suspects.add(pair[0])
                         retry.append([pair])
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if completed:
+            pool.shutdown(wait=True)
+        else:  # interrupted (SIGINT/SIGTERM, a closed pipe, the caller stopped reading): stop now
+            _stop_workers(pool)
 
 
 # ------------------------------------------------------------------------------------------ summary

@@ -195,3 +195,49 @@ def test_discover_rules(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     log.write_text('{"path": "./a/x.png"}\n{"path": "b.png", "error": {"kind": "x"}}\nnot json\n')
     assert load_done(log) == {"a/x.png"}
+
+
+def _processes_in_group(pgid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields[2] is the process group
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("how", ["exit", "sigterm", "closed-pipe"])
+def test_no_worker_process_outlives_the_command(tree: Path, how: str) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen([*AIGCLABEL, "verify", str(tree), "-r", "--jobs", "2", "--jsonl", "--scope", "all"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout is not None
+    if how == "sigterm":
+        proc.stdout.readline()  # work is under way in the workers
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+    elif how == "closed-pipe":
+        proc.stdout.readline()
+        proc.stdout.close()  # `| head -1`
+    if how == "closed-pipe":
+        proc.wait(timeout=120)
+    else:
+        proc.communicate(timeout=120)
+    expected = {"exit": 1, "sigterm": 143, "closed-pipe": None}[how]
+    if expected is not None:
+        assert proc.returncode == expected
+    if how == "sigterm":
+        assert time.monotonic() - t0 < 3.0  # workers are stopped, not waited for
+    deadline = time.monotonic() + 5
+    while _processes_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_in_group(proc.pid) == []
