@@ -98,7 +98,7 @@ def verify_text(text: str, *, profile: str | Profile = DEFAULT_PROFILE, fmt: str
         raise CorruptFile(f"the text holds an unpaired surrogate at index {exc.start}") from None
     src = CountingReader(io.BytesIO(data), "<text>", len(data))
     evidence = handler.read(src)
-    findings = list(evidence.findings) + check_evidence(evidence, prof, scope, src)
+    findings = list(evidence.findings) + check_evidence(evidence, prof, scope, src, handler=handler)
     return Report(path="<text>", format=handler.name, profile=prof.id, scope=scope, findings=findings,
                   labels=evidence.labels, traces=evidence.traces, bytes_read=src.bytes_read)
 

@@ -33,6 +33,7 @@ from aigclabel.explicit import ExplicitOptions, marker_for
 from aigclabel.explicit import pdf as stamp_mod
 from aigclabel.explicit.pdf import PdfStampMarker, content_boxes
 from aigclabel.formats import ImplicitLabel, handler_for
+from aigclabel.formats.base import OpenOptions
 from aigclabel.formats.pdf import PasswordRequired, PdfHandler
 from aigclabel.report import Level, Verdict
 
@@ -198,14 +199,15 @@ def mark_pdf(data: bytes, *, pages: str = "first", password: str | None = None, 
         extra["password"] = password
     stamped = stamp(data, **extra).data
     out = io.BytesIO()
-    PdfHandler(password=password).write_metadata(CountingReader(io.BytesIO(stamped), "<pdf>", len(stamped)), out,
-                                                 ImplicitLabel(record_json(produce_id), dst))
+    handler = PdfHandler(OpenOptions(password=password))
+    handler.write_metadata(CountingReader(io.BytesIO(stamped), "<pdf>", len(stamped)), out,
+                           ImplicitLabel(record_json(produce_id), dst))
     return out.getvalue()
 
 
 def labels(data: bytes, password: str | None = None) -> list:
     with open_source(data) as src:
-        return PdfHandler(password=password).read(src).labels
+        return PdfHandler(OpenOptions(password=password)).read(src).labels
 
 
 @pytest.fixture(scope="session")
@@ -669,12 +671,15 @@ def test_tagged_pdf_stamp_is_an_artifact() -> None:
 
 
 def test_font_embedded_whole_without_fonttools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stamp_mod, "_fonttools_subset", lambda *a: None)
-    stamp_mod._program_cached.cache_clear()
+    from aigclabel.explicit.pdf import font as font_mod
+
+    # the environment without fontTools (an optional dependency), not our code, is simulated here
+    monkeypatch.setattr(font_mod, "_fonttools_subset", lambda *a: None)
+    font_mod._program_cached.cache_clear()
     try:
         result = stamp(make_pdf(), text="AI生成内容")
     finally:
-        stamp_mod._program_cached.cache_clear()
+        font_mod._program_cached.cache_clear()
     assert result.details["font_subset"] is False and result.details["font_bytes"] > 20_000
     qpdf_check(result.data, tmp_path)
     assert "AI生成内容" in compact(pdftotext(result.data, tmp_path))

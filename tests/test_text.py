@@ -4,10 +4,8 @@ line endings, re-marking, the explicit check, the string API, and hostile input.
 Files are written here in each supported encoding (UTF-8 with and without BOM, UTF-16 LE/BE with BOM,
 GB18030) and line ending (LF, CRLF, CR), marked through the library, and read back independently:
 Python's codecs for the bytes, PyYAML for the front matter, ``html.parser`` for the HTML.  Nothing is
-mocked.  Until the lead wires the text support into the shared modules (explicit marker registry, rule
-registry, ``marking._write`` and ``implicit.record-present`` for carrier-less plain text), the
-``_wired`` fixture applies exactly the proposed changes for the duration of each test; once wired it
-does nothing.
+mocked and nothing is patched: the explicit marker registry, the rule registry, ``marking._write`` and
+``implicit.record-present`` (carrier-less plain text) carry the behaviour these tests check.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from __future__ import annotations
 import codecs
 import io
 import json
-import os
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import aigclabel
-from aigclabel import marking
 from aigclabel._io import CountingReader
 from aigclabel.errors import CorruptFile, LabelError, OutputError, UnsupportedFormat, UnsupportedOperation
 from aigclabel.explicit import ExplicitOptions
@@ -51,55 +47,6 @@ ENCODINGS = {  # name -> (BOM, codec)
     "gb18030": (b"", "gb18030"),
 }
 NEWLINES = {"LF": "\n", "CRLF": "\r\n", "CR": "\r"}
-
-
-# ============================================================================= wiring (until the lead does it)
-
-
-def _proposed_write(original: Any) -> Any:
-    """marking._write as proposed: a handler without an implicit carrier is not asked for a record."""
-
-    def _write(handler: Any, src: Any, dst: Any, implicit: Any) -> None:
-        if getattr(handler, "implicit_carrier", True):
-            return original(handler, src, dst, implicit)
-        handler.write_metadata(src, dst, implicit)
-        dst.flush()
-        end = dst.seek(0, os.SEEK_END)
-        dst.seek(0)
-        handler.read(CountingReader(dst, "<output>", end))  # must still read back
-        return None
-
-    return _write
-
-
-def _proposed_present_check(original: Any) -> Any:
-    def check(ctx: Any, options: dict[str, Any]) -> Any:
-        if not ctx.evidence.labels and ctx.evidence.info.get("implicit_carrier") is False:
-            yield Finding("implicit.record-present", Level.INFO,
-                          "no implicit carrier is defined for plain text; the notice alone is required")
-            return
-        yield from original(ctx, options)
-
-    return check
-
-
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aigclabel import explicit, rules
-    from aigclabel.rules import implicit_present
-
-    if "text" not in explicit._BUILTIN:
-        monkeypatch.setitem(explicit._BUILTIN, "text", ("text", "TextMarker"))
-    if "explicit_text" not in rules._BUILTIN:
-        monkeypatch.setattr(rules, "_BUILTIN", (*rules._BUILTIN, "explicit_text"))
-        monkeypatch.setattr(rules, "_rules", None)
-    try:
-        marking._write(TextHandler(), CountingReader(io.BytesIO(b"x"), "<t>", 1), io.BytesIO(), _implicit())
-    except CorruptFile:
-        monkeypatch.setattr(marking, "_write", _proposed_write(marking._write))
-    ev = aigclabel.formats.Evidence("txt", "text", info={"implicit_carrier": False})
-    if [f.level for f in implicit_present.check(type("C", (), {"evidence": ev})(), {})] != [Level.INFO]:
-        monkeypatch.setattr(implicit_present, "check", _proposed_present_check(implicit_present.check))
 
 
 @pytest.fixture()
@@ -670,8 +617,8 @@ def test_non_text_names_are_not_given_a_notice(tmp_path: Path, profile: str) -> 
     with pytest.raises(UnsupportedOperation, match=r"\.csv"):
         aigclabel.mark_file(src, tmp_path / "o.csv", producer=PRODUCER, profile=profile)
     assert not (tmp_path / "o.csv").exists()
-    # the same content as bytes (no name) is plain text
-    assert aigclabel.mark(src.read_bytes(), producer=PRODUCER, profile=profile).endswith(
+    # the same content as bytes (no name) is plain text when the caller says so (kind="text")
+    assert aigclabel.mark(src.read_bytes(), producer=PRODUCER, profile=profile, kind="text").endswith(
         ("\n\n" + NOTICE + "\n").encode("utf-8"))
 
 

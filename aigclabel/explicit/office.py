@@ -35,11 +35,29 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptFile, LabelError, UnsupportedOperation
-from ..formats.office import (A_NAMESPACES, CT_WORKSHEET, P_NAMESPACES, R_NAMESPACES, REL_WORKSHEET, S_NAMESPACES,
-                              W_NAMESPACES, Package, _attr, _xml_text, add_override, add_relationship,
-                              append_child, presentation_slides, prepend_child, scan_nodes, sheet_texts, splice,
-                              utf8_part, workbook_sheets)
 from ..formats._zip import NewMember, rewrite
+from ..formats.office import (
+    A_NAMESPACES,
+    CT_WORKSHEET,
+    P_NAMESPACES,
+    R_NAMESPACES,
+    REL_WORKSHEET,
+    S_NAMESPACES,
+    W_NAMESPACES,
+    Package,
+    _attr,
+    _xml_text,
+    add_override,
+    add_relationship,
+    append_child,
+    prepend_child,
+    presentation_slides,
+    scan_nodes,
+    sheet_texts,
+    splice,
+    utf8_part,
+    workbook_sheets,
+)
 from . import POSITIONS, ExplicitOptions, ExplicitResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +91,7 @@ class OfficeNoticeMarker:
         text = options.text.strip()
         if not text or "\n" in text or "\r" in text:
             raise LabelError("the Office notice is one line of text: give a non-empty notice without line breaks")
-        pkg = Package.open(src)
+        pkg = handler.document_access(src).package()
         position = _position(options, pkg.family)
         notes: list[str] = []
         if pkg.family == "docx":

@@ -27,8 +27,7 @@ import re
 from typing import TYPE_CHECKING, Iterable
 
 from ..errors import LabelError, UnsupportedOperation
-from ..formats.text import (_EOL, TEXT_EXTENSIONS, _removals, apply_edits, decode_bytes, find_front_matter, newline_of,
-                            scan_html)
+from ..formats.text import _EOL, TEXT_EXTENSIONS, _removals, apply_edits, find_front_matter, newline_of, scan_html
 from . import ExplicitOptions, ExplicitResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -283,8 +282,7 @@ class TextMarker:
     def apply(self, src: CountingReader, handler: FormatHandler, options: ExplicitOptions) -> ExplicitResult:
         check_markable_name(src.name)
         position = text_position(options)
-        src.seek(0)
-        doc = decode_bytes(src.read())
+        doc = handler.document_access(src).doc  # decoded by the handler, its size checked first
         known = list(options.extra.get("known_notices", ()))
         new, removed = apply_notice_counted(doc.text, options.text, fmt=handler.name, position=position,
                                             known=known)

@@ -35,6 +35,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable
 
+from .. import limits
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 
@@ -172,6 +173,7 @@ class ZipArchive:
             raise UnsupportedOperation("multi-disk (split) ZIP archives are not supported")
         if entries > MAX_MEMBERS:
             raise CorruptFile(f"the ZIP archive has {entries} members, more than the {MAX_MEMBERS} allowed")
+        limits.check_count(entries, "ZIP archive members")  # the caller's budget, when tighter
         if cd_size > MAX_CENTRAL_DIRECTORY:
             raise CorruptFile(f"the ZIP central directory is {cd_size} bytes, over the "
                               f"{MAX_CENTRAL_DIRECTORY} allowed")
@@ -214,7 +216,7 @@ class ZipArchive:
         # member's extent (header, name, data) is known from the central directory alone; the
         # exact one (local extra field, data descriptor) is checked when a member is read.
         ordered = sorted(self.members, key=lambda m: m.offset)
-        for here, after in zip(ordered, ordered[1:] + [None]):
+        for here, after in zip(ordered, ordered[1:] + [None], strict=True):
             limit = after.offset if after is not None else cd_offset
             if here.offset + _LOCAL.size + len(here.raw_name) + here.csize > limit:
                 what = f"member {after.name!r}" if after is not None else "the central directory"
@@ -285,6 +287,7 @@ class ZipArchive:
         if m.usize > cap:
             raise CorruptFile(f"ZIP member {m.name!r} declares {m.usize} bytes from {m.csize} compressed, over the "
                               f"limit of {cap} (a zip bomb?)")
+        limits.check_allocation(m.usize, f"ZIP member {m.name!r}")  # declared size, before inflating
         if self.inflated + m.usize > MAX_TOTAL_INFLATE:
             raise CorruptFile(f"the members read from this ZIP archive inflate to more than {MAX_TOTAL_INFLATE} "
                               "bytes (a zip bomb?)")
@@ -470,12 +473,12 @@ def rewrite(archive: ZipArchive, dst: BinaryIO, *, replace: dict[str, bytes] | N
         key = m.name.lower()
         if key in removed:
             continue
-        rec = bytearray(new_records.get(m.index, m.record))
-        struct.pack_into("<I", rec, 42, new_offsets[m.index])
-        emit(bytes(rec))
+        central = bytearray(new_records.get(m.index, m.record))
+        struct.pack_into("<I", central, 42, new_offsets[m.index])
+        emit(bytes(central))
         count += 1
-    for rec in extra_records:
-        emit(rec)
+    for added_rec in extra_records:
+        emit(added_rec)
         count += 1
     # anything between the old central directory and its end record (e.g. a signature record)
     copy(archive.cd_offset + archive.cd_size, archive.eocd_offset)

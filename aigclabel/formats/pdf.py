@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import io
 import logging
 import re
@@ -37,11 +36,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterator
 
 from .._io import CountingReader
-from ..errors import AigcLabelError, CorruptFile, PasswordRequired, UnsupportedOperation
+from ..errors import CorruptFile, PasswordRequired, UnsupportedOperation
+from ..foreign import foreign_errors
 from ..report import Finding, Level
 from . import _xmp
 from ._image_meta import evidence_from_xmp, found_label, generator_trace
 from .base import Evidence, FormatHandler, ImplicitLabel
+from .document_access import PdfAccess
+from .pdf_update import IncrementalUpdate, valid_ref
 
 __all__ = ["PdfHandler", "PdfDocument", "IncrementalUpdate", "PasswordRequired", "open_document",
            "pypdf_errors", "pypdf_log", "decode_bounded", "build_metadata_update", "text_string", "INFO_KEY"]
@@ -102,29 +104,38 @@ def pypdf_log() -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def pypdf_errors(what: str) -> Iterator[None]:
-    """Turn whatever pypdf raises on broken input into :class:`CorruptFile` (ours pass through).
+    """Turn what pypdf raises on broken input into our errors, its warnings captured meanwhile.
 
-    pypdf raises its own errors, but also ValueError, KeyError, TypeError, struct and zlib errors
-    and RecursionError on hostile files; a caller of aigclabel sees one typed error.
+    A file that needs a password it was not given is :class:`PasswordRequired`; AES without the
+    ``cryptography`` package is :class:`UnsupportedOperation`; everything else pypdf raises on
+    hostile files (its own errors, and the data errors :func:`aigclabel.foreign.pypdf_errors`
+    lists) is :class:`CorruptFile`, a memory blow-up :class:`~aigclabel.errors.LimitExceeded`.
     """
-    try:
-        with pypdf_log():
-            yield
-    except AigcLabelError:
-        raise
-    except MemoryError:
-        raise CorruptFile(f"{what}: out of memory (a PDF bomb?)") from None
-    except RecursionError:
-        raise CorruptFile(f"{what}: objects nest too deeply (a PDF bomb?)") from None
-    except Exception as exc:  # noqa: BLE001 - pypdf's failure modes on hostile input are open-ended
-        from pypdf.errors import DependencyError, FileNotDecryptedError
+    from pypdf.errors import DependencyError, FileNotDecryptedError
 
-        if isinstance(exc, FileNotDecryptedError):
-            raise PasswordRequired(f"{what}: the PDF is encrypted and was not opened ({exc})") from None
-        if isinstance(exc, DependencyError):
-            raise UnsupportedOperation(f"{what}: {exc} (AES-encrypted PDFs need the 'cryptography' package)") \
-                from None
-        raise CorruptFile(f"{what}: {type(exc).__name__}: {exc}") from None
+    try:
+        # pypdf also raises NotImplementedError (an unsupported filter or predictor) and
+        # ZeroDivisionError (a zero /Columns) on hostile streams
+        with pypdf_log(), foreign_errors("pypdf", what, extra=_PYPDF_EXTRA):
+            try:
+                yield
+            except RecursionError:
+                raise CorruptFile(f"{what}: objects nest too deeply (a PDF bomb?)") from None
+            except FileNotDecryptedError as exc:
+                raise PasswordRequired(f"{what}: the PDF is encrypted and was not opened ({exc})") from None
+            except DependencyError as exc:
+                raise UnsupportedOperation(f"{what}: {exc} (AES-encrypted PDFs need the 'cryptography' "
+                                           "package)") from None
+    except CorruptFile as exc:
+        if type(exc) is CorruptFile and exc.__cause__ is not None and str(exc).startswith(f"{what}: pypdf "):
+            # the adapter's message; keep the one this module always gave ("what: Type: detail")
+            cause = exc.__cause__
+            raise CorruptFile(f"{what}: {type(cause).__name__}: {cause}") from None
+        raise
+
+
+_PYPDF_EXTRA: tuple[type[BaseException], ...] = (TypeError, AttributeError, AssertionError, NotImplementedError,
+                                                 ZeroDivisionError)
 
 
 # --------------------------------------------------------------------------------------- document
@@ -154,6 +165,16 @@ class PdfDocument:
     header_offset: int = 0
     #: the catalog has an XMP stream that could not be decoded (a write must not replace it blindly)
     xmp_unreadable: bool = False
+    _ids: dict[int, tuple[str, int, int]] | None = field(default=None, repr=False)
+
+    def has_object(self, num: int, gen: int) -> bool:
+        """The document contains object *num* of generation *gen* (as its cross-reference data says)."""
+        if self._ids is None:
+            self._ids = self.object_ids()
+        entry = self._ids.get(num)
+        if entry is None:
+            return False
+        return gen == 0 if entry[0] == "c" else entry[2] == gen
 
     # -- trailer, Info, catalog ------------------------------------------------------------------
 
@@ -243,15 +264,15 @@ class PdfDocument:
         for gen, table in self.reader.xref.items():
             free = self.reader.xref_free_entry.get(gen, {})
             for num, offset in table.items():
-                if num == 0 or free.get(num):
-                    continue
+                if num == 0 or free.get(num) or not valid_ref(num, gen):
+                    continue  # (an out-of-range number is no object a reader would find)
                 if isinstance(offset, int) and 0 <= offset < self.size:
                     current = out.get(num)
                     if current is None or gen > current[2]:
                         out[num] = ("n", offset, gen)
         indices: dict[int, dict[int, int]] = {}
         for num, (stm, _idx) in self.reader.xref_objStm.items():
-            if num in out or not isinstance(stm, int):
+            if num in out or not isinstance(stm, int) or not valid_ref(num, 0):
                 continue
             # pypdf keeps an index here when it read an xref stream, but a byte offset when it
             # rebuilt the table: read the object stream's own header for the index
@@ -494,213 +515,6 @@ def _repair_offsets(doc: PdfDocument) -> None:
     doc.reader.resolved_objects.clear()  # anything read through a wrong offset is read again
 
 
-# ----------------------------------------------------------------------------- incremental update
-
-
-class IncrementalUpdate:
-    """Objects to append to a PDF, and the cross-reference section and trailer that make them count.
-
-    ``put(ref, obj)`` stores a new version of an existing object (same number and generation);
-    ``add(obj)`` allocates a new number.  ``write(dst)`` copies the original unchanged, then appends.
-    Streams are pypdf ``StreamObject``s holding their encoded data (``set_data``) and filter keys.
-    """
-
-    def __init__(self, doc: PdfDocument) -> None:
-        self.doc = doc
-        self._objects: dict[int, tuple[int, Any]] = {}  # number -> (generation, object)
-        self._plain: set[int] = set()  # objects never encrypted (XMP with /EncryptMetadata false)
-        self._next = doc.next_number()
-        self.info_ref: Any = None  # the trailer's new /Info, when it changes
-
-    def new_ref(self) -> Any:
-        from pypdf.generic import IndirectObject
-
-        ref = IndirectObject(self._next, 0, self.doc.reader)
-        self._next += 1
-        return ref
-
-    def add(self, obj: Any, *, encrypt: bool = True) -> Any:
-        ref = self.new_ref()
-        self.put(ref, obj, encrypt=encrypt)
-        return ref
-
-    def put(self, ref: Any, obj: Any, *, encrypt: bool = True) -> None:
-        self._objects[ref.idnum] = (ref.generation, obj)
-        if not encrypt:
-            self._plain.add(ref.idnum)
-
-    def __bool__(self) -> bool:
-        return bool(self._objects)
-
-    @staticmethod
-    def stream(data: bytes, entries: dict[str, Any] | None = None, *, compress: bool = False) -> Any:
-        """A new stream object holding *data* (Flate-compressed when *compress*)."""
-        from pypdf.generic import NameObject, StreamObject
-
-        stream = StreamObject()
-        for key, value in (entries or {}).items():
-            stream[NameObject(key)] = value
-        if compress:
-            stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-            data = zlib.compress(data, 6)
-        stream.set_data(data)
-        return stream
-
-    # -- writing ---------------------------------------------------------------------------------
-
-    def _serialize(self, num: int, gen: int, obj: Any) -> bytes:
-        enc = self.doc.encryption
-        if enc is not None and num not in self._plain:
-            obj = enc.encrypt_object(obj, num, gen)
-        out = io.BytesIO()
-        out.write(f"{num} {gen} obj\n".encode())
-        obj.write_to_stream(out)
-        out.write(b"\nendobj\n")
-        return out.getvalue()
-
-    def _trailer_entries(self) -> dict[str, Any]:
-        from pypdf.generic import ArrayObject, ByteStringObject
-
-        doc = self.doc
-        entries: dict[str, Any] = {"/Root": doc.trailer_raw("/Root")}
-        info = self.info_ref if self.info_ref is not None else doc.trailer_raw("/Info")
-        # an update's trailer repeats the previous one (ISO 32000 7.5.6), a direct Info dictionary too
-        if info is not None and (getattr(info, "idnum", None) is not None or not doc.encrypted):
-            entries["/Info"] = info
-        if doc.encrypted:
-            entries["/Encrypt"] = doc.trailer_raw("/Encrypt")
-        old_id = doc.reader.trailer.get("/ID")
-        first = b""
-        if isinstance(old_id, ArrayObject) and old_id:
-            first = getattr(old_id[0].get_object(), "original_bytes", b"")
-        if not first:
-            if doc.encrypted:
-                return entries  # its key was derived without an /ID: adding one would lock readers out
-            first = hashlib.md5(f"{doc.size}:{doc.startxref}".encode(), usedforsecurity=False).digest()
-        digest = hashlib.md5(first, usedforsecurity=False)
-        for num in sorted(self._objects):
-            digest.update(f"{num}:{self._objects[num][0]};".encode())
-        # The first identifier never changes (an encryption key depends on it); the second does.
-        entries["/ID"] = ArrayObject([ByteStringObject(first), ByteStringObject(digest.digest())])
-        return entries
-
-    def write(self, dst: BinaryIO) -> None:
-        """Copy the original to *dst* and append this update (nothing is appended when it is empty)."""
-        doc = self.doc
-        doc.src.seek(0)
-        copied = doc.src.copy_to(dst, doc.size)
-        if copied != doc.size:
-            raise CorruptFile("the PDF changed size while it was being copied")
-        if not self._objects:
-            return
-        shift = doc.header_offset  # offsets count from the %PDF- header
-        base = doc.size - shift
-        buf = bytearray()
-        if not doc.ends_with_eol:
-            buf += b"\n"
-        offsets: dict[int, tuple[str, int, int]] = {}
-        for num in sorted(self._objects):
-            gen, obj = self._objects[num]
-            offsets[num] = ("n", base + len(buf), gen)
-            buf += self._serialize(num, gen, obj)
-        with pypdf_errors("writing the incremental update"):
-            trailer = self._trailer_entries()
-        if doc.xref_ok:
-            entries = offsets
-            prev: int | None = doc.startxref
-        else:
-            entries = {num: (e[0], e[1] - shift if e[0] == "n" else e[1], e[2])
-                       for num, e in doc.object_ids().items()}
-            entries.update(offsets)
-            prev = None
-        size = max([self._next, *(n + 1 for n in entries)])
-        use_stream = doc.xref_kind == "stream" or (not doc.xref_ok and any(e[0] == "c" for e in entries.values()))
-        xref_at = base + len(buf)
-        if use_stream:
-            num = size
-            size += 1
-            entries = {**entries, num: ("n", xref_at, 0)}
-            buf += _xref_stream(num, entries, trailer, size, prev)
-        else:
-            buf += _xref_table(entries, trailer, size, prev)
-        buf += b"startxref\n%d\n%%%%EOF\n" % xref_at
-        dst.write(bytes(buf))
-
-
-def _runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """Consecutive runs of sorted object numbers as (first, count)."""
-    runs: list[tuple[int, int]] = []
-    for n in numbers:
-        if runs and runs[-1][0] + runs[-1][1] == n:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((n, 1))
-    return runs
-
-
-def _trailer_dict(trailer: dict[str, Any], size: int, prev: int | None) -> Any:
-    from pypdf.generic import DictionaryObject, NameObject, NumberObject
-
-    d = DictionaryObject()
-    d[NameObject("/Size")] = NumberObject(size)
-    if prev is not None:
-        d[NameObject("/Prev")] = NumberObject(prev)
-    for key, value in trailer.items():
-        d[NameObject(key)] = value
-    return d
-
-
-def _xref_table(entries: dict[int, tuple[str, int, int]], trailer: dict[str, Any], size: int,
-                prev: int | None) -> bytes:
-    # Every section starts with the free-list head (object 0), as Acrobat writes updates: some
-    # readers take a section whose first subsection is not 0 for a mis-numbered table.
-    out = bytearray(b"xref\n")
-    numbers = [0, *sorted(entries)]
-    for first, count in _runs(numbers):
-        out += b"%d %d\n" % (first, count)
-        for n in range(first, first + count):
-            if n == 0:
-                out += b"0000000000 65535 f\r\n"
-            else:
-                _, offset, gen = entries[n]
-                out += b"%010d %05d n\r\n" % (offset, gen)
-    stream = io.BytesIO()
-    _trailer_dict(trailer, size, prev).write_to_stream(stream)
-    out += b"trailer\n" + stream.getvalue() + b"\n"
-    return bytes(out)
-
-
-def _xref_stream(num: int, entries: dict[int, tuple[str, int, int]], trailer: dict[str, Any], size: int,
-                 prev: int | None) -> bytes:
-    from pypdf.generic import ArrayObject, NameObject, NumberObject, StreamObject
-
-    numbers = [0, *sorted(entries)]
-    biggest = max([1, *(e[1] for e in entries.values())])
-    w2 = max(1, (biggest.bit_length() + 7) // 8)
-    w3 = 2
-    rows = bytearray()
-    for n in numbers:
-        if n == 0:
-            rows += b"\x00" + (0).to_bytes(w2, "big") + (65535).to_bytes(w3, "big")
-            continue
-        kind, a, b = entries[n]
-        rows += (b"\x01" if kind == "n" else b"\x02") + a.to_bytes(w2, "big") + min(b, 65535).to_bytes(w3, "big")
-    d = _trailer_dict(trailer, size, prev)
-    stream = StreamObject()
-    stream.update(d)
-    stream[NameObject("/Type")] = NameObject("/XRef")
-    stream[NameObject("/W")] = ArrayObject([NumberObject(1), NumberObject(w2), NumberObject(w3)])
-    stream[NameObject("/Index")] = ArrayObject(
-        [NumberObject(v) for run in _runs(numbers) for v in run])
-    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-    stream.set_data(zlib.compress(bytes(rows), 6))
-    out = io.BytesIO()
-    out.write(f"{num} 0 obj\n".encode())
-    stream.write_to_stream(out)  # cross-reference streams are never encrypted
-    out.write(b"\nendobj\n")
-    return out.getvalue()
-
-
 # ---------------------------------------------------------------------------------------- handler
 
 
@@ -803,6 +617,10 @@ class PdfHandler(FormatHandler):
             ev.info["pages"] = pages
         return ev
 
+    def document_access(self, src: CountingReader) -> PdfAccess:
+        """Pages, their text and images, and the parsed document for an incremental update."""
+        return PdfAccess(src, self.options.password)
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         doc = open_document(src, self.password, for_write=True)
         if doc.encrypted and self.password is None:
@@ -827,7 +645,7 @@ def build_metadata_update(doc: PdfDocument, label: ImplicitLabel,
                 continue  # an earlier record: replaced, never two
             new_info[NameObject(key)] = value
         new_info[NameObject(INFO_KEY)] = text_string(label.record_json)
-        if info_ref is not None:
+        if info_ref is not None and info is not None:
             update.put(info_ref, new_info)
         else:
             info_ref = update.add(new_info)

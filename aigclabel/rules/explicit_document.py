@@ -7,11 +7,13 @@ the last page with pypdf and looks for a short line with both elements ("本内�
 "AI生成"); a page without extractable text but with images (a scan) is read by OCR when the
 ``[ocr]`` extra is installed, and is *not checked* otherwise.  Only those two pages are read.
 
-Office documents have no pages in the file; :func:`aigclabel.formats.office.notice_candidates`
-gives the text a reader meets first and last: a DOCX's first and last ``office_paragraphs``
-non-empty body paragraphs (hidden text skipped) and its page headers and footers; a PPTX's first
-and last shown slides; an XLSX's first and last visible sheets (text cells of their first
-``sheet_rows`` rows, page header and footer).  The same short-line test applies.
+Everything is read through the handler's ``document_access`` (see
+:mod:`aigclabel.formats.document_access`): pages, their text and images for a PDF.  Office
+documents have no pages in the file; the access's ``notice_candidates`` gives the text a reader
+meets first and last: a DOCX's first and last ``office_paragraphs`` non-empty body paragraphs
+(hidden text skipped) and its page headers and footers; a PPTX's first and last shown slides; an
+XLSX's first and last visible sheets (text cells of their first ``sheet_rows`` rows, page header
+and footer).  The same short-line test applies.
 """
 
 from __future__ import annotations
@@ -80,6 +82,17 @@ def _missing_element(text: str, profile: Any) -> str:
     return f"a generation element ({' / '.join(profile.marking.wording_generation)})"
 
 
+def _access(ctx: Any) -> Any:
+    """The handler's document access (the verifier passes the handler; detect it when it did not)."""
+    handler = ctx.handler
+    if handler is None:
+        from ..formats import handler_for
+        from ..formats.base import OpenOptions
+
+        handler = handler_for(ctx.source, OpenOptions(password=(ctx.extra or {}).get("password")))
+    return handler.document_access(ctx.source)
+
+
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     expected = "a notice with an AI element and a generation element on the first or last page"
     fmt = getattr(ctx.evidence, "format", "")
@@ -100,12 +113,11 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
 
 def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Finding]:
     from ..errors import AigcLabelError
-    from ..formats.pdf import open_document, pypdf_errors
 
     max_chars = int(options.get("max_notice_chars", OPTIONS["max_notice_chars"]))
     try:
-        doc = open_document(ctx.source, (ctx.extra or {}).get("password"))
-        pages = doc.pages()
+        access = _access(ctx)
+        pages = access.pages()
     except AigcLabelError as exc:
         yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) notice was not checked: {exc}",
                       expected=expected)
@@ -120,8 +132,7 @@ def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Fin
     for index, role in candidates:
         where = f"page {index + 1} ({role})"
         try:
-            with pypdf_errors(f"extracting the text of page {index + 1}"):
-                text = pages[index].extract_text() or ""
+            text = access.page_text(index)
         except AigcLabelError as exc:
             not_checked.append(f"{where}: {exc}")
             continue
@@ -135,7 +146,7 @@ def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Fin
         if _normalise(text):
             continue  # the page has text, and no notice in it
         try:
-            notice, near, how = _ocr_page(pages[index], ctx.profile, options, max_chars)
+            notice, near, how = _ocr_page(access, index, ctx.profile, options, max_chars)
         except _NotChecked as exc:
             not_checked.append(f"{where}: {exc}")
             continue
@@ -163,7 +174,6 @@ def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Fin
 
 def _check_office(ctx: Any, options: dict[str, Any], fmt: str) -> Iterator[Finding]:
     from ..errors import AigcLabelError
-    from ..formats.office import notice_candidates
 
     expected = "a notice with an AI element and a generation element at the start or end of the document"
     if ctx.source is None:
@@ -172,8 +182,8 @@ def _check_office(ctx: Any, options: dict[str, Any], fmt: str) -> Iterator[Findi
         return
     max_chars = int(options.get("max_notice_chars", OPTIONS["max_notice_chars"]))
     try:
-        groups = notice_candidates(ctx.source, int(options.get("office_paragraphs", OPTIONS["office_paragraphs"])),
-                                   int(options.get("sheet_rows", OPTIONS["sheet_rows"])))
+        groups = _access(ctx).notice_candidates(int(options.get("office_paragraphs", OPTIONS["office_paragraphs"])),
+                                                int(options.get("sheet_rows", OPTIONS["sheet_rows"])))
     except AigcLabelError as exc:
         yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) notice was not checked: {exc}",
                       expected=expected)
@@ -202,26 +212,20 @@ def _check_office(ctx: Any, options: dict[str, Any], fmt: str) -> Iterator[Findi
                   f"{fmt.upper()} document (read: {read})", expected=expected, actual="no notice found")
 
 
-def _ocr_page(page: Any, profile: Any, options: dict[str, Any], max_chars: int) -> tuple[str | None, str | None, str]:
+def _ocr_page(access: Any, index: int, profile: Any, options: dict[str, Any],
+              max_chars: int) -> tuple[str | None, str | None, str]:
     """OCR the images of an image-only page; raises :class:`_NotChecked` when that is impossible."""
+    from ..errors import AigcLabelError
     from ..explicit import ocr
 
     try:
-        images = list(page.images)
-    except Exception as exc:  # noqa: BLE001 - pypdf on a hostile page
-        raise _NotChecked(f"its images cannot be read ({type(exc).__name__}: {exc})") from None
-    if not images:
+        listed, decoded = access.page_images(index)
+    except AigcLabelError as exc:
+        raise _NotChecked(f"its images cannot be read ({exc})") from None
+    if not listed:
         raise _NotChecked("it has neither extractable text nor images (vector drawing only)")
     if not ocr.available():
         raise _NotChecked(f"it has no extractable text (image-only) and OCR is not installed ({ocr.INSTALL_HINT})")
-    decoded = []
-    for item in images:
-        try:
-            im = item.image
-        except Exception:  # noqa: BLE001 - an image filter pypdf/Pillow cannot decode
-            continue
-        if im is not None:
-            decoded.append(im)
     if not decoded:
         raise _NotChecked("its images cannot be decoded for OCR")
     decoded.sort(key=lambda im: im.size[0] * im.size[1], reverse=True)

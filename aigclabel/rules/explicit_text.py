@@ -17,9 +17,9 @@ suitable middle position", and whether a position is suitable cannot be judged a
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from ..errors import CorruptFile
+from ..errors import AigcLabelError
 from ..report import Finding, Level
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,21 +50,33 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
         yield Finding(ID, Level.NOT_CHECKED, "the text notice could not be checked: the content was not available",
                       expected="a notice at the start or the end")
         return
-    from ..formats.text import decode_bytes
-
-    src.seek(0)
+    handler = ctx.handler
     try:
-        doc = decode_bytes(src.read())
-    except CorruptFile as exc:
+        if handler is None:
+            from ..formats import handler_for
+
+            handler = handler_for(src)
+        access = handler.document_access(src)
+    except AigcLabelError as exc:
         yield Finding(ID, Level.NOT_CHECKED, f"the text notice could not be checked: {exc}")
         return
-    yield from check_text(doc.text, ctx.evidence.format, ctx.profile, options)
+    # the evidence's format decides how the text is read (a detected handler may differ by name)
+    access.format = ctx.evidence.format
+    yield from check_blocks(access.visible_blocks(), ctx.evidence.format, ctx.profile, options)
 
 
 def check_text(text: str, fmt: str, profile: Profile, options: dict[str, Any]) -> Iterator[Finding]:
     """The findings for decoded *text* of format *fmt* ("txt", "markdown" or "html"); one pass, linear."""
-    from ..formats.text import visible_blocks
+    from ..formats.document_access import TextAccess
+    from ..formats.text import TextDoc
 
+    access = TextAccess(fmt, TextDoc(text, "utf-8", b""))
+    yield from check_blocks(access.visible_blocks(), fmt, profile, options)
+
+
+def check_blocks(blocks: Iterable[tuple[str, int]], fmt: str, profile: Profile,
+                 options: dict[str, Any]) -> Iterator[Finding]:
+    """The findings for the visible *blocks* ((text, line) in order) of a text of format *fmt*."""
     edge = max(1, int(options.get("edge_blocks", 2)))
     limit = int(options.get("max_notice_chars", 200))
     ai, gen = profile.marking.wording_ai, profile.marking.wording_generation
@@ -76,7 +88,7 @@ def check_text(text: str, fmt: str, profile: Profile, options: dict[str, Any]) -
     tail: deque[tuple[int, str, int]] = deque(maxlen=edge)
     hits: list[tuple[int, str, int]] = []
     total = 0
-    for block, line in visible_blocks(text, fmt):
+    for block, line in blocks:
         item = (total, block, line)
         if len(first) < edge:
             first.append(item)
