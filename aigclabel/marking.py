@@ -224,7 +224,8 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             options = _explicit_options(prof, handler.kind, text, position, font, prompt, audio_positions)
             options.extra.update(explicit_extra or {})
             options.extra.setdefault("known_notices", [prof.marking.text_notice])
-            options.extra.update({k: v for k, v in (("pages", pages), ("password", password)) if v is not None})
+            if pages is not None:
+                options.extra["pages"] = pages  # the password reaches the marker through the handler's OpenOptions
             marker = marker_for(handler)
             if marker is None:
                 state = EXPLICIT_NOT_AVAILABLE

@@ -388,10 +388,8 @@ def _explicit_traces(handler: Any, evidence: Any, src: Any, cfg: PlatformConfig,
     from .verifier import check_evidence
 
     prof = load_profile(cfg.profile)
-    password = handler.options.password
-    extra = {"password": password} if password else {}
     found: list[Trace] = []
-    for f in check_evidence(evidence, prof, "explicit", src, extra, handler):
+    for f in check_evidence(evidence, prof, "explicit", src, handler=handler):
         if f.level is Level.PASS:
             trace = Trace("explicit-label", f"{f.rule}: {f.message}", f.location or "")
             found.append(trace)

@@ -71,8 +71,7 @@ def verify(source: SourceLike, *, profile: str | Profile = DEFAULT_PROFILE, scop
         raise OptionError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     with read_evidence(source, password=password, profile=prof, c2pa=c2pa, scope=scope, limits=limits) as opened:
         evidence, src = opened.evidence, opened.src
-        extra = {"password": password} if password is not None else {}
-        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, extra, opened.handler)
+        findings = [f for f in evidence.findings] + check_evidence(evidence, prof, scope, src, handler=opened.handler)
         name, bytes_read, fmt = src.name, src.bytes_read, opened.handler.name
     return Report(path=name, format=fmt, profile=prof.id, scope=scope, findings=findings,
                   labels=evidence.labels, traces=evidence.traces, bytes_read=bytes_read)

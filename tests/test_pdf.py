@@ -32,7 +32,7 @@ from aigclabel.errors import AigcLabelError, CorruptFile, LabelError, Unsupporte
 from aigclabel.explicit import ExplicitOptions, marker_for
 from aigclabel.explicit import pdf as stamp_mod
 from aigclabel.explicit.pdf import PdfStampMarker, content_boxes
-from aigclabel.formats import ImplicitLabel, handler_for
+from aigclabel.formats import handler_for
 from aigclabel.formats.base import OpenOptions
 from aigclabel.formats.pdf import PasswordRequired, PdfHandler
 from aigclabel.report import Level, Verdict
@@ -183,26 +183,19 @@ def mark(data: bytes, *, explicit: bool = True, produce_id: str = "pdf-0001", **
 
 
 def stamp(data: bytes, *, text: str = NOTICE, position: str = "bottom-right", font: str | None = None,
-          **extra: Any) -> Any:
-    """The explicit step alone, with the options the CLI does not pass yet (pages, password)."""
+          password: str | None = None, **extra: Any) -> Any:
+    """The explicit step alone (the password reaches the marker through the handler's OpenOptions)."""
     with open_source(data) as src:
-        handler = handler_for(src)
+        handler = handler_for(src, OpenOptions(password=password))
         return PdfStampMarker().apply(src, handler, ExplicitOptions(text=text, position=position, font=font,
                                                                     extra=extra))
 
 
-def mark_pdf(data: bytes, *, pages: str = "first", password: str | None = None, produce_id: str = "pdf-0001",
-             dst: str | None = DST_TRAINED) -> bytes:
-    """Both steps, as ``mark_file`` runs them, with pages and password (until they are wired)."""
-    extra: dict[str, Any] = {"pages": pages}
-    if password is not None:
-        extra["password"] = password
-    stamped = stamp(data, **extra).data
-    out = io.BytesIO()
-    handler = PdfHandler(OpenOptions(password=password))
-    handler.write_metadata(CountingReader(io.BytesIO(stamped), "<pdf>", len(stamped)), out,
-                           ImplicitLabel(record_json(produce_id), dst))
-    return out.getvalue()
+def mark_pdf(data: bytes, *, pages: str = "first", password: str | None = None, produce_id: str = "pdf-0001") -> bytes:
+    """Both steps through the library, with pages and password."""
+    result = aigclabel.mark_file(data, producer=PRODUCER, produce_id=produce_id, pages=pages, password=password)
+    assert result.data is not None
+    return result.data
 
 
 def labels(data: bytes, password: str | None = None) -> list:

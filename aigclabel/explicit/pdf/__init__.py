@@ -23,8 +23,7 @@ The original bytes stay as the file's prefix (signatures survive); encrypted fil
 encryption (the password is needed, see :mod:`aigclabel.formats.pdf`).  Re-marking replaces an
 earlier stamp of ours instead of adding a second one, and removes it from pages not stamped now.
 
-``options.extra``: ``pages`` (``first``, default), ``password`` (for encrypted files, when the
-handler's ``OpenOptions.password`` is not set), ``font_size`` (points; default 2 % of the page's shorter side,
+``options.extra``: ``pages`` (``first``, default), ``font_size`` (points; default 2 % of the page's shorter side,
 6 to 24 pt, never wider than 90 % of the page).
 
 The package, one idea per module: :mod:`.font` embeds the notice's font (the sfnt tables are read

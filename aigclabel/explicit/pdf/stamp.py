@@ -144,8 +144,6 @@ class PdfStampMarker:
         if not text or "\n" in text or "\r" in text:
             raise LabelError("the PDF stamp is one line of text: give a non-empty notice without line breaks")
         access = handler.document_access(src)
-        if access.password is None and options.extra.get("password") is not None:
-            access.password = options.extra["password"]  # an older caller passing it in extra
         password = access.password
         doc = access.document(for_write=True)
         if doc.encrypted and password is None:
