@@ -25,10 +25,11 @@ np = pytest.importorskip("numpy")
 import aigclabel  # noqa: E402
 from aigclabel.errors import CorruptFile, LabelError  # noqa: E402
 from aigclabel.explicit import audio_detect, morse  # noqa: E402
-from aigclabel.explicit.audio import (VOICE_CLIP, PromptPlan, crc16, crc_shift, crc_unshift, mark_aiff,  # noqa: E402
-                                      mark_flac, mark_mp3, mark_pcm_wav, mark_reencode, prompt_samples, resample,
-                                      voice_clip)
-from aigclabel.explicit.audio import _CRC_T, _id3v2_end, _walk_mp3  # noqa: E402
+from aigclabel.explicit.audio import (VOICE_CLIP, PromptPlan, mark_aiff, mark_flac, mark_mp3,  # noqa: E402
+                                      mark_pcm_wav, mark_reencode, prompt_samples, resample, voice_clip)
+from aigclabel.formats._crc16 import CRC_TABLE as _CRC_T  # noqa: E402
+from aigclabel.formats._crc16 import crc16, crc_shift, crc_unshift  # noqa: E402
+from aigclabel.formats._mp3_frames import id3v2_end as _id3v2_end, walk_mp3 as _walk_mp3  # noqa: E402
 from aigclabel.explicit.audio_detect import find_rhythm, find_voice, speech_segments, to_detect_rate  # noqa: E402
 from aigclabel.report import Level  # noqa: E402
 
@@ -358,7 +359,7 @@ def test_wav_prompt_keeps_original_samples_bit_exact(tmp_path, width, channels, 
     # and the prompt itself is there, where the details say
     det = audio_detect.detect(_reader(result.data), "wav")
     assert len(det.rhythm) == len(positions)
-    for hit, item in zip(det.rhythm, inserted):
+    for hit, item in zip(det.rhythm, inserted, strict=True):
         assert hit.start_s == pytest.approx(item["at_s"] + 0.24, abs=0.02)  # 3 units of lead-in silence
         assert hit.unit_ms == pytest.approx(80, abs=3)
 
@@ -432,7 +433,7 @@ def test_flac_prompt_is_lossless_and_keeps_tags(tmp_path, args, fmt, bits):
 def _frames(data: bytes) -> tuple[list[bytes], bytes, bytes]:
     """(every MPEG frame's bytes, bytes before the first frame, bytes after the last)."""
     layout = _walk_mp3(data, _id3v2_end(data))
-    frames = [data[o:o + h.size] for o, h in zip(layout.offsets, layout.headers)]
+    frames = [data[o:o + h.size] for o, h in zip(layout.offsets, layout.headers, strict=True)]
     return frames, data[:layout.offsets[0]], data[layout.end:]
 
 
@@ -664,33 +665,8 @@ def test_voice_clip_recognised_and_other_speech_is_not():
 # ------------------------------------------------------------------------------------ the rule
 
 
-class _Src:
-    """A minimal CountingReader stand-in over bytes."""
-
-    def __init__(self, data: bytes) -> None:
-        self._buf = io.BytesIO(data)
-        self.size = len(data)
-        self.name = "<test>"
-        self.bytes_read = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._buf.read(n)
-        self.bytes_read += len(data)
-        return data
-
-    def read_at(self, offset: int, n: int) -> bytes:
-        self._buf.seek(offset)
-        return self.read(n)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._buf.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._buf.tell()
-
-
-def _reader(data: bytes) -> _Src:
-    return _Src(data)
+def _reader(data: bytes) -> aigclabel._io.CountingReader:
+    return aigclabel._io.CountingReader(io.BytesIO(data), "<test>", len(data))
 
 
 def _finding(data: bytes):

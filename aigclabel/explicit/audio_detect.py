@@ -29,9 +29,10 @@ would need speech recognition: :func:`speech_segments` only says where speech-*l
 (syllable-rate modulation with deep dips, not a single tone), so a verifier can report it as *not
 checked* instead of failing or passing it.
 
-**Reading as little as possible** (:func:`detect`): only the first and last ``window_s`` seconds and
-``window_s`` around the middle are decoded - WAV/AIFF by reading exactly those sample bytes, other
-formats with PyAV seeking (``fast_seek``), decoded to 8 kHz mono in FFmpeg.
+**Reading as little as possible** (:func:`detect_access`): only the first and last ``window_s``
+seconds and ``window_s`` around the middle are decoded, through the format handler's audio access
+(``handler.audio_access(src)``: WAV/AIFF by reading exactly those sample bytes, other formats with
+PyAV seeking, decoded to 8 kHz), within the resource budget (:mod:`aigclabel.limits`).
 
 numpy (and PyAV for compressed formats) are imported inside the functions.
 """
@@ -40,17 +41,18 @@ from __future__ import annotations
 
 import functools
 import math
-import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .. import limits
+from ..formats.media_audio import AudioAccess, DecoderMissing
 from .morse import FREQUENCY_RANGE, SYMBOLS, UNIT_RANGE_MS
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 __all__ = ["RhythmHit", "VoiceHit", "Detection", "DecoderMissing", "find_rhythm", "find_voice", "speech_segments",
-           "detect", "analyse", "DETECT_RATE", "decode_all", "to_detect_rate"]
+           "detect", "detect_access", "analyse", "DETECT_RATE", "decode_all", "to_detect_rate"]
 
 #: compressed audio is decoded to this rate for detection (tones up to 3 kHz, the voice band to 3.8 kHz)
 DETECT_RATE = 8000
@@ -60,10 +62,6 @@ _DOMINANT = 0.5
 _FLOOR_DB = -50.0  # tones below a -50 dBFS sine are not looked at
 _CHUNK_S = 40.0  # longest stretch analysed in one go (memory); chunks overlap by _OVERLAP_S
 _OVERLAP_S = 4.0
-
-
-class DecoderMissing(Exception):
-    """numpy or PyAV is not installed: the message says what to install."""
 
 
 @dataclass
@@ -252,14 +250,14 @@ def _pattern_hits(e: np.ndarray, share: np.ndarray, floor: float, hop_s: float, 
         return
     # bridge drop-outs of one or two frames (codec artefacts) and drop spurs shorter than 12 ms
     keep_s, keep_e = [int(starts[0])], [int(ends[0])]
-    for s, t in zip(starts[1:], ends[1:]):
+    for s, t in zip(starts[1:], ends[1:], strict=True):
         if s - keep_e[-1] <= 2:
             keep_e[-1] = int(t)
         else:
             keep_s.append(int(s))
             keep_e.append(int(t))
     min_len = max(2, int(0.012 / hop_s))
-    runs = [(s, t) for s, t in zip(keep_s, keep_e) if t - s >= min_len]
+    runs = [(s, t) for s, t in zip(keep_s, keep_e, strict=True) if t - s >= min_len]
     umin, umax = unit_ms[0] / 1000, unit_ms[1] / 1000
     n = len(e)
     for i in range(len(runs) - 3):
@@ -274,7 +272,7 @@ def _pattern_hits(e: np.ndarray, share: np.ndarray, floor: float, hop_s: float, 
         seg = e[a:b]
         cut = (seg > level / 4) & (share[a:b] > _DOMINANT * 0.5)
         rs, re_ = _runs(cut)
-        pieces = [(int(s) + a, int(t) + a) for s, t in zip(rs, re_) if t - s >= min_len]
+        pieces = [(int(s) + a, int(t) + a) for s, t in zip(rs, re_, strict=True) if t - s >= min_len]
         merged: list[list[int]] = []
         for s, t in pieces:
             if merged and s - merged[-1][1] <= 1:
@@ -460,65 +458,7 @@ def analyse(x: np.ndarray, rate: int, *, offset_s: float = 0.0, window: str = ""
     return det
 
 
-# ------------------------------------------------------------------------------------------ decoding
-
-
-def _pcm_layout(fmt_name: str, src: Any) -> tuple[Any, int, int] | None:
-    """For WAV/AIFF integer/float PCM: (PcmFormat, offset of the first frame, frame count); else None."""
-    from ..errors import AigcLabelError
-    from .audio import PcmFormat, _AIFC_TYPES, _extended, wav_format
-
-    size = src.size
-    try:
-        if fmt_name == "wav":
-            head = src.read_at(0, 12)
-            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            end = min(size, 8 + struct.unpack("<I", head[4:8])[0])
-            pos, fmt, data = 12, None, None
-            while pos + 8 <= end and (fmt is None or data is None):
-                cid, csize = struct.unpack("<4sI", src.read_at(pos, 8))
-                if cid == b"fmt ":
-                    fmt = wav_format(src.read_at(pos + 8, min(csize, 64)))
-                elif cid == b"data":
-                    data = (pos + 8, min(csize, size - pos - 8))
-                pos += 8 + csize + (csize & 1)
-            if fmt is None or data is None:
-                return None
-            return fmt, data[0], data[1] // fmt.block
-        if fmt_name == "aiff":
-            head = src.read_at(0, 12)
-            if head[:4] != b"FORM" or head[8:12] not in (b"AIFF", b"AIFC"):
-                return None
-            end = min(size, 8 + struct.unpack(">I", head[4:8])[0])
-            pos, comm, ssnd = 12, None, None
-            while pos + 8 <= end and (comm is None or ssnd is None):
-                cid, csize = struct.unpack(">4sI", src.read_at(pos, 8))
-                if cid == b"COMM":
-                    comm = src.read_at(pos + 8, min(csize, 64))
-                elif cid == b"SSND":
-                    ssnd = (pos, csize)
-                pos += 8 + csize + (csize & 1)
-            if comm is None or ssnd is None or len(comm) < 18:
-                return None
-            channels, nframes, bits = struct.unpack(">hIh", comm[:8])
-            rate = _extended(comm[8:18])
-            ctype = comm[18:22] if head[8:12] == b"AIFC" and len(comm) >= 22 else b"NONE"
-            if ctype not in _AIFC_TYPES or channels < 1 or rate < 1:
-                return None
-            floating, big = _AIFC_TYPES[ctype]
-            width = (bits + 7) // 8 if not floating else (8 if ctype.lower() == b"fl64" else 4)
-            if width not in (1, 2, 3, 4, 8):
-                return None
-            pcm = PcmFormat(channels, int(rate), width, bits if not floating else 8 * width, floating=floating,
-                            big_endian=big)
-            offset = struct.unpack(">I", src.read_at(ssnd[0] + 8, 4))[0]
-            first = ssnd[0] + 16 + offset
-            have = min(nframes, max(0, (min(size, ssnd[0] + 8 + ssnd[1]) - first) // pcm.block))
-            return pcm, first, have
-    except (AigcLabelError, struct.error, ValueError, OverflowError):
-        return None
-    return None
+# ------------------------------------------------------------------------------------------ reading
 
 
 def _plan_windows(duration: float, window_s: float, full: bool) -> list[tuple[str, float, float]]:
@@ -527,25 +467,6 @@ def _plan_windows(duration: float, window_s: float, full: bool) -> list[tuple[st
     mid = duration / 2
     return [("start", 0.0, window_s), ("middle", mid - window_s / 2, mid + window_s / 2),
             ("end", duration - window_s, duration)]
-
-
-def detect(src: Any, fmt_name: str, options: dict[str, Any] | None = None) -> Detection:
-    """Look for audible labels in the open source *src* (a :class:`~aigclabel._io.CountingReader`).
-
-    Raises :class:`DecoderMissing` when numpy (or PyAV, for compressed formats) is not installed.
-    """
-    opts = options or {}
-    try:
-        import numpy
-    except ImportError:
-        raise DecoderMissing("numpy is not installed (pip install 'aigclabel[audio]')") from None
-    del numpy
-    window_s = float(opts.get("window_s", 20.0))
-    full = bool(opts.get("full_scan", False))
-    pcm = _pcm_layout(fmt_name, src) if fmt_name in ("wav", "aiff") else None
-    if pcm is not None:
-        return _detect_pcm(src, pcm, window_s, full, opts)
-    return _detect_av(src, window_s, full, opts)
 
 
 def _merge(det: Detection, part: Detection) -> None:
@@ -577,132 +498,79 @@ def to_detect_rate(x: np.ndarray, rate: int) -> np.ndarray:
     return out[cut:n_out - cut].astype(np.float32)
 
 
-def _detect_pcm(src: Any, layout: tuple[Any, int, int], window_s: float, full: bool,
-                opts: dict[str, Any]) -> Detection:
-    pcm, first, frames = layout
-    duration = frames / pcm.rate
-    det = Detection(duration_s=duration, decoder="PCM read directly")
-    for name, a, b in _plan_windows(duration, window_s, full):
-        fa, fb = int(a * pcm.rate), min(frames, int(math.ceil(b * pcm.rate)))
-        step = int(_CHUNK_S * pcm.rate)
-        for s in range(fa, fb, step - int(_OVERLAP_S * pcm.rate)) if full else [fa]:
-            e = min(fb, s + step) if full else fb
-            src.seek(first + s * pcm.block)
-            x = to_detect_rate(pcm.decode_mono(src.read((e - s) * pcm.block)), pcm.rate)
-            part = analyse(x, DETECT_RATE, offset_s=s / pcm.rate, window=name, options=opts)
-            part.windows = [(name, s / pcm.rate, e / pcm.rate)]
-            _merge(det, part)
-            if e >= fb:
+def _spans(access: AudioAccess, window_s: float, full: bool) -> list[tuple[str, float, float]]:
+    """The stretches to decode; a full scan of PCM is cut in overlapping chunks (memory)."""
+    duration = access.info.duration_s
+    if not duration:
+        return [("whole file", 0.0, math.inf)]
+    spans = _plan_windows(duration, window_s, full)
+    if not (full and access.exact_seek):
+        return spans
+    out = []
+    for name, a, b in spans:
+        s = a
+        while True:
+            out.append((name, s, min(b, s + _CHUNK_S)))
+            if s + _CHUNK_S >= b:
                 break
+            s += _CHUNK_S - _OVERLAP_S
+    return out
+
+
+def _need_numpy() -> None:
+    try:
+        import numpy
+    except ImportError:
+        raise DecoderMissing("numpy is not installed (pip install 'aigclabel[audio]')") from None
+    del numpy
+
+
+def detect_access(access: AudioAccess, options: dict[str, Any] | None = None) -> Detection:
+    """Look for audible labels in the stream behind *access* (``handler.audio_access(src)``).
+
+    Only the windows are decoded (see the module docs), each within the resource budget.  Raises
+    :class:`DecoderMissing` when numpy (or PyAV, for compressed formats) is not installed, and
+    :class:`~aigclabel.errors.CorruptFile` / :class:`~aigclabel.errors.LimitExceeded` when the
+    audio cannot be decoded within the budget.
+    """
+    opts = options or {}
+    _need_numpy()
+    window_s = float(opts.get("window_s", 20.0))
+    full = bool(opts.get("full_scan", False))
+    duration = access.info.duration_s
+    det = Detection(duration_s=duration, decoder=access.info.decoder)
+    for win in access.windows(_spans(access, window_s, full), DETECT_RATE):
+        x = win.samples if win.rate == DETECT_RATE else to_detect_rate(win.samples, win.rate)
+        part = analyse(x, DETECT_RATE, offset_s=win.start_s, window=win.name, options=opts)
+        part.windows = [(win.name, round(win.start_s, 3), round(win.start_s + len(x) / DETECT_RATE, 3))]
+        _merge(det, part)
+        if duration is None:
+            det.duration_s = win.start_s + len(x) / DETECT_RATE
     det.rhythm.sort(key=lambda h: h.start_s)
     return det
+
+
+def _access(src: Any) -> AudioAccess:
+    from ..formats import handler_for
+
+    access: AudioAccess = handler_for(src).audio_access(src)
+    return access
+
+
+def detect(src: Any, fmt_name: str | None = None, options: dict[str, Any] | None = None) -> Detection:
+    """:func:`detect_access` on the open source *src* (its handler is detected from the content;
+    *fmt_name* is accepted for callers of the older signature and not needed)."""
+    del fmt_name
+    _need_numpy()
+    with limits.use_limits(restart_clock=False):
+        return detect_access(_access(src), options)
 
 
 def decode_all(src: Any, rate: int = DETECT_RATE) -> tuple[Any, float]:
     """The whole stream as mono float32 at *rate* (the baseline the benchmark compares with)."""
     import numpy as np
 
-    av = _av()
-    src.seek(0)
-    container = av.open(src, "r")
-    try:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        parts = []
-        for frame in container.decode(stream):
-            parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
-        parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    finally:
-        container.close()
-    x = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    with limits.use_limits(restart_clock=False):
+        windows = list(_access(src).windows([("whole file", 0.0, math.inf)], rate))
+    x = np.concatenate([w.samples for w in windows]) if windows else np.zeros(0, np.float32)
     return x, len(x) / rate
-
-
-def _av():
-    try:
-        import av
-    except ImportError:
-        raise DecoderMissing("PyAV is not installed, so compressed audio cannot be decoded "
-                             "(pip install 'aigclabel[audio]')") from None
-    return av
-
-
-class _Reader:
-    """A file-like view PyAV can read through (it needs read/seek/tell only)."""
-
-    def __init__(self, src: Any) -> None:
-        self.src = src
-        src.seek(0)
-
-    def read(self, n: int = -1) -> bytes:
-        return self.src.read(n)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        if whence == 2:
-            return self.src.seek(self.src.size + offset)
-        return self.src.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.src.tell()
-
-
-def _detect_av(src: Any, window_s: float, full: bool, opts: dict[str, Any]) -> Detection:
-    import numpy as np
-
-    av = _av()
-    rate = DETECT_RATE
-    try:
-        # fast_seek: MP3 seeks by bitrate (CBR) or the Xing TOC (VBR) instead of reading up to the target
-        container = av.open(_Reader(src), "r", options={"fflags": "+fastseek"})
-    except av.FFmpegError as exc:
-        raise DecoderMissing(f"the audio could not be decoded ({exc})") from None
-    try:
-        if not container.streams.audio:
-            raise DecoderMissing("no audio stream found")
-        stream = container.streams.audio[0]
-        duration = None
-        if container.duration:
-            duration = container.duration / 1_000_000
-        elif stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
-        det = Detection(duration_s=duration, decoder=f"PyAV {av.__version__} ({stream.codec_context.name})")
-        windows = _plan_windows(duration, window_s, full) if duration else [("whole file", 0.0, float("inf"))]
-        for name, a, b in windows:
-            # keep the channels and average them here (FFmpeg's mono downmix adds +3 dB)
-            resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout.name, rate=rate)
-            nch = len(stream.codec_context.layout.channels) or 1
-            if a > 0:
-                container.seek(int(max(0.0, a - 0.5) * 1_000_000), any_frame=False, backward=True)
-            parts: list[Any] = []
-            first_t = None
-            try:
-                for frame in container.decode(stream):
-                    t = frame.time
-                    if t is not None and t + frame.samples / frame.sample_rate < a:
-                        continue
-                    if first_t is None:
-                        first_t = t if t is not None else a
-                    for f in resampler.resample(frame):
-                        parts.append(f.to_ndarray().reshape(-1, nch).mean(axis=1))
-                    if t is not None and t > b:
-                        break
-                for f in resampler.resample(None):
-                    parts.append(f.to_ndarray().reshape(-1, nch).mean(axis=1))
-            except av.FFmpegError:
-                pass  # a damaged tail: analyse what was decoded
-            if not parts:
-                continue
-            x = np.concatenate(parts)
-            start = float(first_t or 0.0)
-            if a > start:  # drop what was decoded before the window
-                x = x[int((a - start) * rate):]
-                start = a
-            part = analyse(x, rate, offset_s=start, window=name, options=opts)
-            part.windows = [(name, round(start, 3), round(start + len(x) / rate, 3))]
-            _merge(det, part)
-            if duration is None:
-                det.duration_s = start + len(x) / rate
-    finally:
-        container.close()
-    det.rhythm.sort(key=lambda h: h.start_s)
-    return det

@@ -26,7 +26,8 @@ __all__ = [
     "RECORD_KEY", "mutagen_errors", "is_record_key", "id3_total_size", "load_id3", "id3_evidence",
     "id3_with_record", "id3_without_records", "load_vorbis_comment", "vorbis_evidence",
     "vorbis_set_record", "vorbis_has_records", "IffChunk", "walk_iff", "Copy", "Plan", "emit",
-    "plan_size", "read_chunk", "audio_generator_trace", "MAX_TAG", "ID3_PADDING",
+    "plan_size", "read_chunk", "audio_generator_trace", "MAX_TAG", "ID3_PADDING", "id3_has_records",
+    "id3_record_frame", "TRACE_SCAN",
 ]
 
 #: the key / TXXX description / chunk id the rules name for the record
@@ -51,7 +52,7 @@ def mutagen_errors(what: str) -> Iterator[None]:
         yield
     except AigcLabelError:
         raise
-    except (MutagenError, *_PARSE_ERRORS) as exc:
+    except (MutagenError, *_PARSE_ERRORS) as exc:  # type: ignore[misc]  # mypy cannot type a starred tuple
         detail = str(exc) or type(exc).__name__
         raise CorruptFile(f"corrupt {what} ({detail})") from None
 
@@ -69,8 +70,14 @@ AUDIO_GENERATORS = ("suno", "udio", "elevenlabs", "musicgen", "audiocraft", "sta
 _AUDIO_GENERATOR_RE = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])" for n in AUDIO_GENERATORS))
 
 
+#: a generator name is looked for in the first this many characters of a field (a huge comment must
+#: not make the word-boundary search run for seconds)
+TRACE_SCAN = 64 << 10
+
+
 def audio_generator_trace(text: str, location: str) -> Trace | None:
     """A trace when an encoder / software / comment field names an AI generator."""
+    text = text[:TRACE_SCAN]
     if trace := generator_trace(text, location):
         return trace
     if _AUDIO_GENERATOR_RE.search(text.lower()):
@@ -222,6 +229,21 @@ def id3_with_record(existing: bytes | None, record_json: str, where: str, *, fit
             del tags[key]
         tags.add(TXXX(encoding=3 if version == 4 else 1, desc=RECORD_KEY, text=[record_json]))
         return _serialize_id3(tags, version, fit=fit, padding=padding)
+
+
+def id3_has_records(data: bytes, where: str) -> bool:
+    """Whether the tag in *data* holds a record frame (TXXX/COMM naming AIGC)."""
+    tags = load_id3(data, where)
+    return any(_is_record_frame(frame) for frame in tags.values())
+
+
+def id3_record_frame(record_json: str, major: int) -> bytes:
+    """The raw ``TXXX:AIGC`` frame (header included) for a v2.3 or v2.4 tag."""
+    from mutagen.id3 import ID3, TXXX
+
+    tags = ID3()
+    tags.add(TXXX(encoding=3 if major == 4 else 1, desc=RECORD_KEY, text=[record_json]))
+    return _serialize_id3(tags, 4 if major == 4 else 3, fit=0, padding=0)[10:]
 
 
 def id3_without_records(existing: bytes, where: str) -> bytes | None:

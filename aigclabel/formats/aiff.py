@@ -10,34 +10,22 @@ sample bytes are copied unchanged.
 
 from __future__ import annotations
 
-import math
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ._audio_meta import Copy, IffChunk, emit, id3_evidence, id3_with_record, id3_without_records, \
     load_id3, plan_size, read_chunk, walk_iff
+from ._pcm import extended_float as _extended
 from ._riff import iff_chunk
 from .base import Evidence, FormatHandler, ImplicitLabel
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .media_audio import AudioAccess
+
 _ID3_IDS = (b"ID3 ", b"id3 ")
 _TYPES = (b"AIFF", b"AIFC")
-
-
-def _extended(raw: bytes) -> float | None:
-    """An 80-bit IEEE 754 extended float (the AIFF sample rate); ``None`` when it is not a usable number."""
-    exponent = int.from_bytes(raw[:2], "big")
-    mantissa = int.from_bytes(raw[2:10], "big")
-    sign = -1 if exponent & 0x8000 else 1
-    exponent &= 0x7FFF
-    if exponent == 0 and mantissa == 0:
-        return 0.0
-    try:
-        value = sign * math.ldexp(mantissa, exponent - 16383 - 63)
-    except OverflowError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 class _Layout:
@@ -97,6 +85,17 @@ class AiffHandler(FormatHandler):
                 ev.labels += labels
                 ev.traces += traces
         return ev
+
+    def audio_access(self, src: CountingReader) -> AudioAccess:
+        """PCM read and spliced by sample offset; compressed AIFF-C decoded with PyAV, not spliced."""
+        from ._pcm_splice import AiffAccess
+
+        try:
+            return AiffAccess(src)
+        except UnsupportedOperation as exc:
+            from ._av_splice import AvAccess
+
+            return AvAccess(src, self.name, "AIFF", refusal=f"adding an audible label is not supported: {exc}")
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         layout = _Layout(src)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -23,8 +23,11 @@ from ._audio_meta import Copy, MAX_TAG, emit, id3_evidence, id3_total_size, load
     mutagen_errors, vorbis_evidence, vorbis_has_records, vorbis_set_record
 from .base import Evidence, FormatHandler, ImplicitLabel
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .media_audio import AudioAccess
+
 SIGNATURE = b"fLaC"
-STREAMINFO, PADDING, VORBIS_COMMENT = 0, 1, 4
+STREAMINFO, PADDING, SEEKTABLE, VORBIS_COMMENT = 0, 1, 3, 4
 _MAX_BLOCK = (1 << 24) - 1
 VENDOR = "aigclabel"
 
@@ -86,6 +89,9 @@ def _walk(src: CountingReader) -> tuple[list[Block], int, int]:
 
 
 def _streaminfo(raw: bytes) -> dict:
+    """Rate, channels, bits and length from a 34-byte STREAMINFO body."""
+    if len(raw) < 18:
+        raise CorruptFile(f"corrupt FLAC file: STREAMINFO block of {len(raw)} bytes (34 are due)")
     (packed,) = struct.unpack(">Q", raw[10:18])
     rate = packed >> 44
     channels = ((packed >> 41) & 7) + 1
@@ -109,6 +115,11 @@ def _header(btype: int, length: int, last: bool) -> bytes:
     if length > _MAX_BLOCK:
         raise UnsupportedOperation("the Vorbis comment block would pass the FLAC limit of 16 MiB")
     return bytes([btype | (0x80 if last else 0)]) + length.to_bytes(3, "big")
+
+
+def metadata_blocks(blocks: list[tuple[int, bytes]]) -> bytes:
+    """(type, body) pairs as metadata blocks, the last one flagged last."""
+    return b"".join(_header(btype, len(body), i == len(blocks) - 1) + body for i, (btype, body) in enumerate(blocks))
 
 
 class FlacHandler(FormatHandler):
@@ -135,8 +146,8 @@ class FlacHandler(FormatHandler):
             labels, traces = self._prefix_evidence(src, start)
             ev.labels += labels
             ev.traces += traces
-        for block in blocks:
-            if block.type == STREAMINFO:
+        for i, block in enumerate(blocks):
+            if block.type == STREAMINFO and i == 0:  # _walk checked it is first and 34 bytes long
                 ev.info.update(_streaminfo(_read_block(src, block)))
             elif block.type == VORBIS_COMMENT:
                 where = f"VORBIS_COMMENT block at offset {block.offset}"
@@ -155,6 +166,12 @@ class FlacHandler(FormatHandler):
         data = src.read_at(0, start)
         return id3_evidence(load_id3(data, "the start of the file"), where=f"ID3v2.{data[3]} tag in front of the "
                             "FLAC stream", carrier_prefix="id3:", normative=False, offset=0, before_payload=True)
+
+    def audio_access(self, src: CountingReader) -> AudioAccess:
+        """Windows decoded with PyAV; a prompt inserted by a lossless re-encode (see :mod:`._av_splice`)."""
+        from ._av_splice import FlacAccess
+
+        return FlacAccess(src)
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         from mutagen._vorbis import VComment
@@ -193,19 +210,19 @@ class FlacHandler(FormatHandler):
             growth += 4 + len(body)
             out.insert(1, (VORBIS_COMMENT, body, None))  # right after STREAMINFO
         # Absorb the change in the first PADDING block when it has room, so the audio does not move.
-        for i, (btype, body, block) in enumerate(out):
-            if btype == PADDING and block is not None and block.length - growth >= 0:
-                out[i] = (PADDING, bytes(block.length - growth), None)
+        for i, (btype, _body, kept) in enumerate(out):
+            if btype == PADDING and kept is not None and kept.length - growth >= 0:
+                out[i] = (PADDING, bytes(kept.length - growth), None)
                 break
         plan: list = [Copy(0, start), SIGNATURE] if start else [SIGNATURE]  # an ID3 prefix kept as is
-        for i, (btype, body, block) in enumerate(out):
+        for i, (btype, new_body, kept) in enumerate(out):
             last = i == len(out) - 1
-            if body is None:
-                assert block is not None
-                plan.append(_header(btype, block.length, last))
-                plan.append(Copy(block.offset + 4, block.length))
+            if new_body is None:
+                assert kept is not None
+                plan.append(_header(btype, kept.length, last))
+                plan.append(Copy(kept.offset + 4, kept.length))
             else:
-                plan.append(_header(btype, len(body), last))
-                plan.append(body)
+                plan.append(_header(btype, len(new_body), last))
+                plan.append(new_body)
         plan.append(Copy(audio, src.size - audio))
         emit(plan, src, dst)

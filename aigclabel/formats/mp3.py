@@ -11,35 +11,21 @@ Not read (yet): ID3v2 tags appended at the end of the file, APEv2 tags.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
-from ..errors import CorruptFile, UnsupportedFormat
-from ._audio_meta import ID3_PADDING, Copy, emit, id3_evidence, id3_total_size, id3_with_record, \
-    id3_without_records, load_id3
+from ..errors import CorruptFile, UnsupportedFormat, UnsupportedOperation
+from ._audio_meta import ID3_PADDING, Copy, emit, id3_evidence, id3_has_records, id3_record_frame, id3_total_size, \
+    id3_with_record, id3_without_records, load_id3
+from ._id3_frames import BIG_TAG, EVIDENCE_FRAMES, MAX_TEXT_FRAME, read_tag_for_evidence, syncsafe, walk_frames
+from ._mp3_frames import frame_facts
 from .base import Evidence, FormatHandler, ImplicitLabel
 
-#: MPEG audio: version bits -> name, and sample rates (Hz) by version and index
-_VERSIONS = {0: "2.5", 2: "2", 3: "1"}
-_RATES = {"1": (44100, 48000, 32000), "2": (22050, 24000, 16000), "2.5": (11025, 12000, 8000)}
+if TYPE_CHECKING:  # pragma: no cover
+    from .media_audio import AudioAccess
+
 #: ID3v2 tags we follow one after another at the head (a few broken taggers stack them)
 MAX_STACKED_TAGS = 8
-
-
-def _frame_header(b: bytes) -> dict | None:
-    """Facts from a 4-byte MPEG audio Layer II/III frame header; ``None`` when it is not one.
-
-    Layer I is left out on purpose: ``FF FE`` (a UTF-16 byte order mark) parses as a Layer I header.
-    """
-    if len(b) < 4 or b[0] != 0xFF or (b[1] & 0xE0) != 0xE0:
-        return None
-    version = _VERSIONS.get((b[1] >> 3) & 3)
-    layer = {1: 3, 2: 2}.get((b[1] >> 1) & 3)  # 01 = Layer III, 10 = Layer II
-    bitrate_index, rate_index = b[2] >> 4, (b[2] >> 2) & 3
-    if version is None or layer is None or bitrate_index == 0xF or rate_index == 3:
-        return None
-    return {"mpeg_version": version, "layer": layer, "sample_rate": _RATES[version][rate_index],
-            "channels": 1 if (b[3] >> 6) == 3 else 2}
 
 
 def _head_tags(src: CountingReader) -> tuple[list[tuple[int, int]], int]:
@@ -59,6 +45,35 @@ def _head_tags(src: CountingReader) -> tuple[list[tuple[int, int]], int]:
     return tags, pos
 
 
+def _big_tag_with_record(src: CountingReader, offset: int, size: int, record_json: str) -> list | None:
+    """For a v2.3/v2.4 tag over ``BIG_TAG``: the new tag as a plan -- the record frame, then every other
+    frame copied raw (record frames dropped) -- so the tag is never held or parsed whole; else None."""
+    if size <= BIG_TAG:
+        return None
+    header = src.read_at(offset, 10)
+    major = header[3]
+    frames = walk_frames(src, offset, size) if major in (3, 4) else None
+    if frames is None:
+        return None
+    where = f"offset {offset}"
+    read_tag_for_evidence(src, offset, size, where)  # refuses a record frame too large to hold
+    body: list = [id3_record_frame(record_json, major)]
+    for frame in frames:
+        if frame.id in EVIDENCE_FRAMES[major] and frame.length <= MAX_TEXT_FRAME:
+            raw = src.read_at(frame.offset, frame.length)
+            if id3_has_records(b"ID3" + bytes([major, header[4], 0]) + syncsafe(len(raw)) + raw, where):
+                continue  # an old record: the file carries exactly one
+            body.append(raw)
+        else:
+            body.append(Copy(frame.offset, frame.length))
+    length = sum(item.length if isinstance(item, Copy) else len(item) for item in body)
+    padding = size - 10 - length if size - 10 - length >= 0 else ID3_PADDING  # the audio stays put if it fits
+    if length + padding >= 1 << 28:
+        raise UnsupportedOperation("the ID3v2 tag with the record would pass the 256 MiB ID3 limit")
+    flags = header[5] & ~0xD0 & 0xFF  # no unsynchronisation, extended header or footer
+    return [b"ID3" + bytes([major, header[4], flags]) + syncsafe(length + padding), *body, bytes(padding)]
+
+
 class Mp3Handler(FormatHandler):
     name = "mp3"
     kind = "audio"
@@ -73,7 +88,7 @@ class Mp3Handler(FormatHandler):
                 and not any(b & 0x80 for b in head[6:10]):
             return 80
         # A bare frame sync is weak evidence: any format with a real signature outscores it.
-        return 20 if _frame_header(head[:4]) else 0
+        return 20 if frame_facts(head[:4]) else 0
 
     @classmethod
     def refine(cls, src: CountingReader) -> type[FormatHandler]:
@@ -95,7 +110,7 @@ class Mp3Handler(FormatHandler):
             raise UnsupportedFormat("a FLAC file with ID3v2 tags in front: read it as FLAC (only one "
                                     "ID3v2 tag in front of a FLAC stream is supported)")
         info: dict = {"audio_offset": audio}
-        if (frame := _frame_header(peek)) is not None:
+        if (frame := frame_facts(peek)) is not None:
             info.update(frame)
         elif not tags:
             raise CorruptFile("not an MP3: no ID3v2 tag and no MPEG audio frame at the start")
@@ -105,7 +120,7 @@ class Mp3Handler(FormatHandler):
         tags, _audio, info = self._parse(src)
         ev = Evidence(self.name, self.kind, info=info)
         for i, (offset, size) in enumerate(tags):
-            data = src.read_at(offset, size)
+            data = read_tag_for_evidence(src, offset, size, f"offset {offset}")
             tag = load_id3(data, f"offset {offset}")
             info.setdefault("id3_version", f"2.{data[3]}")
             labels, traces = id3_evidence(tag, where=f"ID3v2.{data[3]} tag at offset {offset}", carrier_prefix="id3:",
@@ -114,14 +129,25 @@ class Mp3Handler(FormatHandler):
             ev.traces += traces
         return ev
 
+    def audio_access(self, src: CountingReader) -> AudioAccess:
+        """Windows decoded with PyAV; a prompt spliced in as frames (see :mod:`._mp3_splice`)."""
+        from ._mp3_splice import Mp3Access
+
+        _tags, audio, _info = self._parse(src)
+        return Mp3Access(src, audio)
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         tags, audio, _info = self._parse(src)
         if tags:
             first_offset, first_size = tags[0]
-            existing = src.read_at(first_offset, first_size)
-            # Keep the old tag's size when the merged tag fits (the audio does not move), else pad.
-            plan: list = [id3_with_record(existing, label.record_json, f"offset {first_offset}",
-                                          fit=first_size, padding=ID3_PADDING)]
+            big = _big_tag_with_record(src, first_offset, first_size, label.record_json)
+            if big is not None:
+                plan: list = big
+            else:
+                existing = src.read_at(first_offset, first_size)
+                # Keep the old tag's size when the merged tag fits (the audio does not move), else pad.
+                plan = [id3_with_record(existing, label.record_json, f"offset {first_offset}",
+                                        fit=first_size, padding=ID3_PADDING)]
             for offset, size in tags[1:]:
                 stripped = id3_without_records(src.read_at(offset, size), f"offset {offset}")
                 plan.append(stripped if stripped is not None else Copy(offset, size))

@@ -12,12 +12,15 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile
 from ._audio_meta import MAX_TAG, load_vorbis_comment, mutagen_errors, vorbis_evidence, vorbis_set_record
 from .base import Evidence, FormatHandler, ImplicitLabel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .media_audio import AudioAccess
 
 CAPTURE = b"OggS"
 VORBIS_ID, VORBIS_COMMENT = b"\x01vorbis", b"\x03vorbis"
@@ -151,6 +154,12 @@ class _OggHandler(FormatHandler):
 
     def _mutagen_class(self):
         raise NotImplementedError
+
+    def audio_access(self, src: CountingReader) -> AudioAccess:
+        """Windows decoded with PyAV; a prompt inserted by re-encoding (see :mod:`._av_splice`)."""
+        from ._av_splice import AvAccess
+
+        return AvAccess(src, self.name, self._codec)
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         self._parse(src)  # fail early, with our message, on a broken header

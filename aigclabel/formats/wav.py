@@ -14,7 +14,7 @@ not supported yet.
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -23,6 +23,9 @@ from ._audio_meta import (Copy, IffChunk, audio_generator_trace, emit, id3_evide
 from ._image_meta import found_label
 from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .media_audio import AudioAccess
 
 RECORD_ID = b"AIGC"
 _ID3_IDS = (b"id3 ", b"ID3 ")
@@ -132,6 +135,17 @@ class WavHandler(FormatHandler):
                 ev.labels += labels
                 ev.traces += traces
         return ev
+
+    def audio_access(self, src: CountingReader) -> AudioAccess:
+        """PCM read and spliced by sample offset; other codecs (ADPCM, A-law...) decoded with PyAV, not spliced."""
+        from ._pcm_splice import WavAccess
+
+        try:
+            return WavAccess(src)
+        except UnsupportedOperation as exc:
+            from ._av_splice import AvAccess
+
+            return AvAccess(src, self.name, "WAVE", refusal=f"adding an audible label is not supported: {exc}")
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         layout = _Layout(src)

@@ -59,16 +59,24 @@ _EXPECTED = ("the rhythm prompt ·− ·· (Morse 'AI') or a voice prompt with a
 
 
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
+    from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
     from ..explicit import audio_detect
 
     if ctx.source is None:
         yield Finding(ID, Level.NOT_CHECKED, "the audible (explicit) label was not checked: the audio content was "
                       "not available", expected=_EXPECTED)
         return
-    fmt = getattr(ctx.evidence, "format", "")
     try:
-        det = audio_detect.detect(ctx.source, fmt, options)
-    except audio_detect.DecoderMissing as exc:
+        det = audio_detect.detect_access(_handler(ctx).audio_access(ctx.source), options)
+    except LimitExceeded as exc:
+        yield Finding(ID, Level.NOT_CHECKED, f"the audible (explicit) label was not checked: {exc}",
+                      expected=_EXPECTED, actual=f"limit {exc.limit} exceeded")
+        return
+    except CorruptFile as exc:
+        yield Finding(ID, Level.NOT_CHECKED, f"the audible (explicit) label was not checked: the audio could not "
+                      f"be decoded ({exc})", expected=_EXPECTED)
+        return
+    except UnsupportedOperation as exc:  # DecoderMissing included: numpy or PyAV is not installed
         yield Finding(ID, Level.NOT_CHECKED, f"the audible (explicit) label was not checked: {exc}",
                       expected=_EXPECTED)
         return
@@ -98,6 +106,15 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     yield Finding(ID, Level.ERROR, f"no audible label found at the start, end or middle (searched {searched}; "
                   "no rhythm prompt ·− ·· and no voice prompt)",
                   expected=_EXPECTED, actual="no prompt found")
+
+
+def _handler(ctx: Any) -> Any:
+    """The handler that read the evidence (the verifier passes it), else the one the content picks."""
+    if ctx.handler is not None:
+        return ctx.handler
+    from ..formats import handler_for
+
+    return handler_for(ctx.source)
 
 
 def _searched(det: Any) -> str:

@@ -1,0 +1,384 @@
+"""Hostile audio (issues 11 and 12): every reproducer from the mutation campaign, on every entry point.
+
+Each input is made here (how is said beside it, and in ``tests/data/hostile/audio.md``) and run
+through the real entry points -- ``verify`` in the implicit, explicit and all scopes, ``inspect``,
+``review`` and ``mark`` with and without the explicit label -- in a subprocess whose address space
+is capped at 1 GiB (``RLIMIT_AS``), measuring the call's wall time and the peak RSS.  An input may be
+refused (a typed :class:`aigclabel.errors.AigcLabelError`) or reported on; it must never raise
+anything else, hang or take gigabytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+
+import aigclabel  # noqa: E402
+from aigclabel.errors import AigcLabelError  # noqa: E402
+from aigclabel.report import Level  # noqa: E402
+
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed (apt-get install ffmpeg)")
+PRODUCER = "001191110102MACQD9K64010000"
+PLATFORM = "00119144030008867405X220001"
+ENTRY_POINTS = ("verify:implicit", "verify:explicit", "verify:all", "inspect", "review", "mark", "mark-noexplicit")
+
+# The child process: sets the 1 GiB cap, imports aigclabel (not timed), runs one entry point and
+# prints what happened as JSON: the outcome, the exception type, the explicit.audio finding, the
+# call's wall time and the peak RSS of the process.
+_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    import aigclabel
+    import aigclabel.formats, aigclabel.rules, aigclabel.explicit.audio, aigclabel.explicit.audio_detect
+    path, entry, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    result = {"outcome": "ok", "finding": None}
+    t0 = time.perf_counter()
+    try:
+        if entry.startswith("verify:"):
+            report = aigclabel.verify(path, scope=entry.split(":")[1])
+            for f in report.findings:
+                if f.rule == "explicit.audio":
+                    result["finding"] = [f.level.value, f.message]
+        elif entry == "inspect":
+            aigclabel.inspect(path)
+        elif entry == "review":
+            aigclabel.review(path, platform=%r)
+        else:
+            aigclabel.mark(path, out, producer=%r, explicit=entry == "mark")
+    except aigclabel.errors.AigcLabelError as exc:
+        result.update(outcome="typed", error=type(exc).__name__, message=str(exc),
+                      limit=getattr(exc, "limit", None))
+    except BaseException as exc:
+        result.update(outcome="untyped", error=type(exc).__name__, message=str(exc)[:300])
+    result["seconds"] = time.perf_counter() - t0
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+""") % (PLATFORM, PRODUCER)
+
+
+def run_entry(path: Path, entry: str, tmp_path: Path) -> dict:
+    out = tmp_path / f"out-{entry.replace(':', '-')}{path.suffix}"
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(path), entry, str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["outcome"] != "untyped", f"{entry}: {result['error']}: {result['message']}"
+    return result
+
+
+def assert_bounded(result: dict, entry: str, seconds: float = 2.0, rss_mb: float = 500.0) -> None:
+    assert result["seconds"] < seconds, f"{entry} took {result['seconds']:.1f} s"
+    assert result["rss_mb"] < rss_mb, f"{entry} peaked at {result['rss_mb']:.0f} MB"
+
+
+# ------------------------------------------------------------------------------------------- inputs
+
+
+def tone(n: int) -> bytes:
+    return (np.sin(np.arange(n) * 0.1) * 8000).astype("<i2").tobytes()
+
+
+def wav_declaring(rate: int, seconds: float = 2.0, real_rate: int = 8000) -> bytes:
+    """A mono 16-bit WAV of *seconds* of real samples whose ``fmt`` chunk declares *rate* Hz."""
+    data = tone(int(real_rate * seconds))
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def aiff_with_exponent(exponent: int) -> bytes:
+    """A mono 16-bit AIFF whose 80-bit sample rate has the given exponent (0x7FFE: about 10^4932 Hz)."""
+    n = 8000
+    pcm = (np.sin(np.arange(n) * 0.1) * 8000).astype(">i2").tobytes()
+    comm = struct.pack(">hIh", 1, n, 16) + struct.pack(">H", exponent) + struct.pack(">Q", 1 << 63)
+    ssnd = struct.pack(">II", 0, 0) + pcm
+    body = b"AIFF" + b"COMM" + struct.pack(">I", len(comm)) + comm + b"SSND" + struct.pack(">I", len(ssnd)) + ssnd
+    return b"FORM" + struct.pack(">I", len(body)) + body
+
+
+def ffmpeg(tmp_path: Path, suffix: str, *args: str, seconds: float = 3.0) -> bytes:
+    out = tmp_path / f"seed{suffix}"
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+                    *args, str(out)], check=True, capture_output=True, timeout=60)
+    return out.read_bytes()
+
+
+def syncsafe(n: int) -> bytes:
+    return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+
+def id3_frame(fid: bytes, body: bytes) -> bytes:
+    return fid + syncsafe(len(body)) + b"\x00\x00" + body
+
+
+def bare_mpeg(mp3: bytes) -> bytes:
+    """The MPEG frames of an ffmpeg-made MP3 (its ID3v2 tag cut off)."""
+    if mp3[:3] != b"ID3":
+        return mp3
+    size = 0
+    for c in mp3[6:10]:
+        size = (size << 7) | c
+    return mp3[10 + size:]
+
+
+# ------------------------------------------------------------------------ the 4.3 GHz WAV (issue 11)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_wav_declaring_4_3_ghz_is_bounded_on_every_entry_point(tmp_path, entry):
+    """32 KB of WAV whose fmt chunk says 4,294,967,295 Hz: once 100 s and 18 GB in verify, a hang in mark."""
+    path = tmp_path / "ghz.wav"
+    path.write_bytes(wav_declaring(0xFFFFFFFF))
+    assert path.stat().st_size < 33_000
+    result = run_entry(path, entry, tmp_path)
+    assert_bounded(result, entry)
+    if entry in ("verify:explicit", "verify:all"):
+        level, message = result["finding"]
+        assert level == Level.NOT_CHECKED.value and "max_sample_rate" in message
+    if entry == "mark":
+        assert result["outcome"] == "typed" and result["limit"] == "max_sample_rate"
+
+
+def test_wav_declaring_4_3_ghz_in_process_is_a_not_checked_finding():
+    report = aigclabel.verify(wav_declaring(0xFFFFFFFF), scope="explicit")
+    (finding,) = [f for f in report.findings if f.rule == "explicit.audio"]
+    assert finding.level is Level.NOT_CHECKED and "4.29497e+09 Hz" in finding.message
+    with pytest.raises(aigclabel.errors.LimitExceeded) as caught:
+        aigclabel.mark(wav_declaring(0xFFFFFFFF), producer=PRODUCER)
+    assert caught.value.limit == "max_sample_rate"
+
+
+# ------------------------------------------------------------------- the AIFF with a huge exponent
+
+
+@pytest.mark.parametrize("entry", ["verify:explicit", "verify:all", "inspect", "mark", "mark-noexplicit"])
+def test_aiff_with_a_huge_80_bit_rate_is_a_typed_error(tmp_path, entry):
+    """An 80-bit sample rate of ~10^4932 Hz: once a bare OverflowError out of mark()."""
+    path = tmp_path / "huge.aiff"
+    path.write_bytes(aiff_with_exponent(0x7FFE))
+    result = run_entry(path, entry, tmp_path)
+    assert_bounded(result, entry)
+    if entry == "mark":
+        assert result["outcome"] == "typed" and result["error"] == "CorruptFile"
+    if entry.startswith("verify"):
+        assert result["finding"][0] == Level.NOT_CHECKED.value
+
+
+@pytest.mark.parametrize("exponent", [0x7FFF, 0x4000 + 40, 0x3FFE, 0])
+def test_aiff_rates_out_of_range_never_escape_untyped(exponent):
+    data = aiff_with_exponent(exponent)
+    report = aigclabel.verify(data, scope="explicit")
+    (finding,) = [f for f in report.findings if f.rule == "explicit.audio"]
+    assert finding.level is Level.NOT_CHECKED
+    with pytest.raises(AigcLabelError):
+        aigclabel.mark(data, producer=PRODUCER)
+
+
+# --------------------------------------------------------------------- FLAC STREAMINFO on inspect
+
+
+@needs_ffmpeg
+def test_flac_with_a_short_second_streaminfo_block_is_read(tmp_path):
+    """A second metadata block of type 0 (STREAMINFO) only 4 bytes long: once struct.error on inspect."""
+    data = ffmpeg(tmp_path, ".flac", "-c:a", "flac", seconds=1.0)
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0
+    first_end = 4 + 4 + 34
+    head = bytes([data[4] & 0x7F]) + data[5:8]  # STREAMINFO no longer the last block
+    bogus = bytes([0]) + (4).to_bytes(3, "big") + b"\x00\x01\x02\x03"
+    hostile = data[:4] + head + data[8:first_end] + bogus + data[first_end:]
+    if data[4] & 0x80:  # STREAMINFO was the last block: the bogus one is now
+        hostile = hostile[:first_end] + bytes([0x80]) + hostile[first_end + 1:]
+    inspection = aigclabel.inspect(hostile)
+    assert inspection.info["sample_rate"] == 44100  # the first STREAMINFO's
+    report = aigclabel.verify(hostile, scope="all")
+    assert any(f.rule == "explicit.audio" for f in report.findings)
+
+
+# -------------------------------------------------------------------- MP3 with a mis-encoded TXXX
+
+
+def mp3_with_frames(tmp_path: Path, frames: list[bytes], version: int = 4) -> bytes:
+    audio = bare_mpeg(ffmpeg(tmp_path, ".mp3", "-c:a", "libmp3lame"))
+    body = b"".join(frames)
+    return b"ID3" + bytes([version, 0, 0]) + syncsafe(len(body)) + body + audio
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("frame", [
+    b"\x03desc\x00\xff\xfe\xfa\xc3\x28 not UTF-8",  # v2.4 UTF-8 text that is not UTF-8
+    b"\x01\xff\xfed\x00e\x00\x00\x00\x41",  # UTF-16 of an odd length
+    b"\x07bad encoding byte\x00text",  # an encoding byte that does not exist
+])
+def test_mp3_with_one_mis_encoded_txxx_is_checked_not_crashed(tmp_path, frame):
+    """One TXXX frame whose text is not in its declared encoding: once a crash of verify, review, the service."""
+    data = mp3_with_frames(tmp_path, [id3_frame(b"TIT2", b"\x03title"), id3_frame(b"TXXX", frame)])
+    path = tmp_path / "badtxxx.mp3"
+    path.write_bytes(data)
+    for entry in ("verify:explicit", "verify:all", "review", "mark"):
+        result = run_entry(path, entry, tmp_path)
+        assert_bounded(result, entry, seconds=5.0)
+        if entry.startswith("verify"):
+            # the audio is decoded in spite of the tag: no prompt there, so an error - not "not checked"
+            assert result["finding"][0] == Level.ERROR.value, result["finding"]
+    marked = tmp_path / "out-mark.mp3"
+    assert marked.exists()
+    levels = {f.rule: f.level for f in aigclabel.verify(marked).findings}
+    assert levels["explicit.audio"] is Level.PASS
+
+
+# ------------------------------------------------------------------------ MP3 with a 200 MB TXXX
+
+
+@needs_ffmpeg
+def test_mp3_with_a_200_mb_txxx_frame_is_bounded(tmp_path):
+    """A TXXX frame of 200 MB in front of 3 s of audio: once 5.5 s and 1 GB."""
+    audio = bare_mpeg(ffmpeg(tmp_path, ".mp3", "-c:a", "libmp3lame"))
+    big = 200_000_000
+    title = id3_frame(b"TIT2", b"\x03title")
+    head = b"\x03note\x00"
+    txxx_header = b"TXXX" + syncsafe(len(head) + big) + b"\x00\x00" + head
+    path = tmp_path / "bigtxxx.mp3"
+    with path.open("wb") as fh:
+        fh.write(b"ID3\x04\x00\x00" + syncsafe(len(title) + len(txxx_header) + big) + title + txxx_header)
+        block = b"a" * (1 << 20)
+        for left in range(big, 0, -len(block)):
+            fh.write(block[:left])
+        fh.write(audio)
+    for entry in ("verify:implicit", "verify:explicit", "verify:all", "mark-noexplicit"):
+        result = run_entry(path, entry, tmp_path)
+        assert_bounded(result, entry)
+    # inspect also hands the file to the C2PA SDK, which reads it whole (not the audio readers' doing)
+    result = run_entry(path, "inspect", tmp_path)
+    assert_bounded(result, "inspect", seconds=15.0, rss_mb=1000.0)
+    result = run_entry(path, "mark", tmp_path)  # holding 3 x 200 MB is over max_allocation: refused
+    assert_bounded(result, "mark")
+    assert result["outcome"] == "typed" and result["limit"] == "max_allocation"
+    # the record went in, the 200 MB frame was copied raw, the audio after it is untouched
+    marked = tmp_path / "out-mark-noexplicit.mp3"
+    labels = aigclabel.inspect(marked).labels
+    assert len(labels) == 1 and labels[0].normative
+    assert marked.read_bytes()[-len(audio):] == audio
+    from mutagen.id3 import ID3
+
+    tags = ID3(str(marked))
+    assert str(tags["TIT2"]) == "title" and len(tags["TXXX:note"].text[0]) == big
+
+
+@needs_ffmpeg
+def test_mp3_with_a_huge_record_frame_is_refused_naming_the_limit(tmp_path):
+    audio = bare_mpeg(ffmpeg(tmp_path, ".mp3", "-c:a", "libmp3lame", seconds=1.0))
+    big = 20_000_000
+    head = b"\x03AIGC\x00"
+    txxx = b"TXXX" + syncsafe(len(head) + big) + b"\x00\x00" + head + b"{" * big
+    data = b"ID3\x04\x00\x00" + syncsafe(len(txxx)) + txxx + audio
+    with pytest.raises(aigclabel.errors.LimitExceeded, match="names AIGC"):
+        aigclabel.verify(data, scope="implicit")
+
+
+# --------------------------------------------------------------- PyAV errors from prompt detection
+
+
+def _mutate(data: bytes, seed: int, start: int) -> bytes:
+    """A deterministic mutation (bit flips, byte sets, truncation) after *start*."""
+    rng = np.random.default_rng(seed)
+    out = bytearray(data)
+    for _ in range(int(rng.integers(1, 5))):
+        kind = int(rng.integers(0, 3))
+        at = int(rng.integers(start, len(out)))
+        if kind == 0:
+            out[at] ^= int(rng.integers(1, 256))
+        elif kind == 1:
+            out[at] = int(rng.choice([0, 0xFF, 0x7F, 0x80, 0x01]))
+        else:
+            del out[max(start + 1, at):]
+    return bytes(out)
+
+
+SEEDS = {"mp3": (".mp3", ["-c:a", "libmp3lame"]), "flac": (".flac", ["-c:a", "flac"]),
+         "ogg": (".ogg", ["-c:a", "libvorbis"]), "opus": (".opus", ["-c:a", "libopus"]),
+         "m4a": (".m4a", ["-c:a", "aac"])}
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("fmt", list(SEEDS))
+def test_mutated_compressed_audio_raises_only_our_errors(tmp_path, fmt):
+    """Mutations of small real files through detection (verify --scope explicit) and marking: PyAV's
+    UnicodeDecodeError / ValueError / EOFError / AttributeError must come out as AigcLabelError."""
+    suffix, args = SEEDS[fmt]
+    seed = ffmpeg(tmp_path, suffix, *args, "-metadata", "title=T", seconds=1.0)
+    for i in range(25):
+        data = _mutate(seed, 1000 * len(fmt) + i, 16)
+        try:
+            aigclabel.verify(data, scope="explicit")
+        except AigcLabelError:
+            pass
+        try:
+            aigclabel.mark(data, producer=PRODUCER)
+        except AigcLabelError:
+            pass
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("fmt,offset", [("opus", 28 + 9), ("ogg", 28 + 11)])
+def test_ogg_declaring_zero_channels_is_not_checked(tmp_path, fmt, offset):
+    """The identification header says 0 channels: PyAV's "Invalid layout: 0 channels"."""
+    suffix, args = SEEDS[fmt]
+    data = bytearray(ffmpeg(tmp_path, suffix, *args, seconds=1.0))
+    data[offset] = 0  # OpusHead channel count / Vorbis audio_channels (the page CRC is now wrong)
+    try:
+        report = aigclabel.verify(bytes(data), scope="explicit")
+    except AigcLabelError:
+        return
+    (finding,) = [f for f in report.findings if f.rule == "explicit.audio"]
+    assert finding.level is Level.NOT_CHECKED
+
+
+def test_missing_stream_in_m4a_is_not_checked(tmp_path):
+    """An M4A brand over an MP4 without an audio track (PyAV: no stream): a typed 'not checked'."""
+    ftyp = b"ftypM4A \x00\x00\x00\x00M4A isom"
+    box = struct.pack(">I", 8 + len(ftyp)) + ftyp
+    moov = struct.pack(">I", 8) + b"moov"
+    data = box + moov + struct.pack(">I", 16) + b"mdat" + bytes(8)
+    try:
+        report = aigclabel.verify(data, scope="explicit")
+    except AigcLabelError:
+        return
+    findings = [f for f in report.findings if f.rule == "explicit.audio"]
+    assert all(f.level is Level.NOT_CHECKED for f in findings)
+
+
+# ------------------------------------------------------------------------- the budget is honoured
+
+
+def test_a_window_over_max_audio_samples_is_not_checked():
+    """Lowering max_audio_samples bounds what one window may hold: the rule says which limit."""
+    from aigclabel.limits import Limits
+
+    data = wav_declaring(8000, seconds=4.0)
+    report = aigclabel.verify(data, scope="explicit", limits=Limits(max_audio_samples=1000))
+    (finding,) = [f for f in report.findings if f.rule == "explicit.audio"]
+    assert finding.level is Level.NOT_CHECKED and "max_audio_samples" in finding.message
+
+
+def test_the_rule_reads_pcm_only_through_the_handler():
+    """The audio access is the handler's: the WAV handler hands out its PCM windows."""
+    from aigclabel._io import CountingReader
+    from aigclabel.formats import handler_for
+
+    data = wav_declaring(8000, seconds=1.0)
+    src = CountingReader(io.BytesIO(data), "t.wav", len(data))
+    access = handler_for(src).audio_access(src)
+    assert (access.info.rate, access.info.channels) == (8000, 1)
+    (window,) = list(access.windows([("whole file", 0.0, 1.0)]))
+    assert window.rate == 8000 and len(window.samples) == 8000
