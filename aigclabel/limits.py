@@ -83,14 +83,6 @@ def current() -> Limits:
     return budget.limits if budget is not None else DEFAULT_LIMITS
 
 
-def _budget() -> Budget:
-    budget = _current.get()
-    if budget is None:
-        budget = Budget()
-        _current.set(budget)
-    return budget
-
-
 @contextlib.contextmanager
 def use_limits(limits: Limits | None = None, *, restart_clock: bool = True) -> Iterator[Limits]:
     """Run the block under *limits* (default: those already in force); the decode clock restarts."""
@@ -210,8 +202,14 @@ def check_video_frames(n: int, what: str = "video") -> int:
 
 
 def check_deadline(what: str) -> None:
-    """Call inside decode/OCR loops: raise when the operation has run past ``max_decode_seconds``."""
-    budget = _budget()
+    """Call inside decode/OCR loops: raise when the operation has run past ``max_decode_seconds``.
+
+    The clock is the current operation's (started by :func:`use_limits`, which every entry point
+    enters); code called outside any operation has no deadline to keep.
+    """
+    budget = _current.get()
+    if budget is None:
+        return
     elapsed = time.monotonic() - budget.started
     if elapsed > budget.limits.max_decode_seconds:
         raise LimitExceeded("max_decode_seconds", f"{what} stopped after {elapsed:.1f} s "

@@ -236,3 +236,15 @@ def test_outcome_tells_no_label_from_a_broken_one() -> None:
     report = aigclabel.verify(broken, scope="implicit")
     assert report.verdict is Verdict.NONCOMPLIANT and report.outcome == "non-compliant"
     assert report.to_dict()["outcome"] == "non-compliant"
+
+
+def test_no_deadline_outside_an_operation() -> None:
+    import time
+
+    check_deadline("a helper called on its own")  # no operation: no clock, nothing raised
+    with use_limits(Limits(max_decode_seconds=0.01)):
+        time.sleep(0.02)
+        with pytest.raises(LimitExceeded):
+            check_deadline("decoding")
+        with use_limits():  # a new operation restarts the clock
+            check_deadline("decoding")
