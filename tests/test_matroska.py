@@ -125,7 +125,8 @@ def the_label(data: bytes):
 
 # ------------------------------------------------------------------------------------------ an independent EBML walker
 
-SEGMENT, CLUSTER, TAGS, CUES, SEEKHEAD, VOID, CRC = 0x18538067, 0x1F43B675, 0x1254C367, 0x1C53BB6B, 0x114D9B74, 0xEC, 0xBF
+SEGMENT, CLUSTER, TAGS, CUES, SEEKHEAD, VOID, CRC = (0x18538067, 0x1F43B675, 0x1254C367, 0x1C53BB6B, 0x114D9B74,
+                                                     0xEC, 0xBF)
 LEVEL1 = {0x114D9B74, 0x1549A966, 0x1654AE6B, 0x1F43B675, 0x1C53BB6B, 0x1941A469, 0x1043A770, 0x1254C367}
 MASTERS = {SEGMENT, SEEKHEAD, 0x4DBB, 0x1549A966, 0x1654AE6B, 0xAE, 0xE0, 0xE1, CLUSTER, 0xA0, CUES, 0xBB, 0xB7,
            TAGS, 0x7373, 0x63C0, 0x67C8}
@@ -550,7 +551,8 @@ def test_lying_sizes(scratch: Path) -> None:
         aigclabel.inspect(bytes(bad))
     tags_el = [e for e in level1(bytes(src)) if e[0] == TAGS][0]
     bad = bytearray(src)
-    bad[tags_el[1] + 4:tags_el[1] + tags_el[2]] = vsize((1 << (7 * (tags_el[2] - 4))) - 2, tags_el[2] - 4)  # Tags runs past the file
+    # Tags runs past the file
+    bad[tags_el[1] + 4:tags_el[1] + tags_el[2]] = vsize((1 << (7 * (tags_el[2] - 4))) - 2, tags_el[2] - 4)
     with pytest.raises(CorruptFile):
         aigclabel.inspect(bytes(bad))
     bad = bytearray(src)

@@ -503,7 +503,8 @@ def test_bare_moov_meta_is_read_and_cleaned(scratch: Path, order: str) -> None:
     make_key = b"com.apple.quicktime.make"
     keys = box(b"keys", struct.pack(">II", 0, 2) + struct.pack(">I4s", 12, b"mdta") + b"AIGC"
                + struct.pack(">I4s", 8 + len(make_key), b"mdta") + make_key)
-    items = box(b"ilst", box(struct.pack(">I", 1), box(b"data", struct.pack(">II", 1, 0) + record_json("bare").encode()))
+    items = box(b"ilst", box(struct.pack(">I", 1),
+                             box(b"data", struct.pack(">II", 1, 0) + record_json("bare").encode()))
                 + box(struct.pack(">I", 2), box(b"data", struct.pack(">II", 1, 0) + b"Apple")))
     hdlr = box(b"hdlr", bytes(8) + b"mdta" + bytes(12) + b"\x00")
     bare = box(b"meta", hdlr + keys + items)

@@ -30,6 +30,7 @@ from ..errors import CorruptFile, UnsupportedOperation
 from ._audio_meta import audio_generator_trace, is_record_key
 from ._image_meta import found_label, looks_like_record
 from .base import Evidence, FormatHandler
+from .media_video import VideoAccess
 
 __all__ = ["FlvHandler", "parse_amf0", "RECORD_KEY"]
 
@@ -231,3 +232,7 @@ class FlvHandler(FormatHandler):
         raise UnsupportedOperation("writing the implicit label into FLV is not supported (read-only): growing "
                                    "onMetaData would move every later tag and the keyframe file positions "
                                    "stored in it; convert to MP4 or MKV to label the video")
+
+    def video_access(self, src: CountingReader) -> VideoAccess:
+        # frames for the check of the visible label; the marker does not rewrite FLV
+        return VideoAccess(src, self.name)

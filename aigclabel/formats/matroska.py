@@ -67,10 +67,13 @@ from typing import BinaryIO, Callable, Iterable
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
+from ..limits import check_count
+from ..limits import current as current_limits
 from ._audio_meta import audio_generator_trace, is_record_key
 from ._bmff import BytesSource, copy_with_patches
 from ._image_meta import found_label, looks_like_record
 from .base import Evidence, FormatHandler, ImplicitLabel
+from .media_video import Remux, VideoAccess
 
 __all__ = ["MkvHandler", "WebmHandler", "MatroskaFile", "RECORD_NAME", "encode_element", "encode_size",
            "read_vint"]
@@ -210,7 +213,7 @@ def _fit(eid: int, payload: bytes, total: int) -> bytes | None:
     return natural + _void(gap)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Element:
     """One EBML element: where it starts, its header and data sizes (absolute offsets)."""
 
@@ -261,15 +264,43 @@ def _header(src: BytesSource | CountingReader, pos: int, end: int, parent: str) 
     return Element(eid, pos, id_size, width, size)
 
 
+def _header_in(data: bytes, base: int, pos: int, end: int) -> Element | None:
+    """The common case of :func:`_header` for a master read into memory, without slicing or
+    messages (a Tags element may hold 10^5 SimpleTags); None for anything unusual -- a long or
+    invalid ID or size, an unknown size, an element running past *end* -- which :func:`_header`
+    then reads (and reports) the careful way."""
+    i = pos - base
+    if i < 0 or i + 2 > len(data):
+        return None
+    b = data[i]
+    id_size = 1 if b >= 0x80 else 2 if b >= 0x40 else 3 if b >= 0x20 else 4 if b >= 0x10 else 0
+    j = i + id_size
+    if not id_size or j >= len(data) or not data[j]:
+        return None
+    width = 9 - data[j].bit_length()
+    mask = (1 << (7 * width)) - 1
+    size = int.from_bytes(data[j:j + width], "big") & mask
+    if size == mask or j + width > len(data) or pos + id_size + width + size > end:
+        return None
+    return Element(int.from_bytes(data[i:j], "big"), pos, id_size, width, size)
+
+
 def _children(src: BytesSource | CountingReader, el: Element) -> list[Element]:
-    """The children of master element *el* (which must have a known size)."""
-    out = []
-    pos = el.data_offset
-    while pos < el.end:
-        child = _header(src, pos, el.end, str(el))
+    """The children of master element *el* (which must have a known size).
+
+    A master declaring more children than ``max_structures`` is refused as it is walked (a 12 MB
+    Tags element can hold a million SimpleTags), before they are all built."""
+    out: list[Element] = []
+    limit = current_limits().max_structures
+    pos, end = el.data_offset, el.end
+    fast = isinstance(src, BytesSource)
+    while pos < end:
+        child = (_header_in(src.data, src.base, pos, end) if fast else None) or _header(src, pos, end, str(el))  # type: ignore[union-attr]
         if child.unknown:
             raise CorruptFile(f"corrupt: {child.name} element at offset {pos} has an unknown size inside {el}")
         out.append(child)
+        if len(out) > limit:
+            check_count(len(out), f"elements in {el}")
         pos = child.end
     return out
 
@@ -349,9 +380,22 @@ class Tag:
                          if any(values))
 
 
-def _parse_simple(m: BytesSource, el: Element, depth: int = 0) -> SimpleTag:
+class _Count:
+    """The SimpleTags parsed so far in one file (``max_structures`` bounds them all together)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def add(self, el: Element) -> None:
+        self.n += 1
+        if self.n % 1024 == 0:
+            check_count(self.n, f"SimpleTags (at {el})")
+
+
+def _parse_simple(m: BytesSource, el: Element, count: _Count, depth: int = 0) -> SimpleTag:
     if depth > 16:
         raise CorruptFile(f"corrupt: SimpleTags nested more than 16 deep at {el}")
+    count.add(el)
     tag = SimpleTag(el, "", None, False)
     for kid in _children(m, el):
         if kid.id == TAG_NAME:
@@ -361,11 +405,11 @@ def _parse_simple(m: BytesSource, el: Element, depth: int = 0) -> SimpleTag:
         elif kid.id == TAG_BINARY and tag.value is None:
             tag.value, tag.binary = _text(_data(m, kid)), True
         elif kid.id == SIMPLE_TAG:
-            tag.nested.append(_parse_simple(m, kid, depth + 1))
+            tag.nested.append(_parse_simple(m, kid, count, depth + 1))
     return tag
 
 
-def _parse_tag(m: BytesSource, el: Element) -> Tag:
+def _parse_tag(m: BytesSource, el: Element, count: _Count) -> Tag:
     tag = Tag(el, None, "", {}, [])
     for kid in _children(m, el):
         if kid.id == TARGETS:
@@ -377,7 +421,7 @@ def _parse_tag(m: BytesSource, el: Element) -> Tag:
                 elif t.id in TAG_UIDS:
                     tag.uids.setdefault(TAG_UIDS[t.id], []).append(int.from_bytes(_data(m, t), "big"))
         elif kid.id == SIMPLE_TAG:
-            tag.simple.append(_parse_simple(m, kid))
+            tag.simple.append(_parse_simple(m, kid, count))
     return tag
 
 
@@ -594,10 +638,11 @@ class MatroskaFile:
 
     def tags(self) -> list[TagsElement]:
         out = []
+        count = _Count()
         for el in self.of(TAGS):
             m = _load(self.src, el)
             kids = _children(m, el)
-            out.append(TagsElement(el, m, kids, [_parse_tag(m, k) for k in kids if k.id == TAG]))
+            out.append(TagsElement(el, m, kids, [_parse_tag(m, k, count) for k in kids if k.id == TAG]))
         return out
 
     def before_payload(self, offset: int) -> bool | None:
@@ -825,7 +870,7 @@ class _Writer:
         out = []
         p = 0
         after = total
-        for size, anchor in zip(sizes, anchors):
+        for size, anchor in zip(sizes, anchors, strict=True):
             after -= size
             latest = room - size - after
             pos = min(max(p, anchor if anchor is not None else p), latest)
@@ -877,7 +922,7 @@ class _Writer:
                 new_header_len = p + self._pad(p)
             spans: list[tuple[int, int, int | None]] = []
             tags_at = 0
-            for (kind, el), pos in zip(items, positions):
+            for (kind, el), pos in zip(items, positions, strict=True):
                 if kind == "tags":
                     tags_at = pos
                 if el is not None:
@@ -944,7 +989,7 @@ class _Writer:
                 tags_bytes: bytes, rebuilt: dict[int, bytes], mapper: _Mapper) -> list[_Piece]:
         pieces: list[_Piece] = []
         p = 0
-        for (kind, el), pos in zip(items, positions):
+        for (kind, el), pos in zip(items, positions, strict=True):
             if pos > p:
                 pieces.append(_Piece(None, _void(pos - p)))
             if kind == "tags":
@@ -1152,6 +1197,10 @@ class _MatroskaHandler(FormatHandler):
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         f = MatroskaFile(src)
         _Writer(f, label.record_json).write(dst)
+
+    def video_access(self, src: CountingReader) -> VideoAccess:
+        muxer = "webm" if self.name == "webm" else "matroska"
+        return VideoAccess(src, self.name, lambda _src: Remux(muxer))
 
 
 class MkvHandler(_MatroskaHandler):

@@ -82,6 +82,7 @@ from ._bmff import (
 from ._image_meta import evidence_from_xmp, found_label, looks_like_record
 from .base import Evidence, FormatHandler, ImplicitLabel
 from .heif import HEIF_BRANDS
+from .media_video import Remux, VideoAccess
 
 __all__ = ["Mp4Handler", "M4aHandler", "MovieFile", "RECORD_KEY", "XMP_UUID", "MAX_MOOV"]
 
@@ -374,9 +375,9 @@ class MovieFile:
             self.tail = _walk(src, 0, src.size, "the file", into=self.boxes)[1]
         except CorruptFile as exc:
             # Say what a cut-short download or an unfinished recording means for a movie.
-            moov = any(b.type == b"moov" for b in self.boxes)
+            has_moov = any(b.type == b"moov" for b in self.boxes)
             raise CorruptFile(f"{exc} (the MP4 is truncated or a box size is wrong"
-                              + ("" if moov else "; no complete movie header ('moov') comes before that point")
+                              + ("" if has_moov else "; no complete movie header ('moov') comes before that point")
                               + ")") from None
         if not self.boxes:
             raise CorruptFile("not an MP4/QuickTime file: no box")
@@ -388,9 +389,9 @@ class MovieFile:
             self.brands = [ftyp[:4]] + [ftyp[i:i + 4] for i in range(8, len(ftyp) - 3, 4)]
         moovs = [b for b in self.boxes if b.type == b"moov"]
         if not moovs:
-            media = any(b.type in (b"mdat", b"moof") for b in self.boxes)
+            has_media = any(b.type in (b"mdat", b"moof") for b in self.boxes)
             raise CorruptFile("truncated or malformed MP4: no 'moov' box (the movie header)"
-                              + (" -- the file may be cut short or still being written" if media else ""))
+                              + (" -- the file may be cut short or still being written" if has_media else ""))
         if len(moovs) > 1:
             raise CorruptFile(f"corrupt: {len(moovs)} 'moov' boxes (at offsets "
                               f"{', '.join(str(b.offset) for b in moovs)})")
@@ -538,7 +539,8 @@ def _renumbered(raw: bytes, index: int) -> bytes:
     return raw[:4] + index.to_bytes(4, "big") + raw[8:]
 
 
-def _kept_entries(m: BytesSource, meta: Meta, *, drop_unused: bool = False) -> tuple[list[bytes], list[tuple[int, Box]]]:
+def _kept_entries(m: BytesSource, meta: Meta, *,
+                  drop_unused: bool = False) -> tuple[list[bytes], list[tuple[int, Box]]]:
     """An ``mdta`` meta without its records: the kept key entries (raw) and the kept items with the
     1-based index each must carry after the dropped keys are gone.  *drop_unused* also drops keys
     no item uses (the item-less prefix an earlier mark wrote, see :func:`_meta_rewritten`)."""
@@ -696,7 +698,7 @@ class _Layout:
 
     def moved_any(self) -> bool:
         """True when some copied box lands elsewhere than it was."""
-        return any(new not in (None, box.offset) for box, new in zip(self._boxes, self._new))
+        return any(new not in (None, box.offset) for box, new in zip(self._boxes, self._new, strict=True))
 
     def move(self, offset: int, what: str) -> int:
         """Where the byte at source *offset* lands; offsets past every box stay put."""
@@ -825,7 +827,8 @@ class _IsoMediaHandler(FormatHandler):
         handler = meta.handler.decode("latin-1") if meta.handler else "none"
         records = {id(item) for item in meta.record_items()}
         for item in meta.items:
-            where = f"{meta.where} ({handler}) item {item.name or _box_name(item.box.type)!r} at offset {item.box.offset}"
+            name = item.name or _box_name(item.box.type)
+            where = f"{meta.where} ({handler}) item {name!r} at offset {item.box.offset}"
             before = f.before_payload(item.box.offset)
             if id(item) in records:
                 if meta.is_mdta:
@@ -918,20 +921,20 @@ class _IsoMediaHandler(FormatHandler):
         patches = self._fragment_patches(src, f, layout)
         self._check_other_offsets(src, f, layout)
         run: list[int] = []  # a source range [start, end) of adjacent copied boxes, copied in one go
-        for box, data in layout.pieces:
-            if data is None:
-                assert box is not None
-                if run and run[1] == box.offset:
-                    run[1] = box.end
+        for piece, data_or_copy in layout.pieces:
+            if data_or_copy is None:
+                assert piece is not None
+                if run and run[1] == piece.offset:
+                    run[1] = piece.end
                     continue
                 if run:
                     copy_with_patches(src, dst, run[0], run[1], patches)
-                run = [box.offset, box.end]
+                run = [piece.offset, piece.end]
                 continue
             if run:
                 copy_with_patches(src, dst, run[0], run[1], patches)
                 run = []
-            dst.write(data)
+            dst.write(data_or_copy)
         if run:
             copy_with_patches(src, dst, run[0], run[1], patches)
         if f.tail < src.size:
@@ -980,7 +983,7 @@ class _IsoMediaHandler(FormatHandler):
             if box.type == b"sidx":
                 # its references are relative: fine as long as it and all after it shift alike
                 later = [layout.new_offset(b) for b in f.boxes[i:]]
-                if None in later or len({new - b.offset for new, b in zip(later, f.boxes[i:])}) > 1:  # type: ignore[operator]
+                if None in later or len({new - b.offset for new, b in zip(later, f.boxes[i:], strict=True)}) > 1:  # type: ignore[operator]
                     raise UnsupportedOperation(f"{box} indexes segments whose distance from it would change; "
                                                "not supported")
             if box.type == b"moof" and layout.moved(box):
@@ -1066,6 +1069,31 @@ def _tfra_patches(mb: BytesSource, tfra: Box, layout: _Layout) -> list[tuple[int
     return out
 
 
+def remux_options(src: CountingReader) -> Remux:
+    """How libavformat writes the movie again like the source: the muxer (``mov`` for QuickTime
+    files, else ``mp4``), the brand, ``moov`` first when it was, ``mdta`` keys kept as such, and a
+    fragmented file fragmented again (at key frames)."""
+    movie = MovieFile(src)
+    remux = Remux("mp4")
+    flags = []
+    if movie.payload_start is not None and movie.moov.offset < movie.payload_start and not movie.fragmented:
+        flags.append("+faststart")
+    if movie.fragmented:
+        flags.append("+frag_keyframe+empty_moov+default_base_moof")
+        remux.notes.append("the fragmented MP4 was re-fragmented at key frames by libavformat")
+    if any(meta.is_mdta for meta in movie.metas):
+        flags.append("+use_metadata_tags")
+    if flags:
+        remux.options["movflags"] = "".join(flags)
+    if movie.brands:
+        remux.options["brand"] = movie.brands[0].decode("latin-1")
+        if movie.brands[0] == b"qt  ":
+            remux.muxer = "mov"
+    else:
+        remux.muxer = "mov"
+    return remux
+
+
 class Mp4Handler(_IsoMediaHandler):
     """MP4 / MOV / 3GP and other ISO-BMFF movies (kind from the tracks; "video" by default)."""
 
@@ -1074,6 +1102,9 @@ class Mp4Handler(_IsoMediaHandler):
     _kind = "video"
     mime = "video/mp4"
     extensions = (".mp4", ".m4v", ".mov", ".qt", ".3gp", ".3g2", ".f4v", ".mp4v", ".cmfv")
+
+    def video_access(self, src: CountingReader) -> VideoAccess:
+        return VideoAccess(src, self.name, remux_options)
 
 
 class M4aHandler(_IsoMediaHandler):
@@ -1084,3 +1115,9 @@ class M4aHandler(_IsoMediaHandler):
     _kind = "audio"
     mime = "audio/mp4"
     extensions = (".m4a", ".m4b", ".m4p", ".m4r", ".f4a", ".f4b")
+
+    def audio_access(self, src: CountingReader):
+        """Windows decoded with PyAV; a prompt inserted by re-encoding (AAC; ALAC stays lossless)."""
+        from ._av_splice import AvAccess
+
+        return AvAccess(src, self.name, "AAC")

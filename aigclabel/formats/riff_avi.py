@@ -38,6 +38,7 @@ from ._bmff import copy_with_patches
 from ._image_meta import found_label, looks_like_record
 from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
+from .media_video import VideoAccess
 
 __all__ = ["AviHandler", "RECORD_ID"]
 
@@ -182,19 +183,21 @@ class AviHandler(FormatHandler):
         info = next((c for c in top if avi.lists.get(c.offset) == b"INFO"), None)
         hdrl = next(c for c in avi.chunks if avi.lists.get(c.offset) == b"hdrl")
         hdrl_body = read_chunk(src, hdrl, "AVI") if hdrl.size <= MAX_HDRL else b""
-        for cid, pos, data in list_subchunks(hdrl_body, "hdrl"):
-            if cid == b"LIST" and data[:4] == b"INFO" and any(_is_record(i, d) for i, _p, d in list_subchunks(data, "")):
+        for cid, _pos, data in list_subchunks(hdrl_body, "hdrl"):
+            if cid == b"LIST" and data[:4] == b"INFO" and any(_is_record(i, d)
+                                                              for i, _p, d in list_subchunks(data, "")):
                 raise UnsupportedOperation("the record sits in an INFO list inside 'hdrl'; moving it out is not "
                                            "supported")
         # the span the new LIST INFO may fill: the old one (or a JUNK chunk) and the JUNK right after it
         if info is not None:
             start = top.index(info)
         else:
-            start = next((i for i, c in enumerate(top) if c.id == b"JUNK"), None)
-            if start is None:
+            junk = next((i for i, c in enumerate(top) if c.id == b"JUNK"), None)
+            if junk is None:
                 raise UnsupportedOperation("the AVI has no LIST INFO and no JUNK padding before its media; "
                                            "adding the record would move the media (and its index offsets) -- "
                                            "not supported")
+            start = junk
         span = [top[start]]
         for c in top[start + 1:]:
             if c.id != b"JUNK" or c.offset != span[-1].end + (span[-1].size & 1):
@@ -217,3 +220,7 @@ class AviHandler(FormatHandler):
         # every replacement keeps its length: the rest is copied as it was (by the kernel)
         patches = sorted([(span[0].offset, replacement), *edits.items()])
         copy_with_patches(src, dst, 0, src.size, patches)
+
+    def video_access(self, src: CountingReader) -> VideoAccess:
+        # frames for the check of the visible label; the marker does not rewrite AVI
+        return VideoAccess(src, self.name)

@@ -8,9 +8,11 @@ optional and not checked here).  Corner placement is common practice but not a r
 How it is checked (``pip install 'aigclabel[ocr]'`` and PyAV; without them the finding is *not
 checked*, never a pass):
 
-1. Decode only the opening ``min_duration_s`` seconds of the first video stream (the container is
-   read as far as that needs: an MP4 whose ``moov`` is at the end is read by seeking), with the
-   display rotation applied.
+1. Ask the format handler (``handler.video_access(source)``, :mod:`aigclabel.formats.media_video`)
+   for the opening ``min_duration_s`` seconds of the first video stream: only those packets are
+   read and decoded (an MP4 whose ``moov`` is at the end is read by seeking), within the limits
+   in force (frame size, frames decoded, decode time), with the display rotation applied.  A file
+   that cannot be decoded, or that reaches a limit, is *not checked* and the finding says why.
 2. Take ``samples`` frames spread evenly across that span -- the frame on screen at each sample
    time, the first at the first picture, the last at the last picture before the span ends.
 3. Look for the label in each with the image rule's OCR (:func:`aigclabel.rules.explicit_image.assess`:
@@ -25,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
+from ..limits import check_deadline
 from ..report import Finding, Level
 
 ID = "explicit.video"
@@ -50,12 +54,6 @@ OPTIONS: dict[str, Any] = {
 }
 DESCRIPTION = "visible text label with both elements in the opening frames for >= 2 s, tall enough"
 
-INSTALL_HINT = "pip install 'aigclabel[audio]'"
-
-
-class _NotChecked(Exception):
-    pass
-
 
 @dataclass
 class _Sample:
@@ -70,95 +68,42 @@ def _expected(options: dict[str, Any]) -> str:
             f"{options['min_duration_s']:g} s, {_size_rule(options)}")
 
 
+def _not_checked(why: str, expected: str) -> Finding:
+    return Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) label was not checked: {why}", expected=expected)
+
+
+def _access(ctx: Any) -> Any:
+    """The handler's video access (the handler that read the evidence, else the one the content picks)."""
+    handler = ctx.handler
+    if handler is None:
+        from ..formats import handler_for
+
+        handler = handler_for(ctx.source)
+    return handler.video_access(ctx.source)
+
+
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     from ..explicit import ocr
 
     expected = _expected(options)
     if not ocr.available():
-        yield Finding(ID, Level.NOT_CHECKED, "the visible (explicit) label was not checked: OCR is not installed "
-                      f"(install the OCR extra: {ocr.INSTALL_HINT})", expected=expected)
+        yield _not_checked(f"OCR is not installed (install the OCR extra: {ocr.INSTALL_HINT})", expected)
         return
     if ctx.source is None:
-        yield Finding(ID, Level.NOT_CHECKED, "the visible (explicit) label was not checked: the video content was "
-                      "not available", expected=expected)
+        yield _not_checked("the video content was not available", expected)
         return
     try:
-        samples, span, length, notes = opening_frames(ctx.source, float(options["min_duration_s"]),
-                                                      max(1, int(options["samples"])))
-        yield _judge(samples, span, length, notes, ctx.profile, options, expected)
-    except _NotChecked as exc:
-        yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) label was not checked: {exc}", expected=expected)
+        opening = _access(ctx).opening_frames(float(options["min_duration_s"]), max(1, int(options["samples"])))
+        samples = [_Sample(t, image) for t, image in opening.samples]
+        yield _judge(samples, opening.covered, opening.length, opening.notes, ctx.profile, options, expected)
+    except UnsupportedOperation as exc:  # no video stream, PyAV missing, a format without video access
+        yield _not_checked(str(exc), expected)
+    except LimitExceeded as exc:
+        yield _not_checked(f"a resource limit was reached ({exc})", expected)
+    except CorruptFile as exc:
+        yield _not_checked(f"the video could not be decoded ({exc})", expected)
     except (ocr.OcrUnavailable, ocr.OcrFailed) as exc:
-        yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) label was not checked: {exc}", expected=expected)
-
-
-def opening_frames(source: Any, span: float, count: int) -> tuple[list[_Sample], float, float | None, list[str]]:
-    """*count* frames (displayed orientation) spread over the first *span* seconds of *source*.
-
-    Returns (samples, the span actually covered, the video's length when shorter, notes).
-    """
-    try:
-        import av
-    except ImportError:
-        raise _NotChecked(f"decoding video needs PyAV ({INSTALL_HINT})") from None
-    from PIL import Image
-
-    source.seek(0)
-    notes: list[str] = []
-    try:
-        container = av.open(source, "r")
-    except Exception as exc:  # noqa: BLE001 - a third-party demuxer: its errors never escape raw
-        raise _NotChecked(f"the video could not be opened ({exc.__class__.__name__}: {exc})") from None
-    frames: list[tuple[float, Any, int]] = []  # (time from the start, frame, rotation) of each picture
-    try:
-        videos = [s for s in container.streams.video
-                  if not (s.disposition & av.stream.Disposition.attached_pic)]
-        if not videos:
-            raise _NotChecked("the file has no video stream")
-        vs = videos[0]
-        vs.codec_context.thread_type = "AUTO"
-        start = None
-        shorter = True
-        for frame in container.decode(vs):
-            if frame.pts is None:
-                continue
-            t = float(frame.pts * frame.time_base)
-            if start is None:
-                start = t
-            if t - start >= span:
-                shorter = False
-                break
-            frames.append((t - start, frame.to_image(), int(round(-(getattr(frame, "rotation", 0) or 0) / 90.0)) * 90 % 360))
-        if len(videos) > 1 or len(container.streams.video) > len(videos):
-            notes.append(f"checked the first video stream (#{vs.index})")
-    except _NotChecked:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        if not frames:
-            raise _NotChecked(f"the video could not be decoded ({exc.__class__.__name__}: {exc})") from None
-        notes.append(f"decoding stopped early ({exc.__class__.__name__}: {exc})")
-        shorter = True
-    finally:
-        container.close()
-    if not frames:
-        raise _NotChecked("the video stream holds no decodable pictures")
-    frames.sort(key=lambda f: f[0])
-    last = frames[-1][0]
-    covered = last if shorter else span
-    length = last + (frames[1][0] - frames[0][0] if len(frames) > 1 else 0.0) if shorter else None
-    # sample times: the first picture to the last one before the span ends
-    end = last if shorter else max(t for t, _i, _r in frames)
-    times = [0.0] if count == 1 else [end * i / (count - 1) for i in range(count)]
-    turn = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
-    samples = []
-    for target in times:
-        t, image, rotation = max((f for f in frames if f[0] <= target + 1e-6), key=lambda f: f[0])
-        if rotation in turn:
-            image = image.transpose(turn[rotation])
-        samples.append(_Sample(t, image))
-    if any(r for _t, _i, r in frames):
-        notes.append(f"frames turned by {frames[0][2]} degrees as the display matrix says")
-    return samples, covered, length, notes
+        yield _not_checked(str(exc), expected)
 
 
 def _judge(samples: list[_Sample], span: float, length: float | None, notes: list[str], profile: Any,
@@ -167,6 +112,7 @@ def _judge(samples: list[_Sample], span: float, length: float | None, notes: lis
 
     results: list[tuple[_Sample, Finding]] = []
     for s in samples:
+        check_deadline("reading the video label (OCR)")
         decoded = Decoded(s.image, s.image.size[0], s.image.size[1])
         (finding,) = list(assess(decoded, profile, options))
         results.append((s, finding))
