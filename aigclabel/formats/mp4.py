@@ -60,7 +60,7 @@ from __future__ import annotations
 import bisect
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -83,6 +83,9 @@ from ._image_meta import evidence_from_xmp, found_label, looks_like_record
 from .base import Evidence, FormatHandler, ImplicitLabel
 from .heif import HEIF_BRANDS
 from .media_video import Remux, VideoAccess
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._av_splice import AvAccess
 
 __all__ = ["Mp4Handler", "M4aHandler", "MovieFile", "RECORD_KEY", "XMP_UUID", "MAX_MOOV"]
 
@@ -1116,7 +1119,7 @@ class M4aHandler(_IsoMediaHandler):
     mime = "audio/mp4"
     extensions = (".m4a", ".m4b", ".m4p", ".m4r", ".f4a", ".f4b")
 
-    def audio_access(self, src: CountingReader):
+    def audio_access(self, src: CountingReader) -> AvAccess:
         """Windows decoded with PyAV; a prompt inserted by re-encoding (AAC; ALAC stays lossless)."""
         from ._av_splice import AvAccess
 

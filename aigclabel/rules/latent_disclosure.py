@@ -97,8 +97,8 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
             notes.append(status["message"])
     if "aigc-record" in sources:
         for lab in ctx.evidence.labels:
-            for key, value in _from_record(lab).items():
-                found.setdefault(key, value)
+            for key, pair in _from_record(lab).items():
+                found.setdefault(key, pair)
     suffix = f" ({'; '.join(notes)})" if notes else ""
     c2pa_unread = any(n.startswith(("C2PA manifests were not read", "the C2PA manifest was not read")) for n in notes)
     for key, what, where in _FIELDS:
