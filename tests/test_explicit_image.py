@@ -23,7 +23,8 @@ from aigclabel._io import CountingReader
 from aigclabel.errors import LabelError, UnsupportedOperation
 from aigclabel.explicit import POSITIONS, ExplicitOptions, marker_for
 from aigclabel.explicit import fonts as fontmod
-from aigclabel.explicit.image import ImageMarker, estimate_webp_quality, riff_chunks, stored_box, TO_DISPLAY
+from aigclabel.explicit.image import ImageMarker, stored_box, TO_DISPLAY
+from aigclabel.formats._webp_bits import estimate_webp_quality, riff_chunks
 from aigclabel.explicit.render import Sizing, plan_label, render_label
 from aigclabel.formats import handler_for
 from aigclabel.profiles import load_profile

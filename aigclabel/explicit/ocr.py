@@ -241,7 +241,7 @@ def scaled_view(image: Image.Image, scale: float,
     x0, y0, x1, y1 = box
     size = (max(1, round(x1 - x0)), max(1, round(y1 - y0)))
     if scale == 1.0:
-        return image.crop(tuple(int(v) for v in box))
+        return image.crop((int(x0), int(y0), int(x1), int(y1)))
     src = (x0 / scale, y0 / scale, min(image.size[0], x1 / scale), min(image.size[1], y1 / scale))
     resample = _Image.Resampling.BILINEAR if scale < 1 else _Image.Resampling.BICUBIC
     return image.resize(size, resample, box=src, reducing_gap=3.0 if scale < 0.5 else None)

@@ -138,7 +138,7 @@ def _render_text(font: FontChoice, text: str, size: int) -> _Text:
     face = _load(font, size)
     x0, y0, x1, y1 = face.getbbox(text, anchor="ls")
     pad = 2 + size // 8  # the metric box may miss antialiased edge pixels
-    canvas = Image.new("L", (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), 0)
+    canvas = Image.new("L", (int(x1 - x0) + 2 * pad, int(y1 - y0) + 2 * pad), 0)
     ImageDraw.Draw(canvas).text((pad - x0, pad - y0), text, fill=255, font=face, anchor="ls")
     covered = canvas.getbbox()
     if covered is None:
@@ -276,7 +276,8 @@ def _max_value(region: Image.Image) -> int:
     if region.mode.startswith("I;16"):
         return 65535
     if region.mode == "I":
-        lo, hi = region.getextrema()
+        hi = region.getextrema()[1]
+        assert isinstance(hi, (int, float))  # mode I: one band, (min, max)
         return 65535 if hi <= 65535 else int(hi)
     return 255
 

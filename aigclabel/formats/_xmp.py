@@ -415,8 +415,7 @@ class XmpPacket:
             return
         for m in metas:
             renamed = [((prefix if uri == namespace and p else p), uri) for p, uri in m.decls]
-            seen: set[tuple[str, str]] = set()
-            m.decls[:] = [d for d in renamed if not (d in seen or seen.add(d))]
+            m.decls[:] = list(dict.fromkeys(renamed))  # first occurrence of each declaration, in order
         for elem, m in self._meta.items():
             if isinstance(elem.tag, str) and _split(elem.tag)[0] == namespace and m.prefix:
                 m.prefix = prefix
@@ -438,7 +437,8 @@ class XmpPacket:
         removed = 0
         for desc in self._descriptions():
             for key in list(desc.attrib):
-                if _is_property_attr(key) and match(*_split(key)):
+                ns, local = _split(key)
+                if _is_property_attr(key) and ns is not None and match(ns, local):
                     del desc.attrib[key]
                     removed += 1
             for child in list(desc):

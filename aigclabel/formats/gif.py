@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -103,7 +103,7 @@ def _colour_table(packed: int) -> int:
     return 3 * (2 << (packed & 7)) if packed & 0x80 else 0
 
 
-def _walk(src: CountingReader) -> Layout:
+def walk_blocks(src: CountingReader) -> Layout:
     src.seek(0)
     head = src.read(13)
     if head[:3] != b"GIF":
@@ -220,7 +220,7 @@ class GifHandler(FormatHandler):
         return 0
 
     def read(self, src: CountingReader) -> Evidence:
-        layout = _walk(src)
+        layout = walk_blocks(src)
         ev = Evidence(self.name, self.kind)
         images = [b for b in layout.blocks if b.kind == IMAGE]
         first_image = images[0].offset if images else layout.trailer
@@ -258,8 +258,14 @@ class GifHandler(FormatHandler):
                     ev.traces.append(trace)
         return ev
 
+    def image_access(self, src: CountingReader) -> Any:
+        """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
+        from .media_image import GifAccess, read_all
+
+        return GifAccess(read_all(src))
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
-        layout = _walk(src)
+        layout = walk_blocks(src)
         header = bytearray(src.read_at(0, layout.header_end))
         if layout.version == b"87a":
             header[3:6] = b"89a"  # extensions (the XMP one included) need GIF89a

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -43,7 +43,7 @@ class Segment:
         return self.offset + 4
 
 
-def _walk_header(src: CountingReader) -> tuple[list[Segment], int]:
+def walk_header(src: CountingReader) -> tuple[list[Segment], int]:
     """Segments up to (not including) SOS, reading only marker and length bytes; returns SOS offset."""
     src.seek(0)
     if src.read(2) != b"\xff\xd8":
@@ -152,7 +152,7 @@ class JpegHandler(FormatHandler):
         return 0
 
     def read(self, src: CountingReader) -> Evidence:
-        segments, sos = _walk_header(src)
+        segments, sos = walk_header(src)
         ev = Evidence(self.name, self.kind)
         for seg in segments:
             where = f"{_app_name(seg.marker)} segment at offset {seg.offset}"
@@ -193,8 +193,14 @@ class JpegHandler(FormatHandler):
         ev.traces += traces
         ev.findings += findings
 
+    def image_access(self, src: CountingReader) -> Any:
+        """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
+        from .media_image import JpegAccess, read_all
+
+        return JpegAccess(read_all(src))
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
-        segments, sos = _walk_header(src)
+        segments, sos = walk_header(src)
         _check_tail(src, sos)
         xmp_segments: list[Segment] = []
         out: list[bytes] = [b"\xff\xd8"]

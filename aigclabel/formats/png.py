@@ -11,11 +11,13 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._io import CountingReader
-from ..errors import CorruptFile
-from ..report import Trace
+from ..errors import CorruptFile, LimitExceeded
+from ..limits import check_allocation
+from ..limits import current as current_limits
+from ..report import Finding, Level, Trace
 from ._exif import TiffDirectory, blank_entry
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
 from .base import Evidence, FormatHandler, ImplicitLabel
@@ -48,7 +50,7 @@ class Chunk:
         return self.offset + 12 + self.length
 
 
-def _walk(src: CountingReader) -> list[Chunk]:
+def walk_chunks(src: CountingReader) -> list[Chunk]:
     """All chunks up to IEND, reading only the 8-byte headers."""
     src.seek(0)
     if src.read(8) != SIGNATURE:
@@ -73,6 +75,7 @@ def _walk(src: CountingReader) -> list[Chunk]:
 
 
 def _read_checked(src: CountingReader, chunk: Chunk) -> bytes:
+    check_allocation(chunk.length, f"PNG chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
     raw = src.read_at(chunk.offset + 4, chunk.length + 8)  # type + data + crc
     (crc,) = struct.unpack(">I", raw[-4:])
     if zlib.crc32(raw[:-4]) != crc:
@@ -108,6 +111,16 @@ def _inflate(data: bytes, step: int = 1 << 20) -> bytes:
         raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; refusing (zip bomb?)")
     parts.append(tail)
     return b"".join(parts)
+
+
+def _oversized(chunk: Chunk) -> bool:
+    """A metadata chunk too large to hold a record or an XMP packet we would parse (read only its keyword)."""
+    return chunk.type != b"IHDR" and chunk.length > MAX_TEXT
+
+
+def _keyword(src: CountingReader, chunk: Chunk) -> str:
+    head = src.read_at(chunk.data_offset, min(chunk.length, 80))
+    return head.partition(b"\x00")[0].decode("latin-1")
 
 
 def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
@@ -153,7 +166,7 @@ class PngHandler(FormatHandler):
         return 100 if head.startswith(SIGNATURE) else 0
 
     def read(self, src: CountingReader) -> Evidence:
-        chunks = _walk(src)
+        chunks = walk_chunks(src)
         ev = Evidence(self.name, self.kind)
         seen_idat = False
         for chunk in chunks:
@@ -161,9 +174,17 @@ class PngHandler(FormatHandler):
                 seen_idat = True
             if chunk.type not in _META_TYPES:
                 continue
-            data = _read_checked(src, chunk)
             name = chunk.type.decode("latin-1")
             where = f"{name} chunk at offset {chunk.offset}"
+            if _oversized(chunk):
+                # read whole, a crafted 200 MB text chunk costs seconds and a gigabyte before the XMP
+                # parser refuses it: only its keyword is looked at
+                ev.findings.append(Finding("format.png", Level.WARNING,
+                                           f"{name} chunk {_keyword(src, chunk)!r} of {chunk.length:,} bytes not read "
+                                           f"(over {MAX_TEXT >> 20} MiB: no record or XMP packet is that large)",
+                                           location=where))
+                continue
+            data = _read_checked(src, chunk)
             if chunk.type == b"IHDR" and len(data) >= 8:
                 w, h = struct.unpack(">II", data[:8])
                 ev.info.update(width=w, height=h)
@@ -192,8 +213,24 @@ class PngHandler(FormatHandler):
                     ev.traces.append(t)
         return ev
 
+    def image_access(self, src: CountingReader) -> Any:
+        """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
+        from PIL import PngImagePlugin
+
+        from .media_image import PngAccess, read_all
+
+        # Pillow reads every text chunk while opening the file (refusing them past MAX_TEXT_MEMORY only
+        # after holding them): refuse from the chunk headers, before reading a byte of them, what our
+        # own reader would not read either.
+        text = sum(c.length for c in walk_chunks(src) if c.type in _TEXT_TYPES)
+        limit = min(MAX_TEXT, PngImagePlugin.MAX_TEXT_MEMORY, current_limits().max_allocation)
+        if text > limit:
+            raise LimitExceeded("max_allocation", f"the PNG's text chunks hold {text:,} bytes, more than the "
+                                                  f"{limit:,} the picture decoder may hold")
+        return PngAccess(read_all(src))
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
-        chunks = _walk(src)
+        chunks = walk_chunks(src)
         if not any(c.type == b"IDAT" for c in chunks):
             raise CorruptFile("corrupt: PNG has no IDAT chunk")
         # bytes to write, or a chunk to copy unchanged (streamed and CRC-checked when written, so the
@@ -208,7 +245,14 @@ class PngHandler(FormatHandler):
                 if xmp_slot is None:
                     xmp_slot = len(parts)
                     parts.append(b"")
-            if chunk.type in _TEXT_TYPES:
+            if chunk.type in _TEXT_TYPES and _oversized(chunk):
+                key = _keyword(src, chunk)
+                if key == XMP_KEYWORD.decode() or "AIGC" in key:
+                    raise CorruptFile(f"the {chunk.type.decode('latin-1')} chunk {key!r} at offset {chunk.offset} "
+                                      f"holds {chunk.length:,} bytes, over the {MAX_TEXT >> 20} MiB a packet may "
+                                      "have; refusing to merge it (file left unchanged)")
+                parts.append(chunk)  # someone else's text: copied as it is, CRC-checked on the way
+            elif chunk.type in _TEXT_TYPES:
                 data = _read_checked(src, chunk)
                 key, text = parse_text_chunk(chunk.type, data)
                 if chunk.type == b"iTXt" and key == XMP_KEYWORD.decode():
@@ -223,16 +267,16 @@ class PngHandler(FormatHandler):
                 if "AIGC" in key:
                     continue  # an old text-chunk record: replaced by the XMP record (never two)
                 parts.append(src.read_at(chunk.offset, chunk.length + 12))
-            elif chunk.type == b"eXIf":
-                data = bytearray(_read_checked(src, chunk))
+            elif chunk.type == b"eXIf" and not _oversized(chunk):
+                exif = bytearray(_read_checked(src, chunk))
                 try:
-                    directory = TiffDirectory(data)
+                    directory = TiffDirectory(exif)
                     old = exif_record_entries(directory)
                 except CorruptFile:
                     old = []
                 for entry in old:
-                    blank_entry(data, entry)
-                parts.append(make_chunk(b"eXIf", bytes(data)) if old
+                    blank_entry(exif, entry)
+                parts.append(make_chunk(b"eXIf", bytes(exif)) if old
                              else src.read_at(chunk.offset, chunk.length + 12))
             else:
                 parts.append(chunk)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -194,7 +194,7 @@ class TiffFile:
                                       "byte counts")
                 if offsets.count > MAX_DATA_ENTRIES:
                     continue
-                for off, length in zip(self.ints(offsets), self.ints(counts)):
+                for off, length in zip(self.ints(offsets), self.ints(counts), strict=False):
                     if off + length > self.src.size:
                         raise CorruptFile(f"truncated: image data of page {n} at offset {off} ({length} bytes) "
                                           f"runs past the end of the file ({self.src.size} bytes)")
@@ -297,6 +297,12 @@ class TiffHandler(FormatHandler):
                 ev.traces.append(trace)
         return ev
 
+    def image_access(self, src: CountingReader) -> Any:
+        """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
+        from .media_image import TiffAccess, read_all
+
+        return TiffAccess(read_all(src))
+
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         tiff = TiffFile(src)
         if tiff.big:
@@ -335,9 +341,10 @@ class TiffHandler(FormatHandler):
                 raise UnsupportedOperation("IFD0 has no room for another entry")
             new_ifd = start
             packet_offset = new_ifd + 2 + 12 * count + 4
-            entry = struct.pack(e + "HHII", TAG_XMP, 1, len(packet), packet_offset)
+            new_entry = struct.pack(e + "HHII", TAG_XMP, 1, len(packet), packet_offset)
             # the entries as stored (values stay where they are), in ascending tag order as TIFF requires
-            raws = sorted([x.raw for x in ifd0.entries] + [entry], key=lambda raw: struct.unpack_from(e + "H", raw)[0])
+            raws = sorted([x.raw for x in ifd0.entries] + [new_entry],
+                          key=lambda raw: struct.unpack_from(e + "H", raw)[0])
             tail = struct.pack(e + "H", count) + b"".join(raws) + struct.pack(e + "I", ifd0.next_offset) + packet
             patches[4] = struct.pack(e + "I", new_ifd)
         if start + len(tail) > 0xFFFFFFFF:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
@@ -236,6 +236,12 @@ class WebpHandler(FormatHandler):
             ev.traces += traces
             ev.findings += findings
         return ev
+
+    def image_access(self, src: CountingReader) -> Any:
+        """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
+        from .media_image import WebpAccess, read_all
+
+        return WebpAccess(read_all(src))
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
         chunks, riff_end = _walk(src)

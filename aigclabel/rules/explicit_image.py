@@ -7,8 +7,9 @@ if it meets any non-zero size threshold of the profile.
 
 How it is checked (``pip install 'aigclabel[ocr]'``; without it the finding is *not checked*):
 
-1. Decode the pixels with Pillow: EXIF orientation applied, the first frame of an animation,
-   Pillow's decompression-bomb limit honoured (an image over it is *not checked*, never decoded).
+1. Get the pixels from the format handler (``handler.image_access``): EXIF orientation applied,
+   the first frame of an animation, the declared size checked against ``max_pixels`` and Pillow's
+   decompression-bomb limit first (an image over them is *not checked*, never decoded).
 2. Scale for OCR so that a label half the required height is still about 20 px tall (huge images
    shrink, small ones grow up to 2x, at most 8 megapixels); all measurements are reported in the
    original pixels.
@@ -24,11 +25,9 @@ the stricter reading, so a label that passes here passes under both.
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -36,6 +35,9 @@ from ..report import Finding, Level
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
+
+    from .._io import CountingReader
+    from ..formats.base import FormatHandler
 
     from ..explicit.ocr import TextBox
     from ..profiles import Profile
@@ -93,7 +95,8 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
         return
     try:
         info = getattr(ctx.evidence, "info", {}) or {}
-        decoded = decode(ctx.source, options, declared=(info.get("width"), info.get("height")))
+        decoded = decode(ctx.source, options, declared=(info.get("width"), info.get("height")),
+                         handler=ctx.handler)
         yield from assess(decoded, ctx.profile, options)
     except _NotChecked as exc:
         yield Finding(ID, Level.NOT_CHECKED, f"the visible (explicit) label was not checked: {exc}",
@@ -122,73 +125,79 @@ class Decoded:
 
 
 def decode(source: Any, options: dict[str, Any] | None = None, *,
-           declared: tuple[Any, Any] | None = None) -> Decoded:
-    """Decode *source* (a file-like positioned anywhere) to RGB pixels for OCR.
+           declared: tuple[Any, Any] | None = None, handler: FormatHandler | None = None) -> Decoded:
+    """Decode *source* (a file-like positioned anywhere) to RGB pixels for OCR, through *handler*.
 
+    The pixels come from the format handler's picture access (``handler.image_access``), which
+    checks the container and the declared size (``max_pixels``, Pillow's decompression-bomb limit)
+    before decoding; without a *handler* (a caller outside the verifier) the format is detected.
     With the rule's *options*, a large JPEG is decoded at a reduced size (JPEG draft mode) that is
     still twice the OCR scale, so the ink is measured finely enough. *declared* is the size the
     format handler read from the header, for messages. Raises :class:`_NotChecked` for images
-    over Pillow's decompression-bomb limit and for pixels Pillow cannot decode.
+    over the pixel limits and for pixels that cannot be decoded.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat, UnsupportedOperation
 
-    source.seek(0)
-    data = source.read()
     notes: list[str] = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                im = Image.open(io.BytesIO(data))
-            except UnidentifiedImageError:
-                if not _register_heif():
-                    raise
-                im = Image.open(io.BytesIO(data))
-            w, h = im.size
-            limit = Image.MAX_IMAGE_PIXELS
-            if limit and w * h > limit:
-                raise _NotChecked(f"the image is {w}x{h} = {w * h:,} pixels, over the decoding limit of "
-                                  f"{limit:,} pixels (Pillow's MAX_IMAGE_PIXELS, a guard against "
-                                  "decompression bombs); it was not decoded")
-            frames = getattr(im, "n_frames", 1) or 1
-            if frames > 1:
-                im.seek(0)
-                notes.append(f"animated image: checked the first of {frames} frames")
-            orientation = im.getexif().get(0x0112, 1)
-            if orientation in (5, 6, 7, 8):
-                w, h = h, w
-            if orientation in (2, 3, 4, 5, 6, 7, 8):
-                notes.append(f"EXIF orientation {orientation} applied")
-            reduce_to = 2 * ocr_scale(w, h, options) if options is not None else 1.0
-            if reduce_to < 0.5 and im.format == "JPEG":
-                want = (max(1, math.ceil(im.size[0] * reduce_to)), max(1, math.ceil(im.size[1] * reduce_to)))
-                im.draft("RGB", want)
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
-            rgb = _to_rgb(im)
-    except _NotChecked:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        src = _reader(source)
+        if handler is None:
+            from ..formats import handler_for
+
+            handler = handler_for(src)
+        access = handler.image_access(src)
+        w, h = access.size
+        frames = access.frames
+        if frames > 1:
+            notes.append(f"animated image: checked the first of {frames} frames")
+        orientation = access.orientation()
+        if orientation in (5, 6, 7, 8):
+            w, h = h, w
+        if orientation in (2, 3, 4, 5, 6, 7, 8):
+            notes.append(f"EXIF orientation {orientation} applied")
+        reduce_to = 2 * ocr_scale(w, h, options) if options is not None else 1.0
+        draft = None
+        if reduce_to < 0.5:
+            sw, sh = access.size
+            draft = (max(1, math.ceil(sw * reduce_to)), max(1, math.ceil(sh * reduce_to)))
+        im = access.picture(draft=draft)
+        rgb = _displayed_rgb(im, orientation)
+    except LimitExceeded as exc:
         dims = ""
         if declared and all(isinstance(v, int) for v in declared):
             dims = f"{declared[0]}x{declared[1]} = {declared[0] * declared[1]:,} pixels, "
-        raise _NotChecked(f"the image ({dims}as its header says) is over Pillow's decompression-bomb limit "
-                          f"({exc}); it was not decoded") from None
-    except UnidentifiedImageError:
-        raise _NotChecked("Pillow cannot decode these pixels (for HEIF/AVIF install pillow-heif: "
-                          "pip install 'aigclabel[heif]')") from None
-    except Exception as exc:  # noqa: BLE001 - a third-party decoder: its errors never escape raw
-        raise _NotChecked(f"the pixels could not be decoded ({exc.__class__.__name__}: {exc})") from None
+        raise _NotChecked(f"the image ({dims}as its header says) is over the decoding limit, a guard against "
+                          f"decompression bombs ({exc}); it was not decoded") from None
+    except UnsupportedFormat:
+        raise _NotChecked("these pixels cannot be decoded (no picture decoder for this content)") from None
+    except UnsupportedOperation as exc:
+        raise _NotChecked(f"the pixels cannot be decoded: {exc}") from None
+    except CorruptFile as exc:
+        raise _NotChecked(f"the pixels could not be decoded ({exc})") from None
     return Decoded(rgb, w, h, notes)
 
 
-def _register_heif() -> bool:
-    try:
-        import pillow_heif  # type: ignore[import-not-found]
-    except ImportError:
-        return False
-    pillow_heif.register_heif_opener()
-    return True
+def _reader(source: Any) -> CountingReader:
+    from .._io import CountingReader
+
+    if isinstance(source, CountingReader):
+        return source
+    source.seek(0, 2)
+    size = source.tell()
+    source.seek(0)
+    return CountingReader(source, getattr(source, "name", "<image>"), size)
+
+
+def _displayed_rgb(im: Image.Image, orientation: int) -> Image.Image:
+    """The decoded picture as displayed (EXIF orientation applied), as RGB."""
+    from PIL import ImageOps
+
+    from ..foreign import pillow_errors
+
+    with pillow_errors("converting the decoded picture"):
+        if orientation != 1:
+            im = ImageOps.exif_transpose(im) or im
+        return _to_rgb(im)
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -1,0 +1,452 @@
+"""Hostile pictures (issue 12, image part): every entry point gives a typed error or a report, fast,
+in bounded memory, and ``mark`` never emits a file our reader or Pillow rejects.
+
+The inputs are generated here from small real files (Pillow, pillow-heif), then damaged the way the
+mutation campaign found them: a TIFF strip byte count claiming 4 GB, TIFF tags of the wrong type or
+count (the visible-label path once raised KeyError / SyntaxError / TypeError / MemoryError), a HEIC
+image item located through a data reference, a PNG iTXt chunk with a huge attribute, and headers
+declaring decompression-bomb sizes in every image format.  Where memory is the point the call runs
+in a subprocess under ``RLIMIT_AS`` = 1 GiB.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from PIL import Image
+
+import aigclabel
+from aigclabel.errors import AigcLabelError, CorruptFile, LimitExceeded, UnsupportedOperation
+from aigclabel.report import Level
+
+PRODUCER = "TestCo"
+#: every entry point, by name
+ENTRY_POINTS: dict[str, Callable[[Any], Any]] = {
+    "verify-implicit": lambda d: aigclabel.verify(d, scope="implicit"),
+    "verify-explicit": lambda d: aigclabel.verify(d, scope="explicit"),
+    "verify-all": lambda d: aigclabel.verify(d, scope="all"),
+    "inspect": aigclabel.inspect,
+    "mark": lambda d: aigclabel.mark(d, producer=PRODUCER, explicit=False),
+    "mark-explicit": lambda d: aigclabel.mark(d, producer=PRODUCER, explicit=True),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_up() -> None:
+    """Load fonts and the OCR model once, so the time bounds below measure the input's cost, not imports."""
+    aigclabel.verify(encoded("PNG"), scope="all")
+
+
+def picture(size: tuple[int, int] = (96, 64)) -> Image.Image:
+    im = Image.new("RGB", size)
+    im.putdata([((x * 5) % 256, (y * 7) % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
+    return im
+
+
+def encoded(fmt: str, size: tuple[int, int] = (96, 64), **kw: Any) -> bytes:
+    buf = io.BytesIO()
+    picture(size).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+#: wall-clock bound that only a hang exceeds (the CPU-time bound of 2 s is the real one: the test machine is
+#: shared, and a loaded one stretches wall time several-fold)
+HANG_S = 30.0
+
+
+class Timer:
+    """CPU seconds (user + system, this process) and wall seconds of a block."""
+
+    def __enter__(self) -> Timer:
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cpu = time.process_time() - self.cpu0
+        self.wall = time.perf_counter() - self.wall0
+
+    def check(self, what: object, limit_s: float = 2.0) -> None:
+        assert self.cpu < limit_s and self.wall < HANG_S, f"{what}: {self.cpu:.1f} s CPU, {self.wall:.1f} s wall"
+
+
+def outcome(fn: Callable[[Any], Any], data: Any) -> tuple[str, Timer]:
+    """('ok' | the typed error's class name, timer); any other exception fails the test."""
+    with Timer() as t:
+        try:
+            fn(data)
+            result = "ok"
+        except AigcLabelError as exc:
+            result = type(exc).__name__
+    return result, t
+
+
+def every_entry_point(data: bytes, *, limit_s: float = 2.0) -> dict[str, str]:
+    results = {}
+    for name, fn in ENTRY_POINTS.items():
+        result, timer = outcome(fn, data)
+        timer.check(name, limit_s)
+        results[name] = result
+    return results
+
+
+_ISOLATED = textwrap.dedent("""
+    import resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    import aigclabel
+    from aigclabel.errors import AigcLabelError
+    path, entry, warm = sys.argv[1], sys.argv[2], sys.argv[3]
+    calls = {
+        "verify-implicit": lambda: aigclabel.verify(path, scope="implicit"),
+        "verify-explicit": lambda: aigclabel.verify(path, scope="explicit"),
+        "verify-all": lambda: aigclabel.verify(path, scope="all"),
+        "mark": lambda: aigclabel.mark(path, producer="TestCo", explicit=False),
+        "mark-explicit": lambda: aigclabel.mark(path, producer="TestCo", explicit=True),
+    }
+    # warm up on a small sound file first: imports, fonts and the OCR model are not what is measured
+    real, path = path, warm
+    try:
+        calls[entry]()
+    except AigcLabelError:
+        pass
+    path = real
+    t = time.process_time()
+    try:
+        calls[entry]()
+        result = "ok"
+    except AigcLabelError as exc:
+        result = type(exc).__name__
+    except MemoryError:
+        result = "MemoryError"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) pytest parent through fork + exec
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print(result, time.process_time() - t, hwm)
+""")
+
+
+def isolated(path: Path, entry: str) -> tuple[str, float, int]:
+    """Run one entry point on *path* in a subprocess capped at 1 GiB: (result, CPU seconds, peak RSS in KiB)."""
+    warm = path.with_name(f"warm-up{path.suffix}")
+    if not warm.exists():
+        fmt = {".tif": "TIFF", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".heif": "HEIF"}.get(path.suffix, "PNG")
+        if fmt == "HEIF":
+            pytest.importorskip("pillow_heif").register_heif_opener()
+        warm.write_bytes(encoded(fmt))
+    proc = subprocess.run([sys.executable, "-c", _ISOLATED, str(path), entry, str(warm)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result, seconds, rss = proc.stdout.split()
+    return result, float(seconds), int(rss)
+
+
+# ------------------------------------------------------------------------------------------ TIFF
+
+
+def _tiff_entries(data: bytes) -> dict[int, tuple[int, int, int, int]]:
+    """tag -> (entry offset, type, count, value-or-offset) of IFD0 of a little-endian TIFF."""
+    assert data[:4] == b"II*\x00"
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (n,) = struct.unpack_from("<H", data, ifd)
+    out = {}
+    for i in range(n):
+        at = ifd + 2 + 12 * i
+        tag, typ, count, value = struct.unpack_from("<HHII", data, at)
+        out[tag] = (at, typ, count, value)
+    return out
+
+
+def tiff_claiming_4gb() -> bytes:
+    """A ~12 KB single-strip TIFF whose StripByteCounts says 0xFFFFFF00 (the campaign's reproducer)."""
+    im = picture((64, 64))
+    buf = io.BytesIO()
+    im.save(buf, "TIFF", tiffinfo={278: 64})  # one strip
+    data = bytearray(buf.getvalue())
+    at, typ, count, _value = _tiff_entries(bytes(data))[279]
+    assert count == 1 and typ in (3, 4)
+    struct.pack_into("<HI", data, at + 2, 4, 1)  # type LONG, count 1
+    struct.pack_into("<I", data, at + 8, 0xFFFFFF00)
+    assert len(data) < 16_000
+    return bytes(data)
+
+
+def test_tiff_strip_claiming_4gb_is_refused_on_every_entry_point(tmp_path: Path) -> None:
+    data = tiff_claiming_4gb()
+    results = every_entry_point(data)
+    assert results["mark"] != "ok" and results["mark-explicit"] != "ok", results
+    path = tmp_path / "strip-4gb.tif"
+    path.write_bytes(data)
+    for entry in ("mark-explicit", "verify-all"):
+        result, seconds, rss = isolated(path, entry)
+        assert result in ("CorruptFile", "LimitExceeded", "ok") and result != "MemoryError", (entry, result)
+        assert seconds < 2.0 and rss < 700 * 1024, (entry, seconds, rss)
+    with pytest.raises(CorruptFile):  # LimitExceeded is a CorruptFile
+        aigclabel.mark(data, producer=PRODUCER, explicit=True)
+
+
+def _tiff_mutations(data: bytes) -> list[bytes]:
+    """Deterministic damage to IFD0: each entry's type, count and value set to odd ones in turn."""
+    out = []
+    entries = _tiff_entries(data)
+    for tag, (at, _typ, _count, _value) in sorted(entries.items()):
+        for typ in (0, 2, 5, 7, 12, 13, 99):
+            d = bytearray(data)
+            struct.pack_into("<H", d, at + 2, typ)
+            out.append(bytes(d))
+        for count in (0, 2, 7, 0x10000, 0x7FFFFFFF):
+            d = bytearray(data)
+            struct.pack_into("<I", d, at + 4, count)
+            out.append(bytes(d))
+        for value in (0, 1, 9, 0xFFFF, 0xFFFFFFFF):
+            d = bytearray(data)
+            struct.pack_into("<I", d, at + 8, value)
+            out.append(bytes(d))
+        del tag
+    return out
+
+
+@pytest.mark.parametrize("compression", ["raw", "tiff_lzw", "packbits", "tiff_adobe_deflate"])
+def test_tiff_visible_label_path_raises_only_typed_errors(compression: str) -> None:
+    seed = encoded("TIFF", (48, 40), compression=compression)
+    failures = []
+    started = time.perf_counter()
+    for i, data in enumerate(_tiff_mutations(seed)):
+        with Timer() as t:
+            try:
+                out = aigclabel.mark(data, producer=PRODUCER, explicit=True)
+            except AigcLabelError:
+                out = None
+        t.check(f"mutation {i}")
+        if out is None:
+            continue
+        # a mark that succeeded must give a file our reader and Pillow accept
+        try:
+            aigclabel.inspect(out)
+            with Image.open(io.BytesIO(out)) as im:
+                im.load()
+        except Exception as exc:  # noqa: BLE001 - any rejection of our output is the failure we look for
+            failures.append((i, repr(exc)))
+    assert not failures, failures[:5]
+    assert time.perf_counter() - started < 20 * HANG_S
+
+
+# ------------------------------------------------------------------------------------------ HEIF
+
+
+def heic_with_data_reference() -> bytes:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    data = bytearray(encoded("HEIF", quality=80))
+    from aigclabel.formats._bmff import BytesSource, find_child, iter_boxes
+
+    src = BytesSource(bytes(data))
+    meta = next(b for b in iter_boxes(src, 0, len(data)) if b.type == b"meta")
+    iloc = find_child(src, meta, b"iloc", full=True)
+    assert iloc is not None and data[iloc.payload_offset] == 0, "the test expects an iloc version 0 box"
+    # iloc v0: version/flags (4), offset/length/base sizes (2), item count u16, then id u16 + data ref u16
+    pos = iloc.payload_offset + 4 + 2 + 2 + 2
+    data[pos:pos + 2] = b"\x00\x01"  # the first (image) item is now located through data reference 1
+    return bytes(data)
+
+
+def test_heic_item_with_a_data_reference_index_is_refused_not_broken() -> None:
+    data = heic_with_data_reference()
+    results = every_entry_point(data)
+    assert results["mark"] == "UnsupportedOperation", results
+    with pytest.raises(UnsupportedOperation, match="data reference"):
+        aigclabel.mark(data, producer=PRODUCER, explicit=False)
+
+
+def test_heic_whose_items_shift_still_decodes_after_marking() -> None:
+    """The ordinary case the refusal must not hit: marked output decodes to the same pixels."""
+    pytest.importorskip("pillow_heif").register_heif_opener()
+    data = encoded("HEIF", quality=80)
+    out = aigclabel.mark(data, producer=PRODUCER, explicit=False)
+    with Image.open(io.BytesIO(data)) as a, Image.open(io.BytesIO(out)) as b:
+        assert a.tobytes() == b.tobytes()
+    assert aigclabel.inspect(out).labels
+
+
+# ------------------------------------------------------------------------------------------- PNG
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_with_huge_itxt_attribute(n: int) -> bytes:
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description xmlns:TC260="http://www.tc260.org.cn/ns/AIGC/1.0/" TC260:AIGC="' + b"A" * n
+              + b'"/></rdf:RDF></x:xmpmeta>')
+    png = encoded("PNG")
+    chunk = _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + packet)
+    return png[:33] + chunk + png[33:]  # right after IHDR
+
+
+def test_png_itxt_with_a_huge_attribute_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "huge-itxt.png"
+    path.write_bytes(png_with_huge_itxt_attribute(40 << 20))  # 40 MiB: over every text limit
+    for entry in ("verify-implicit", "verify-all", "mark", "mark-explicit"):
+        result, seconds, rss = isolated(path, entry)
+        assert result != "MemoryError", entry
+        assert seconds < 2.0, (entry, seconds)
+        assert rss < 500 * 1024, (entry, rss)  # the file is 40 MiB: never held more than a couple of times
+    assert outcome(ENTRY_POINTS["mark"], path)[0] == "CorruptFile"
+    report = aigclabel.verify(path, scope="implicit")
+    assert any("not read" in f.message for f in report.findings), [f.message for f in report.findings]
+
+
+# -------------------------------------------------------------------------------- decompression bombs
+
+
+def _png_bomb() -> bytes:
+    ihdr = struct.pack(">IIBBBBB", 60_000, 60_000, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + _png_chunk(b"IEND", b""))
+
+
+def _jpeg_bomb() -> bytes:
+    data = bytearray(encoded("JPEG", quality=80))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 65_000, 65_000)  # height, width
+    return bytes(data)
+
+
+def _webp_bomb() -> bytes:
+    data = bytearray(encoded("WEBP", lossless=True))
+    at = data.index(b"VP8L") + 8
+    bits = struct.unpack_from("<I", data, at + 1)[0]
+    bits = (bits & ~0xFFFFFFF) | (16383 << 14) | 16383  # 16384 x 16384
+    struct.pack_into("<I", data, at + 1, bits)
+    return bytes(data)
+
+
+def _gif_bomb() -> bytes:
+    data = bytearray(encoded("GIF"))
+    struct.pack_into("<HH", data, 6, 65_535, 65_535)  # logical screen
+    at = data.index(b"\x2c")
+    struct.pack_into("<HH", data, at + 5, 65_535, 65_535)  # the frame
+    return bytes(data)
+
+
+def _tiff_bomb() -> bytes:
+    data = bytearray(encoded("TIFF", (64, 64)))
+    entries = _tiff_entries(bytes(data))
+    for tag in (256, 257):
+        at = entries[tag][0]
+        struct.pack_into("<HHII", data, at, tag, 4, 1, 100_000)
+    return bytes(data)
+
+
+def _heif_bomb() -> bytes:
+    pytest.importorskip("pillow_heif").register_heif_opener()
+    data = bytearray(encoded("HEIF", quality=80))
+    at = data.index(b"ispe")
+    struct.pack_into(">II", data, at + 8, 100_000, 100_000)
+    return bytes(data)
+
+
+BOMBS = {"png": _png_bomb, "jpeg": _jpeg_bomb, "webp": _webp_bomb, "gif": _gif_bomb, "tiff": _tiff_bomb,
+         "heif": _heif_bomb}
+
+
+@pytest.mark.parametrize("fmt", sorted(BOMBS))
+def test_decompression_bombs_are_refused_before_decoding(fmt: str, tmp_path: Path) -> None:
+    data = BOMBS[fmt]()
+    results = every_entry_point(data)
+    if fmt != "heif":  # no visible label is drawn into HEIF (the explicit step is skipped with a note)
+        assert results["mark-explicit"] in ("LimitExceeded", "CorruptFile"), results
+    try:
+        report = aigclabel.verify(data, scope="explicit")
+    except AigcLabelError:
+        pass  # the handler refused the structure itself: typed, fine
+    else:
+        (finding,) = [f for f in report.findings if f.rule == "explicit.image"]
+        assert finding.level is Level.NOT_CHECKED, finding.message
+    path = tmp_path / f"bomb.{fmt}"
+    path.write_bytes(data)
+    for entry in ("verify-explicit", "mark-explicit"):
+        result, seconds, rss = isolated(path, entry)
+        assert result != "MemoryError" and seconds < 2.0 and rss < 700 * 1024, (entry, result, seconds, rss)
+
+
+def test_png_bomb_names_the_pixel_limit() -> None:
+    with pytest.raises(LimitExceeded) as info:
+        aigclabel.mark(_png_bomb(), producer=PRODUCER, explicit=True)
+    assert info.value.limit == "max_pixels" and "60000x60000" in str(info.value)
+
+
+# ------------------------------------------------------------------------------ mutated pictures
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    d = bytearray(data)
+    k = rng.randrange(5)
+    if k == 0:
+        for _ in range(rng.randint(1, 8)):
+            i = rng.randrange(len(d))
+            d[i] ^= 1 << rng.randrange(8)
+    elif k == 1:
+        d = d[:rng.randrange(len(d))]
+    elif k == 2:
+        i = rng.randrange(max(1, len(d) - 4))
+        d[i:i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\x7f\xff\xff\xff"])
+    elif k == 3:
+        i, j = rng.randrange(len(d)), rng.randrange(len(d))
+        d[i:i] = d[j:j + rng.randint(1, 64)]
+    else:
+        i = rng.randrange(max(1, len(d) - 2))
+        d[i:i + 2] = rng.choice([b"\xff\xff", b"\x00\x00", b"\x00\x01"])
+    return bytes(d)
+
+
+def _animated(fmt: str) -> bytes:
+    im = picture((48, 32))
+    buf = io.BytesIO()
+    im.save(buf, fmt, save_all=True, append_images=[im.rotate(180)], duration=100, loop=0)
+    return buf.getvalue()
+
+
+SEEDS: dict[str, Callable[[], bytes]] = {
+    "jpeg": lambda: encoded("JPEG", (48, 32), quality=85),
+    "png": lambda: encoded("PNG", (48, 32)),
+    "apng": lambda: _animated("PNG"),
+    "webp-lossy": lambda: encoded("WEBP", (48, 32), quality=80),
+    "webp-anim": lambda: _animated("WEBP"),
+    "gif-anim": lambda: _animated("GIF"),
+    "tiff-lzw": lambda: encoded("TIFF", (48, 32), compression="tiff_lzw"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_mutated_pictures_give_typed_errors_and_readable_outputs(name: str) -> None:
+    rng = random.Random(f"hostile-{name}")
+    seed = aigclabel.mark(SEEDS[name](), producer=PRODUCER, explicit=False)  # a labelled seed
+    rejected = []
+    for i in range(40):
+        data = _mutate(seed, rng)
+        for entry in ("verify-all", "mark-explicit"):
+            with Timer() as t:
+                try:
+                    out = ENTRY_POINTS[entry](data)
+                except AigcLabelError:
+                    out = None
+            t.check((name, i, entry))
+            if out is None:
+                continue
+            if entry == "mark-explicit":
+                try:
+                    aigclabel.inspect(out)
+                    with Image.open(io.BytesIO(out)) as im:
+                        im.load()
+                except Exception as exc:  # noqa: BLE001 - any rejection of our output is what we look for
+                    rejected.append((i, repr(exc)[:120]))
+    assert not rejected, rejected[:5]
