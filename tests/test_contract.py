@@ -52,8 +52,12 @@ EXIFTOOL_SEES = {"jpeg", "png", "apng", "webp", "gif", "tiff", "heic", "avif", "
                  "aiff", "m4a", "mp4", "mov", "mkv", "webm", "pdf", "docx", "xlsx", "pptx"}
 
 
+#: the sample kinds (the fuzzer's C2PA-signed variants have the same content as their plain twins)
+KINDS = sorted(name for name, spec in seeds.SPECS.items() if not spec.c2pa)
+
+
 def test_every_sample_kind_has_an_expectation() -> None:
-    assert set(EXPECTED) == set(seeds.SPECS)
+    assert set(EXPECTED) == set(KINDS)
     from aigclabel.formats import handlers
 
     handler_names = {h.name for h in handlers()}
@@ -121,7 +125,7 @@ def _same_content(kind: str, name: str, before: Path, after: Path) -> None:
         assert body.strip() in text_b
 
 
-@pytest.mark.parametrize("name", sorted(seeds.SPECS))
+@pytest.mark.parametrize("name", KINDS)
 def test_handler_contract(name: str, scratch: Path) -> None:
     spec = seeds.SPECS[name]
     handler_name, writable = EXPECTED[name]

@@ -62,7 +62,10 @@ _CHILD = textwrap.dedent("""
     except BaseException as exc:
         result.update(outcome="untyped", error=type(exc).__name__, message=str(exc)[:300])
     result["seconds"] = time.perf_counter() - t0
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking pytest process
+    with open("/proc/self/status") as fh:
+        hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    result["rss_mb"] = hwm / 1024
     print(json.dumps(result))
 """) % (PLATFORM, PRODUCER)
 

@@ -432,6 +432,23 @@ def test_one_size_limit_for_every_body_form(tmp_path: Path) -> None:
         stop_server(proc)
 
 
+def scanned_pdf(pages: int = 2) -> bytes:
+    """A scanned-looking PDF (each page one 300 dpi image dense with text): the explicit check OCRs its first
+    and last page, which takes seconds -- a job that reliably outlives a 1 s request timeout."""
+    from PIL import Image, ImageDraw
+
+    images = []
+    for _ in range(pages):
+        im = Image.new("RGB", (2480, 3508), (255, 255, 255))
+        draw = ImageDraw.Draw(im)
+        for y in range(0, 3508, 40):
+            draw.text((40, y), "lorem ipsum dolor sit amet consectetur adipiscing " * 5, fill=(0, 0, 0))
+        images.append(im)
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", resolution=300, save_all=True, append_images=images[1:])
+    return buf.getvalue()
+
+
 def test_timeouts_stop_the_work_and_leave_no_files(tmp_path: Path) -> None:
     """Issue 12: a request that timed out while queued left its upload (15 of 20); the work went on after the 503."""
     from aigclabel.explicit import ocr
@@ -441,10 +458,11 @@ def test_timeouts_stop_the_work_and_leave_no_files(tmp_path: Path) -> None:
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     before = worker_dirs()
-    proc, port = start_server(scratch, "--jobs", "1", "--timeout", "1.5", "--detect-explicit", "always",
+    proc, port = start_server(scratch, "--jobs", "1", "--timeout", "1.0", "--detect-explicit", "always",
+                              "--max-upload", "4M",
                               "--max-queue", "8")
     base = f"http://127.0.0.1:{port}"
-    slow_png = make_png(size=(1200, 900))  # OCR of this takes longer than 1.5 s here; the first also loads the model
+    slow_png = scanned_pdf()  # OCR of its two A4 pages takes >= 2 s here (warm); the first also loads the model
     quick = aigclabel.mark(make_png(size=(32, 32)), producer=PRODUCER, explicit=False)
     try:
         started = set(children(proc.pid))  # the fork server, and the worker started with the server
