@@ -23,7 +23,7 @@ from ._nal import NalFormat, encoder_settings, nal_format
 __all__ = ["INSTALL_HINT", "NoVideo", "need_av", "StreamFacts", "Packet", "PacketTable", "OpeningFrames",
            "stream_facts", "packet_table", "opening_frames", "guarded", "av_open"]
 
-INSTALL_HINT = "pip install 'aigclabel[audio]'"
+INSTALL_HINT = "pip install 'aigclabel[video]'"
 #: how often (in packets/frames) the long loops look at the clock
 _CLOCK_EVERY = 256
 

@@ -6,7 +6,7 @@ speed, with a text height of at least 5 % of the frame's shortest side; end and 
 optional.  The label is sized and drawn by :mod:`.render` (the same code, font handling and
 ink-height sizing as for images), at a corner by default, with the same plate colour on every frame.
 
-How the video is rewritten (PyAV, ``pip install 'aigclabel[audio]'``; libavcodec/libavformat):
+How the video is rewritten (PyAV, ``pip install 'aigclabel[video]'``; libavcodec/libavformat):
 
 * **Only the labelled segments are re-encoded** (the default, "partial").  A segment runs from the
   key frame at (or before) the start of a label window to the first *clean* key frame after its
