@@ -17,9 +17,10 @@ write would break the manifest's hard binding.  The same call refuses a metadata
 that already carries a manifest.  The manifest's first action is ``c2pa.created`` with the
 profile's AI ``digitalSourceType``; an ``org.aigclabel.aigc`` assertion carries the AIGC record's
 exact JSON text as ``{"record": "<json>", "schema": "gb45438-2025"}`` (deliberately not under a key
-named AIGC, so the file still holds exactly one AIGC-keyed record).  Thumbnails are off unless asked for.  Before the signed file replaces anything,
-it is read back twice -- by the format handler (the implicit record must have survived) and by the
-C2PA SDK (the manifest must validate) -- so a failure writes nothing.
+named AIGC, so the file still holds exactly one AIGC-keyed record).  Thumbnails are off unless asked
+for.  Before the signed file replaces anything, it is read back twice -- by the format handler (the
+implicit record must have survived) and by the C2PA SDK (the manifest must validate) -- so a failure
+writes nothing.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from ._c2pa_scan import find_manifest_store, find_manifest_store_bounded
 from ._io import CountingReader
 from .errors import ProfileError, SigningError, UnsupportedOperation
 from .report import Trace
@@ -52,8 +54,6 @@ ASSERTION_LABEL = "org.aigclabel.aigc"
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 AI_SOURCE_TYPES = (TRAINED, COMPOSITE)
-#: the JUMBF UUID of a C2PA manifest store ("c2pa" + ISO 19566-5 suffix), as found in every carrier
-_C2PA_UUID = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
 # handler name -> the MIME type the SDK knows the format by (others: the handler's own ``mime``)
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif", "tiff": "image/tiff",
@@ -563,76 +563,6 @@ def c2pa_status(evidence: Evidence) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ signing
 
 
-def find_manifest_store(fh: BinaryIO, chunk: int = 1 << 18) -> int | None:
-    """Offset of the first C2PA manifest-store UUID in *fh* (a byte scan in constant memory), or None."""
-    fh.seek(0)
-    keep = len(_C2PA_UUID) - 1
-    chunk = max(chunk, 4 * len(_C2PA_UUID))
-    buf = bytearray(chunk)
-    tail = b""
-    base = 0
-    readinto = getattr(fh, "readinto", None)
-    while True:
-        if readinto is not None:
-            n = readinto(buf)
-        else:
-            block = fh.read(chunk)
-            n = len(block)
-            buf[:n] = block
-        if not n:
-            return None
-        if tail:  # a UUID split between two reads
-            pos = (tail + bytes(buf[:keep])).find(_C2PA_UUID)
-            if pos >= 0:
-                return base - len(tail) + pos
-        pos = buf.find(_C2PA_UUID, 0, n)
-        if pos >= 0:
-            return base + pos
-        tail = bytes(buf[max(0, n - keep):n])
-        base += n
-
-
-#: outputs up to this size are scanned whole for a manifest store; larger ones at both ends only
-SCAN_WHOLE = 2 << 20
-SCAN_EDGE = 1 << 20
-
-
-def find_manifest_store_bounded(fh: BinaryIO) -> int | None:
-    """Like :func:`find_manifest_store`, but on files over 2 MiB only the first and last MiB.
-
-    Every format C2PA embeds into keeps the manifest store in its header (JPEG APP11, PNG caBX
-    before IDAT, the MP4 uuid box, ID3) or appends it at the end (PDF incremental update, RIFF
-    chunk, TIFF IFD); the middle is media payload.  Scanning a 200 MB video whole on every mark
-    cost more than the metadata write itself.
-    """
-    end = fh.seek(0, os.SEEK_END)
-    if end <= SCAN_WHOLE:
-        return find_manifest_store(fh)
-    at = find_manifest_store(_Window(fh, 0, SCAN_EDGE))
-    if at is not None:
-        return at
-    start = end - SCAN_EDGE - len(_C2PA_UUID)
-    at = find_manifest_store(_Window(fh, start, end - start))
-    return None if at is None else start + at
-
-
-class _Window:
-    """A read-only view of ``length`` bytes of *fh* from *start* (what find_manifest_store reads)."""
-
-    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
-        self._fh, self._start, self._left = fh, start, length
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self._fh.seek(self._start + offset)
-        return offset
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._left if n < 0 else min(n, self._left)
-        data = self._fh.read(n)
-        self._left -= len(data)
-        return data
-
-
 def _refuse_if_signed(handler: FormatHandler, out: BinaryIO, info: dict[str, Any], at: int) -> None:
     """A file that carries a manifest was just rewritten: its hard binding is broken, so stop here."""
     if available() and _supported(mime_for(handler.name, info), signing=False):
@@ -723,7 +653,7 @@ def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None
         except sdk.C2paError as exc:
             where = f" (time-stamp authority {options.tsa_url})" if options.tsa_url else ""
             raise SigningError(f"C2PA signing failed{where}: {exc}; nothing was written") from None
-        state = _check_signed(handler, signed, implicit, mime, options)
+        state = _check_signed(handler, cast(BinaryIO, signed), implicit, mime, options)
         out.seek(0)
         out.truncate()
         signed.seek(0)

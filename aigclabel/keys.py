@@ -130,7 +130,8 @@ def init_keys(directory: str | os.PathLike, *, organization: str = _DEFAULT_ORG,
     written: list[Path] = []
     try:
         # O_EXCL: a file that appears meanwhile is not clobbered either
-        for path, data, mode in ((paths[KEY_FILE], key_pem, 0o600), (paths[CHAIN_FILE], pem(signer) + pem(inter), 0o644),
+        for path, data, mode in ((paths[KEY_FILE], key_pem, 0o600),
+                                 (paths[CHAIN_FILE], pem(signer) + pem(inter), 0o644),
                                  (paths[CA_FILE], pem(root), 0o644)):
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

@@ -194,7 +194,7 @@ class AigcRecord:
         )
 
     def to_dict(self) -> dict[str, str]:
-        return dict(zip(FIELDS, self._values()))
+        return dict(zip(FIELDS, self._values(), strict=True))
 
     def to_json(self) -> str:
         # Compact and ASCII-only: Annex E values are ASCII anyway, and ensure_ascii keeps a bad value from
@@ -209,7 +209,7 @@ class AigcRecord:
 
     def check_writable(self) -> None:
         """Raise :class:`LabelError` if writing this record would produce a non-compliant label."""
-        for key, value in zip(FIELDS, self._values()):
+        for key, value in zip(FIELDS, self._values(), strict=True):
             if not isinstance(value, str):
                 raise LabelError(f"{key} must be a string, got {_json_type_name(value)} {value!r}")
         if self.label not in LABEL_MEANINGS:
@@ -221,7 +221,7 @@ class AigcRecord:
             raise LabelError("ContentProducer is empty; GB 45438-2025 Annex E requires the producer's name or code")
         if not self.produce_id:
             raise LabelError("ProduceID is empty; GB 45438-2025 Annex E requires the producer's id for the content")
-        for key, value in zip(FIELDS, self._values()):
+        for key, value in zip(FIELDS, self._values(), strict=True):
             bad = _first_disallowed(value)
             if bad is None:
                 continue
@@ -641,7 +641,7 @@ def uscc_check_char(first17: str) -> str:
     if len(first17) != 17:
         raise ValueError(f"a USCC check character needs exactly 17 characters, got {len(first17)}")
     total = 0
-    for ch, weight in zip(first17, _USCC_WEIGHTS):
+    for ch, weight in zip(first17, _USCC_WEIGHTS, strict=True):
         index = _USCC_ALPHABET.find(ch)
         if index < 0:
             raise ValueError(f"{_describe_char(ch)} is not in the GB 32100-2015 alphabet {_USCC_ALPHABET}")

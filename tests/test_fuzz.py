@@ -1,0 +1,97 @@
+"""The fuzzing harness on a small fixed budget (issue 12, item 3): no untyped exception, hang or broken output.
+
+Every format aigclabel reads gets a labelled seed (made by our own ``mark``); 42 mutations of each
+(seeded, so every run sees the same inputs) go round-robin through ``verify`` in its three scopes,
+``inspect``, ``review`` and ``mark`` with and without the explicit label, in two worker processes
+capped at 2 GiB with a 2 s limit per input.  ``mark``'s outputs are re-read by our verifier and by an
+independent reader (Pillow, mutagen, ffprobe, qpdf, zipfile).  On failure the message lists each
+signature with the directory holding its input, minimised reproducer and traceback.
+
+The long run is ``python3 scripts/fuzz.py --budget 100000 --check-outputs --out DIR``.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fuzz import campaign, seeds  # noqa: E402
+from fuzz.mutate import Mutator, find_fields  # noqa: E402
+
+import aigclabel  # noqa: E402
+from aigclabel._io import CountingReader  # noqa: E402
+from aigclabel.formats import _BUILTIN, handler_for  # noqa: E402
+
+#: inputs per format in CI: 6 per entry point (7 of them); 32 seeds (28 formats, 4 of them also C2PA-signed)
+CI_BUDGET = 42
+CI_SEED = 20261206
+
+#: the handler each seed must be read by
+HANDLER = {"jpeg": "jpeg", "png": "png", "apng": "png", "webp": "webp", "gif": "gif", "tiff": "tiff", "heic": "heif",
+           "avif": "heif", "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus", "aiff": "aiff",
+           "m4a": "m4a", "mp4": "mp4", "mov": "mp4", "mkv": "mkv", "webm": "webm", "avi": "avi", "flv": "flv",
+           "pdf": "pdf", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "txt": "txt", "markdown": "markdown",
+           "html": "html", "jpeg-c2pa": "jpeg", "png-c2pa": "png", "mp4-c2pa": "mp4", "pdf-c2pa": "pdf"}
+
+needs_tools = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("qpdf") is None,
+                                 reason="ffmpeg and qpdf are needed (apt-get install ffmpeg qpdf)")
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+@pytest.fixture(scope="module")
+def seed_files(out: Path) -> dict[str, bytes]:
+    # Made in a child, as campaign.run does: the C2PA SDK, PyAV and onnxruntime start threads, and a worker
+    # forked from a process that ran them can deadlock on a lock one of those threads held.
+    maker = mp.get_context("fork").Process(target=seeds.build, args=(out / "seeds", list(seeds.SPECS)))
+    maker.start()
+    maker.join()
+    assert maker.exitcode == 0, "making the seeds failed"
+    return seeds.load(out / "seeds", list(seeds.SPECS))
+
+
+# First: the workers are forked from this process, before any test below runs aigclabel in it.
+@needs_tools
+def test_small_fixed_budget_finds_no_untyped_exception_hang_or_broken_output(out: Path, seed_files) -> None:
+    cfg = campaign.Config(out=out, budget=CI_BUDGET, seed=CI_SEED, workers=2, check_outputs=True, minimise_s=5.0)
+    results = campaign.run(cfg)
+    assert results.calls == CI_BUDGET * len(seeds.SPECS)
+    problems = [f"{x.status}: {x.signature} x{x.count} (first {x.fmt} {x.entry}; {out / 'failures' / x.key})"
+                for x in results.failing()]
+    assert not problems, "fuzzing found:\n" + "\n".join(problems) + "\n\n" + results.markdown()
+
+
+@needs_tools
+def test_a_labelled_seed_for_every_format_we_read(seed_files: dict[str, bytes]) -> None:
+    names = set()
+    for fmt, data in seed_files.items():
+        src = CountingReader(io.BytesIO(data), f"seed{seeds.SPECS[fmt].suffix}", len(data))
+        handler = handler_for(src)
+        assert handler.name == HANDLER[fmt], fmt
+        names.add(type(handler).__name__)
+        if handler.can_write and getattr(handler, "implicit_carrier", True):
+            report = aigclabel.verify(data, scope="implicit")
+            assert any("fuzz-seed-" in (lab.raw or "") for lab in report.labels), f"{fmt} seed is not labelled"
+    every = {name for classes in _BUILTIN.values() for name in classes}
+    assert names == every, f"formats without a seed: {sorted(every - names)}"
+
+
+@needs_tools
+def test_mutations_are_deterministic_and_find_length_fields(seed_files: dict[str, bytes]) -> None:
+    for fmt in ("png", "mp4", "wav", "jpeg", "docx"):
+        one, two = Mutator(seed_files[fmt], 7, fmt), Mutator(seed_files[fmt], 7, fmt)
+        assert [one.mutate(i) for i in range(30)] == [two.mutate(i) for i in range(30)]
+        assert len({one.mutate(i)[0] for i in range(30)}) > 20  # and they differ from each other
+    # the PNG seed: IHDR's length field sits at offset 8 and sizes a 25-byte chunk
+    assert any(f.offset == 8 and f.width == 4 and f.big and f.end - f.start == 25
+               for f in find_fields(seed_files["png"]))
