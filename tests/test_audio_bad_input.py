@@ -12,11 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 
 import aigclabel
-from aigclabel.errors import AigcLabelError, CorruptFile
 
 from conftest import PRODUCER, record_json
 
@@ -62,42 +60,6 @@ def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return out
 
 
-#: how far into each file the metadata reaches (mutations concentrate there)
-def _header_end(fmt: str, data: bytes) -> int:
-    return {"mp3": 600, "flac": 8400, "ogg": 4000, "opus": 1200}.get(fmt, 400 if fmt == "wav" else len(data) - 1)
-
-
-def _mutations(data: st.DataObject, base: bytes, header_end: int) -> list:
-    pos = st.one_of(st.integers(0, min(header_end, len(base) - 1)), st.integers(0, len(base) - 1))
-    flip = st.tuples(st.just("flip"), pos, st.integers(1, 255))
-    setb = st.tuples(st.just("set"), pos, st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0x01, 0x20]))
-    cut = st.tuples(st.just("cut"), st.integers(0, len(base)), st.just(0))
-    return data.draw(st.lists(st.one_of(flip, setb, cut), min_size=1, max_size=4))
-
-
-def _apply(base: bytes, ops) -> bytes:
-    out = bytearray(base)
-    for kind, at, value in ops:
-        if kind == "cut":
-            del out[at:]
-        elif at < len(out):
-            out[at] = out[at] ^ value if kind == "flip" else value
-    return bytes(out)
-
-
-def _only_our_errors(data: bytes) -> None:
-    try:
-        aigclabel.verify(data, scope="implicit")
-    except AigcLabelError:
-        pass
-    try:
-        aigclabel.mark(data, producer=PRODUCER, produce_id="fuzz", explicit=False)
-    except CorruptFile as exc:
-        assert not str(exc).startswith("internal check failed"), exc
-    except AigcLabelError:
-        pass
-
-
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -110,9 +72,3 @@ def test_bases_are_valid_and_carry_records(fmt, bases):
     assert [lab.raw for lab in aigclabel.inspect(marked).labels] == [record_json("fuzz")]
 
 
-@pytest.mark.parametrize("fmt", list(CODECS))
-@FUZZ
-@given(data=st.data())
-def test_fuzz_raises_only_aigclabel_errors(fmt, bases, data):
-    base = bases[fmt]
-    _only_our_errors(_apply(base, _mutations(data, base, _header_end(fmt, base))))

@@ -16,8 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 
 import aigclabel
 from aigclabel.errors import AigcLabelError, CorruptFile, SourceError, UnsupportedFormat, UnsupportedOperation
@@ -26,7 +25,6 @@ from aigclabel.report import Level
 from conftest import (
     PRODUCER,
     XMP_APP1_ID,
-    XMP_KEYWORD,
     jpeg_insert,
     jpeg_segment,
     jpeg_segments,
@@ -416,36 +414,6 @@ def test_failed_mark_touches_nothing(name, jpeg: bytes, png: bytes, tmp_path: Pa
 # --------------------------------------------------------------------------------------------- fuzz
 
 
-def _check_only_our_errors(data: bytes) -> None:
-    # scope="implicit": the handlers and the metadata rules (the explicit-label rules decode pixels and
-    # run OCR, which is neither what this fuzz is about nor fast)
-    for op in (lambda: aigclabel.verify(data, scope="implicit"), lambda: aigclabel.inspect(data),
-               lambda: mark(data), lambda: mark(data, explicit=True)):
-        try:
-            op()
-        except AigcLabelError:
-            pass
-
-
-def _mutations(base: bytes, header_end: int):
-    """Truncations, byte flips and byte overwrites, mostly inside the metadata (where parsing happens)."""
-    pos = st.one_of(st.integers(0, header_end), st.integers(0, len(base) - 1))
-    flip = st.tuples(st.just("flip"), pos, st.integers(1, 255))
-    setb = st.tuples(st.just("set"), pos, st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0xD9, 0xDA, 0x01]))
-    cut = st.tuples(st.just("cut"), st.integers(0, len(base)), st.just(0))
-    return st.lists(st.one_of(flip, setb, cut), min_size=1, max_size=4)
-
-
-def _apply(base: bytes, ops) -> bytes:
-    data = bytearray(base)
-    for kind, at, value in ops:
-        if kind == "cut":
-            del data[at:]
-        elif at < len(data):
-            data[at] = data[at] ^ value if kind == "flip" else value
-    return bytes(data)
-
-
 FUZZ_JPEG = make_jpeg(size=(24, 16), exif=make_exif(description=record_json("d"),
                                                     user_comment=user_comment(wrapped_json("u"), "UNICODE")),
                       comment=wrapped_json("c").encode(), xmp=xmp_packet(record=record_json("x")),
@@ -461,18 +429,6 @@ FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@FUZZ
-@given(ops=_mutations(FUZZ_JPEG, FUZZ_JPEG_HEADER))
-def test_fuzz_jpeg_raises_only_aigclabel_errors(ops):
-    _check_only_our_errors(_apply(FUZZ_JPEG, ops))
-
-
-@FUZZ
-@given(ops=_mutations(FUZZ_PNG, FUZZ_PNG_HEADER))
-def test_fuzz_png_raises_only_aigclabel_errors(ops):
-    _check_only_our_errors(_apply(FUZZ_PNG, ops))
-
-
 @pytest.mark.parametrize("container", ["jpeg", "png"])
 def test_full_verify_of_a_tiny_valid_image_raises_nothing_foreign(container):
     """Regression: with the OCR extra installed, the explicit.image rule once let rapidocr's
@@ -484,7 +440,3 @@ def test_full_verify_of_a_tiny_valid_image_raises_nothing_foreign(container):
         pass
 
 
-def test_fuzz_bases_are_valid():
-    assert len(aigclabel.inspect(FUZZ_JPEG).labels) == 5
-    assert len(aigclabel.inspect(FUZZ_PNG).labels) == 4
-    assert XMP_KEYWORD in FUZZ_PNG

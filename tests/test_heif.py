@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from PIL import Image, features
 
 import aigclabel
@@ -611,29 +609,3 @@ def test_bad_input_is_corrupt_file(case):
         mark(data)
 
 
-@pytest.fixture(scope="module")
-def fuzz_seed() -> bytes:
-    return make_image("HEIF", size=(32, 16), exif=make_exif(user_comment=user_comment(wrapped_json("fz"))),
-                      xmp=xmp_packet(record=record_json("fz")))
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_fuzzed_input_fails_only_with_our_errors(fuzz_seed, data):
-    blob = bytearray(fuzz_seed)
-    if data.draw(st.booleans(), label="truncate"):
-        blob = blob[:data.draw(st.integers(0, len(blob) - 1), label="cut")]
-    else:
-        meta = next(b for b in boxes(fuzz_seed) if b.type == b"meta")
-        for _ in range(data.draw(st.integers(1, 4), label="flips")):
-            at = data.draw(st.integers(0, meta.end - 1), label="at")  # flips in the structure, not the pixels
-            blob[at] ^= data.draw(st.integers(1, 255), label="mask")
-    blob = bytes(blob)
-    try:
-        aigclabel.verify(blob, scope="implicit")
-    except (CorruptFile, UnsupportedFormat):
-        pass
-    try:
-        mark(blob)
-    except (CorruptFile, UnsupportedFormat, UnsupportedOperation):
-        pass
