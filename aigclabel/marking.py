@@ -17,7 +17,7 @@ from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .audit import AuditLog, open_audit_log
 from .errors import LabelError, OptionError, UnsupportedFormat, UnsupportedOperation
 from .explicit import POSITIONS, ExplicitOptions, marker_for
-from .formats import FormatHandler, ImplicitLabel
+from .formats import Evidence, FormatHandler, ImplicitLabel
 from .label import AigcRecord, LegacyRecord, is_allowed_value, new_produce_id
 from .limits import Limits
 from .profiles import DEFAULT_PROFILE, Profile, load_profile
@@ -194,8 +194,14 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                keep_id: bool = False) -> MarkResult:
     with open_handler(source, password=password, limits=limits) as (src, handler):
         _check_kind(source, handler, kind)
+        # Read the file first: its structure is validated (and declared sizes checked against the limits)
+        # before the explicit step decodes anything, and the record it already carries is known.
+        try:
+            existing = handler.read(src)
+        finally:
+            src.seek(0)
         if keep_id and isinstance(record, AigcRecord):
-            kept = _existing_produce_id(handler, src)
+            kept = _existing_produce_id(existing)
             if kept is not None and kept != record.produce_id:
                 record = dataclasses.replace(record, produce_id=kept)
                 record.check_writable()
@@ -255,12 +261,8 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
     return result
 
 
-def _existing_produce_id(handler: FormatHandler, src: CountingReader) -> str | None:
+def _existing_produce_id(evidence: Evidence) -> str | None:
     """The ProduceID of the record the file already carries (normative carrier first), if any."""
-    try:
-        evidence = handler.read(src)
-    finally:
-        src.seek(0)
     labels = sorted(evidence.labels, key=lambda lab: not lab.normative)
     for lab in labels:
         value = (lab.fields or {}).get("ProduceID")
