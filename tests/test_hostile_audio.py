@@ -385,3 +385,17 @@ def test_the_rule_reads_pcm_only_through_the_handler():
     assert (access.info.rate, access.info.channels) == (8000, 1)
     (window,) = list(access.windows([("whole file", 0.0, 1.0)]))
     assert window.rate == 8000 and len(window.samples) == 8000
+
+
+def test_a_rate_too_low_for_the_rhythm_prompt_is_a_typed_error(tmp_path: Path) -> None:
+    """Fuzz finding (tests/data/hostile/audio.md): a mutated M4A declaring 62 Hz reached the tone synthesiser,
+    whose ValueError escaped.  The fuzzed file is now refused by mark's structure check; a valid file at a
+    rate too low for the 800 Hz tone is refused with the reason."""
+    fuzzed = Path(__file__).parent / "data" / "hostile" / "audio-m4a-62hz.m4a"
+    for entry in ("mark", "mark-noexplicit", "verify:all", "inspect"):
+        assert_bounded(run_entry(fuzzed, entry, tmp_path), entry, seconds=5.0)
+    low = tmp_path / "low.wav"
+    low.write_bytes(wav_declaring(1000, seconds=1.0, real_rate=1000))
+    with pytest.raises(aigclabel.errors.UnsupportedOperation, match="too low for the 800 Hz rhythm prompt"):
+        aigclabel.mark(low, tmp_path / "out.wav", producer=PRODUCER)
+    assert not (tmp_path / "out.wav").exists()

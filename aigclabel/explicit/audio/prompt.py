@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import LabelError
+from ...errors import LabelError, UnsupportedOperation
 from ..morse import RhythmSpec, rhythm_samples
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,6 +138,11 @@ def prompt_samples(plan: PromptPlan, rate: int) -> np.ndarray:
 
     parts = []
     if plan.kind in ("rhythm", "both"):
+        frequency = plan.rhythm.frequency
+        if rate < 2 * frequency + 1:  # the file's own (declared) rate cannot carry the tone
+            raise UnsupportedOperation(f"the audio's sample rate ({rate} Hz) is too low for the {frequency:g} Hz "
+                                       "rhythm prompt; use the voice prompt, or a rhythm_frequency below "
+                                       f"{max(1, rate // 2 - 1)} Hz")
         parts.append(rhythm_samples(rate, plan.rhythm))
     if plan.kind in ("voice", "both"):
         pad = np.zeros(int(round(plan.voice_pad_ms / 1000 * rate)), dtype=np.float32)
