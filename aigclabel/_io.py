@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
 from .errors import OutputError, SourceError
+from .limits import current as current_limits
 
 __all__ = ["SourceLike", "CountingReader", "open_source", "atomic_output", "describe_source",
            "aigclabel_tempdir", "aigclabel_tempfile", "temp_directory", "TEMP_PATTERNS", "temp_owner"]
@@ -103,9 +104,7 @@ class CountingReader:
 
 
 def _max_bytes_read() -> int:
-    from .limits import current  # lazy: limits imports errors only, but keep _io importable on its own
-
-    return current().max_bytes_read
+    return current_limits().max_bytes_read
 
 
 def _sendfile(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> int | None:
