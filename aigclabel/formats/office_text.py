@@ -180,16 +180,22 @@ def _docx_candidates(pkg: Package, edge: int) -> list[NoticeCandidates]:
     return out
 
 
+def _main_root(pkg: Package, limit: int, namespaces: tuple[str, ...], what: str) -> tuple[Any, str, str]:
+    """The main part's root element, its namespace (one of *namespaces*) and the matching relationships one."""
+    main = pkg.main_part
+    data = pkg.part(main, limit=limit)
+    assert data is not None
+    root = parse_xml(data, main)
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    if ns not in namespaces:
+        raise CorruptFile(f"{main} is not {what}")
+    return root, ns, R_NAMESPACES[namespaces.index(ns)]
+
+
 def presentation_slides(pkg: Package) -> tuple[list[str], tuple[int, int], Any]:
     """Slide part names in show order, the slide size (EMU) and the presentation's namespace."""
     main = pkg.main_part
-    data = pkg.part(main, limit=32 << 20)
-    assert data is not None
-    root = parse_xml(data, main)
-    p_ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-    if p_ns not in P_NAMESPACES:
-        raise CorruptFile(f"{main} is not a PresentationML document")
-    r_ns = R_NAMESPACES[P_NAMESPACES.index(p_ns)]
+    root, p_ns, r_ns = _main_root(pkg, 32 << 20, P_NAMESPACES, "a PresentationML document")
     by_id = {r.id: r.part for r in pkg.part_rels(main) if r.type in REL_SLIDE and r.part}
     slides = []
     lst = root.find(f"{{{p_ns}}}sldIdLst")
@@ -313,13 +319,7 @@ class Sheet:
 def workbook_sheets(pkg: Package) -> tuple[list[Sheet], str]:
     """The workbook's sheets in tab order, and the SpreadsheetML namespace."""
     main = pkg.main_part
-    data = pkg.part(main, limit=64 << 20)
-    assert data is not None
-    root = parse_xml(data, main)
-    s_ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-    if s_ns not in S_NAMESPACES:
-        raise CorruptFile(f"{main} is not a SpreadsheetML workbook")
-    r_ns = R_NAMESPACES[S_NAMESPACES.index(s_ns)]
+    root, s_ns, r_ns = _main_root(pkg, 64 << 20, S_NAMESPACES, "a SpreadsheetML workbook")
     parts = {r.id: r.part for r in pkg.part_rels(main) if r.part and not r.external}
     sheets = []
     lst = root.find(f"{{{s_ns}}}sheets")
