@@ -18,6 +18,7 @@ Writing goes through ``check_writable()``, which raises :class:`~aigclabel.error
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import uuid
@@ -42,6 +43,9 @@ __all__ = [
     "SCHEMA_GB",
     "SCHEMA_TC260_2023",
     "LABEL_MEANINGS",
+    "RECORD_FORMS",
+    "CHARSET_CLAUSE",
+    "FORM_CLAUSE",
     "is_allowed_value",
     "AigcRecord",
     "LegacyRecord",
@@ -81,11 +85,21 @@ LABEL_MEANINGS: dict[str, str] = {
     "3": "suspected AI-generated",
 }
 
-# Annex E: printable ASCII without space (0x20), '"' (0x22) and '\' (0x5C).  An empty value is allowed
-# because the optional fields (ReservedCode1/2, and the propagator pair on first write) are written as "".
-_ALLOWED_RE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]*")
-_DISALLOWED_CHAR_RE = re.compile(r"[^\x21\x23-\x5b\x5d-\x7e]")
-_ALLOWED_DESCRIPTION = "printable ASCII without space, '\"' and '\\' (0x21, 0x23-0x5B, 0x5D-0x7E)"
+# Annex E j): values "应主要由 … 0x21、0x23~0x5B、0x5D~0x7E 的字符以及\"构成" — *mainly* printable ASCII without
+# space, '"' and '\', plus the escaped quote.  Once the JSON is decoded an escaped quote is a plain '"', so '"' is
+# allowed (SecurityData JSON in ReservedCode1/2 needs it); any other character makes the value not "mainly" of the
+# set, which a reader reports as a warning.  An empty value is allowed because the optional fields (ReservedCode1/2,
+# and the propagator pair on first write) are written as "".
+_ALLOWED_RE = re.compile(r"[\x21-\x5b\x5d-\x7e]*")
+_DISALLOWED_CHAR_RE = re.compile(r"[^\x21-\x5b\x5d-\x7e]")
+_ALLOWED_DESCRIPTION = "printable ASCII without space and '\\' (0x21-0x5B, 0x5D-0x7E), '\"' only as the escaped quote"
+#: the clause of the character rule, cited in its findings
+CHARSET_CLAUSE = "GB 45438-2025 Annex E j)"
+#: the clause of the value's literal form (the wrapped {"AIGC": {...}} string)
+FORM_CLAUSE = "GB 45438-2025 Annex E b)"
+#: how a writer serialises the record: "bare" (the seven-field object, what the TC260 carrier guides and real
+#: generators write under a key named AIGC) or "wrapped" (Annex E b)'s literal ``{"AIGC": {...}}`` string)
+RECORD_FORMS: tuple[str, ...] = ("bare", "wrapped")
 
 _LEGACY_MAX_LEN = 32
 _LEGACY_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}")
@@ -119,8 +133,18 @@ def _list_keys(keys: list[str], limit: int = 10) -> str:
     return shown
 
 
+def _likely_field(key: str, candidates: list[str]) -> str | None:
+    """The Annex E field an unknown key most likely misspells (``ReserveCode1`` -> ``ReservedCode1``), if any."""
+    folded = {c.lower(): c for c in candidates}
+    if key.lower() in folded:
+        return folded[key.lower()]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def is_allowed_value(value: str) -> bool:
-    """True when every character is one Annex E allows (printable ASCII without space, '"' and '\\')."""
+    """True when every character is one Annex E j) allows: printable ASCII without space and '\\' (a '"' is the
+    decoded form of the escaped quote the clause allows)."""
     return _ALLOWED_RE.fullmatch(value) is not None
 
 
@@ -158,10 +182,17 @@ class AigcRecord:
     def to_dict(self) -> dict[str, str]:
         return dict(zip(FIELDS, self._values(), strict=True))
 
-    def to_json(self) -> str:
+    def to_json(self, form: str = "bare") -> str:
+        """The record's text: compact ASCII JSON in Annex E order; *form* "wrapped" writes Annex E b)'s
+        literal ``{"AIGC": {...}}`` (see :data:`RECORD_FORMS`)."""
+        if form not in RECORD_FORMS:
+            raise ValueError(f"record form must be one of {', '.join(RECORD_FORMS)}, not {form!r}")
         # Compact and ASCII-only: Annex E values are ASCII anyway, and ensure_ascii keeps a bad value from
         # smuggling raw non-ASCII bytes into carriers that are not UTF-8 clean.
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=True)
+        body: dict[str, object] = self.to_dict()
+        if form == "wrapped":
+            body = {"AIGC": body}
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> AigcRecord:
@@ -192,7 +223,8 @@ class AigcRecord:
                 hint = "use the provider code, not a name"
             else:
                 hint = f"values must be {_ALLOWED_DESCRIPTION}"
-            raise LabelError(f"{key} contains {_describe_char(bad)}, not allowed by {ANNEX_E}; {hint}")
+            # Stricter than the reader (which warns): a writer has no reason to leave the set.
+            raise LabelError(f"{key} contains {_describe_char(bad)}, not allowed by {CHARSET_CLAUSE}; {hint}")
 
     def with_propagation(
         self, propagator: str, propagate_id: str, reserved_code2: str | None = None
@@ -280,9 +312,11 @@ def validate_fields(fields: Mapping[str, object]) -> list[Finding]:
         ))
     unknown = [k for k in keys if k not in FIELDS]
     if unknown:
+        misspelt = [f"{k!r} (did you mean {_likely_field(k, missing)}?)" for k in unknown if _likely_field(k, missing)]
+        hint = f"; misspelt: {', '.join(misspelt)}" if misspelt else ""
         out.append(_finding(
             "record.fields", Level.ERROR,
-            f"The AIGC record has unknown field(s) {_list_keys(unknown)}; {ANNEX_E} defines exactly seven.",
+            f"The AIGC record has unknown field(s) {_list_keys(unknown)}; {ANNEX_E} defines exactly seven{hint}.",
             expected=", ".join(FIELDS), actual=", ".join(keys),
         ))
 
@@ -325,10 +359,13 @@ def validate_fields(fields: Mapping[str, object]) -> list[Finding]:
         bad = _first_disallowed(value)
         if bad is not None:
             hint = "; use the provider code, not a name" if key in ("ContentProducer", "ContentPropagator") else ""
+            # "mainly" in Annex E j) makes this a warning: the value is readable, but not of the set the
+            # standard expects (usually a name where a code belongs, or a non-ASCII character).
             out.append(_finding(
-                "record.charset", Level.ERROR,
-                f"{key} contains {_describe_char(bad)}, which {ANNEX_E} does not allow{hint}.",
-                expected=_ALLOWED_DESCRIPTION, actual=f"U+{ord(bad):04X}",
+                "record.charset", Level.WARNING,
+                f"{key} contains {_describe_char(bad)}; {CHARSET_CLAUSE} says values should be mainly of "
+                f"{_ALLOWED_DESCRIPTION}, so this is a warning, not a failure{hint}.",
+                clause=CHARSET_CLAUSE, expected=_ALLOWED_DESCRIPTION, actual=f"U+{ord(bad):04X}",
             ))
 
     empty_propagation = [k for k in ("ContentPropagator", "PropagateID") if k in fields and _as_text(fields[k]) == ""]

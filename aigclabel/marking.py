@@ -166,7 +166,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
                           propagate_id=propagate_id)
-    implicit = ImplicitLabel(record.to_json(), prof.marking.digital_source_type or None)
+    implicit = ImplicitLabel(_record_text(record, prof), prof.marking.digital_source_type or None)
     if in_place:
         if not isinstance(source, (str, os.PathLike)):
             raise UnsupportedOperation("in-place marking needs a file path")
@@ -183,6 +183,11 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     finally:
         if close_log and log is not None:
             log.close()
+
+
+def _record_text(record: AigcRecord | LegacyRecord, prof: Profile) -> str:
+    """The record as the profile writes it: bare or Annex E b)'s wrapped literal (the 2023 schema has one form)."""
+    return record.to_json(prof.marking.record_form) if isinstance(record, AigcRecord) else record.to_json()
 
 
 def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: Profile,
@@ -205,7 +210,7 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             if kept is not None and kept != record.produce_id:
                 record = dataclasses.replace(record, produce_id=kept)
                 record.check_writable()
-                implicit = ImplicitLabel(record.to_json(), implicit.digital_source_type)
+                implicit = ImplicitLabel(_record_text(record, prof), implicit.digital_source_type)
                 notes.append(f"kept the file's existing ProduceID {kept!r} (give produce_id / --produce-id to "
                              "replace it)")
         notes += _usage_notes(handler, destination, explicit, {"pages": pages, "prompt": prompt,

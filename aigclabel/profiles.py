@@ -30,6 +30,8 @@ _TOP_KEYS = {"id", "title", "description", "extends", "jurisdiction", "status", 
 _RULE_KEYS = {"clause", "level", "enabled", "description"}
 _MARKING_DEFAULTS: dict[str, Any] = {
     "schema": "gb45438-2025",  # or "tc260-2023": which record form `mark` writes
+    # "bare" (the seven-field object; TC260 carrier guides, real generators) or "wrapped" (Annex E b)'s literal)
+    "record_form": "bare",
     "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
     "explicit": True,  # add the visible/audible label by default
     "image_text": "AI生成",  # default explicit label for images and video frames
@@ -69,6 +71,7 @@ class RuleConfig:
 @dataclass
 class Marking:
     schema: str
+    record_form: str
     digital_source_type: str
     explicit: bool
     image_text: str
@@ -190,6 +193,8 @@ def _validate(path: Path, data: dict[str, Any], chain: list[str]) -> Profile:
     if marking["schema"] not in ("gb45438-2025", "tc260-2023"):
         raise ProfileError(f"{path}: marking.schema must be 'gb45438-2025' or 'tc260-2023', "
                            f"got {marking['schema']!r}")
+    if marking["record_form"] not in ("bare", "wrapped"):
+        raise ProfileError(f"{path}: marking.record_form must be 'bare' or 'wrapped', got {marking['record_form']!r}")
 
     known = all_rules()
     rules_raw = data.get("rules", {})
