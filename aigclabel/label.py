@@ -189,9 +189,8 @@ class AigcRecord:
             raise ValueError(f"record form must be one of {', '.join(RECORD_FORMS)}, not {form!r}")
         # Compact and ASCII-only: Annex E values are ASCII anyway, and ensure_ascii keeps a bad value from
         # smuggling raw non-ASCII bytes into carriers that are not UTF-8 clean.
-        body: dict[str, object] = self.to_dict()
-        if form == "wrapped":
-            body = {"AIGC": body}
+        fields = self.to_dict()
+        body: Mapping[str, object] = {"AIGC": fields} if form == "wrapped" else fields
         return json.dumps(body, separators=(",", ":"), ensure_ascii=True)
 
     @classmethod
