@@ -381,3 +381,21 @@ def test_html_pathological_markup_is_linear(html: str) -> None:
     for result in results.values():
         assert isinstance(result, (aigclabel.Report, aigclabel.Inspection, aigclabel.Review, bytes,
                                    AigcLabelError)) or hasattr(result, "data")
+
+
+def test_huge_html_text_check_keeps_the_decode_deadline(tmp_path: Path) -> None:
+    # the long fuzz run's one slow call: a 6.4 MB HTML took 2.1 s CPU in the explicit text check, which walks every
+    # visible block; the walk now keeps max_decode_seconds like the media decoders and says "not checked" past it
+    body = "".join(f"<p>paragraph {i} with some words in it, lorem ipsum dolor sit amet</p>\n" for i in range(120_000))
+    path = tmp_path / "big.html"
+    path.write_text(f"<html><head><title>t</title></head><body>{body}<p>本内容由人工智能生成</p></body></html>",
+                    encoding="utf-8")
+    assert path.stat().st_size > 6_000_000
+    started = time.process_time()
+    report = aigclabel.verify(path, scope="explicit", limits=Limits(max_decode_seconds=0.05))
+    assert time.process_time() - started < 5.0
+    (finding,) = [f for f in report.findings if f.rule == "explicit.text"]
+    assert finding.level is Level.NOT_CHECKED and "max_decode_seconds" in finding.message
+    # with the default budget the same file is checked, and the notice at its end is found
+    (finding,) = [f for f in aigclabel.verify(path, scope="explicit").findings if f.rule == "explicit.text"]
+    assert finding.level is Level.PASS and "at the end" in finding.message

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from ..errors import AigcLabelError
+from ..errors import AigcLabelError, LimitExceeded
+from ..limits import check_deadline
 from ..report import Finding, Level
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +39,8 @@ DESCRIPTION = "text notice with an AI element and a generation element at the st
 _LEVELS = {"warning": Level.WARNING, "error": Level.ERROR, "info": Level.INFO}
 #: compliant notices remembered for the report (the first ones; the edges are kept separately)
 _MAX_HITS = 64
+#: blocks between deadline checks (a block costs ~20 us to scan, so this checks every ~20 ms)
+_DEADLINE_EVERY = 1024
 
 
 def _show(block: str, limit: int = 60) -> str:
@@ -62,7 +65,12 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
         return
     # the evidence's format decides how the text is read (a detected handler may differ by name)
     access.format = ctx.evidence.format
-    yield from check_blocks(access.visible_blocks(), ctx.evidence.format, ctx.profile, options)
+    try:
+        findings = list(check_blocks(access.visible_blocks(), ctx.evidence.format, ctx.profile, options))
+    except LimitExceeded as exc:  # a huge text past the decode deadline: said, not hung
+        yield Finding(ID, Level.NOT_CHECKED, f"the text notice could not be checked: {exc}")
+        return
+    yield from findings
 
 
 def check_text(text: str, fmt: str, profile: Profile, options: dict[str, Any]) -> Iterator[Finding]:
@@ -89,6 +97,8 @@ def check_blocks(blocks: Iterable[tuple[str, int]], fmt: str, profile: Profile,
     hits: list[tuple[int, str, int]] = []
     total = 0
     for block, line in blocks:
+        if total % _DEADLINE_EVERY == 0:
+            check_deadline("reading the text's visible blocks")
         item = (total, block, line)
         if len(first) < edge:
             first.append(item)

@@ -329,6 +329,8 @@ def run(cfg: Config) -> Results:
                     outcome.get("tb", ""), task.data, task.suffix, task.kind, seen_in={(task.fmt, task.entry)})
         x.new = x.key not in existing
         results.failures[sig] = x
+        if x.new:  # on disk at once: a long run's finding can be looked at (and fixed) while the run goes on
+            _write_failure(cfg.out, x)
 
     mutators = {fmt: Mutator(seeds[fmt], cfg.seed, fmt) for fmt in cfg.formats}
     scratch = cfg.out / "scratch"
