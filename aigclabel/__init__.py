@@ -17,10 +17,6 @@ from typing import TYPE_CHECKING, Any
 from .errors import (AigcLabelError, CorruptFile, InputError, LabelError, LimitExceeded, OutputError,
                      PasswordRequired, ProfileError, SigningError, SourceError, UnsupportedFormat,
                      UnsupportedOperation)
-from .limits import Limits, use_limits
-from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
-from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
-from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
 
 __version__ = "0.1.0"
 
@@ -41,18 +37,28 @@ if TYPE_CHECKING:  # pragma: no cover - the lazy names below, as type checkers s
     from .audit import AuditLog
     from .c2pa import C2paOptions, ReadOptions
     from .keys import init_keys
+    from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
+    from .limits import Limits, use_limits
+    from .profiles import DEFAULT_PROFILE, Profile, list_profiles, load_profile
+    from .report import Finding, FoundLabel, Level, Report, Trace, Verdict
     from .marking import MarkResult, mark, mark_file
     from .platform import PlatformConfig, Review, review
     from .textlabel import mark_text, verify_text, write_sidecar
     from .verifier import Inspection, inspect, verify
 
-# The marking and verifying modules pull in the format registry; load them on first use so that
-# `import aigclabel` (and `aigclabel --help`) stays cheap.
+# Everything but the error classes is loaded on first use, so that `import aigclabel` (and so `aigclabel
+# --help`, and a worker that needs one module) stays cheap: the marking and verifying modules pull in the format
+# registry, and even the record and profile models cost ~25 ms of regular expressions and dataclasses.
 _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
          "verify": "verifier", "inspect": "verifier", "Inspection": "verifier",
          "mark_text": "textlabel", "verify_text": "textlabel", "write_sidecar": "textlabel",
          "C2paOptions": "c2pa", "ReadOptions": "c2pa", "init_keys": "keys",
-         "review": "platform", "PlatformConfig": "platform", "Review": "platform", "AuditLog": "audit"}
+         "review": "platform", "PlatformConfig": "platform", "Review": "platform", "AuditLog": "audit",
+         "Limits": "limits", "use_limits": "limits",
+         "AigcRecord": "label", "LegacyRecord": "label", "ParsedLabel": "label", "parse_label": "label",
+         "DEFAULT_PROFILE": "profiles", "Profile": "profiles", "list_profiles": "profiles", "load_profile": "profiles",
+         "Finding": "report", "FoundLabel": "report", "Level": "report", "Report": "report", "Trace": "report",
+         "Verdict": "report"}
 
 
 def __getattr__(name: str) -> Any:

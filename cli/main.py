@@ -10,16 +10,52 @@ import click
 
 from aigclabel import __version__
 
-from .checks import checks_cmd
-from .clean import clean_cmd
-from .demo import demo
-from .inspect import inspect_cmd
-from .keys import keys_cmd
-from .mark import mark_cmd
-from .profiles import profiles_cmd
-from .review import review_cmd
-from .serve import serve_cmd
-from .verify import verify_cmd
+#: subcommand -> (module in this package, command object, the one line `aigclabel --help` shows).  Modules are
+#: imported when their command runs, so `--help` and every command load only what they use (issue 15); the help
+#: lines are kept here for the same reason, and a test checks each equals its command's own short help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "checks": ("checks", "checks_cmd",
+               "List every check: its stable id, scope, what passes, and its clause and level per profile."),
+    "clean": ("clean", "clean_cmd", "Remove aigclabel's stale temporary files and directories in DIR."),
+    "demo": ("demo", "demo", "Mark every bundled sample file and verify the results."),
+    "inspect": ("inspect", "inspect_cmd",
+                "Show every AIGC record and AI-generation trace in each FILE (or each file in DIR)."),
+    "keys": ("keys", "keys_cmd", "Signing credentials for C2PA Content Credentials."),
+    "mark": ("mark", "mark_cmd", "Label INPUT files (or the files in INPUT directories) as AI-generated: the AIGC "
+             "record + the explicit label."),
+    "profiles": ("profiles", "profiles_cmd", "List the labelling profiles."),
+    "review": ("review", "review_cmd", "Review uploads as a platform: decide the tier and notice of each FILE, add "
+               "the propagation fields."),
+    "serve": ("serve", "serve_cmd", "Serve review and verify over HTTP."),
+    "verify": ("verify", "verify_cmd",
+               "Check that each FILE (or each file in DIR) carries the labels the profile requires."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use (click documents this pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        import importlib
+
+        command = getattr(importlib.import_module(f"{__package__}.{entry[0]}"), entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # click would import every command for its short help; the lines above say the same without that
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.utils.make_default_short_help(help_line, limit))
+                for name, (_, _, help_line) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 EPILOG = """\b
 Examples:
@@ -40,22 +76,11 @@ with several files the most serious wins: 1 > 3 > 2 > 0;
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="aigclabel")
 def cli() -> None:
     """Label AI-generated content and check the labels (GB 45438-2025, Labelling Measures 2025)."""
 
-
-cli.add_command(mark_cmd)
-cli.add_command(verify_cmd)
-cli.add_command(inspect_cmd)
-cli.add_command(profiles_cmd)
-cli.add_command(demo)
-cli.add_command(keys_cmd)
-cli.add_command(review_cmd)
-cli.add_command(serve_cmd)
-cli.add_command(clean_cmd)
-cli.add_command(checks_cmd)
 
 #: the exit status a shell reports for a process ended by SIGTERM (128 + 15)
 EXIT_TERMINATED = 128 + signal.SIGTERM

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aigclabel.formats import HEAD_SIZE, _BUILTIN, _MAGIC, _detect_among, _magic_matches, detect, handlers
+from aigclabel.formats import (HEAD_SIZE, UNSIGNED_MAX_SCORE, _BUILTIN, _MAGIC, _detect_among, _magic_matches, detect,
+                               handlers)
 from aigclabel.errors import UnsupportedFormat
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -74,5 +75,17 @@ def test_verifying_a_jpeg_imports_only_what_it_needs(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(jpeg)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     handler_modules = {m.rsplit(".", 1)[1] for m in out.stdout.split()} & set(_BUILTIN)
-    # jpeg wins; mp3 (0xFF frame sync) and text (no signature) are asked too -- nothing else
-    assert handler_modules <= {"jpeg", "mp3", "text"}, handler_modules
+    # jpeg wins (90, above anything text can score); mp3 (0xFF frame sync) is asked too -- nothing else
+    assert handler_modules <= {"jpeg", "mp3"}, handler_modules
+
+
+def test_unsigned_handlers_never_score_above_the_shortcut(heads: list[bytes]) -> None:
+    # detection skips the modules without a signature (text) when a signed handler scores above this
+    unsigned = [cls for cls in handlers() if cls.__module__.startswith("aigclabel.formats.")
+                and _MAGIC[cls.__module__.split(".")[2]] is None]
+    assert unsigned
+    texts = [b"<!DOCTYPE html><html><head>", b"---\nAIGC:\n  Label: '1'\n---\n", b"plain words\n",
+             "本内容由人工智能生成".encode("utf-8"), b"\xef\xbb\xbf<html>", "\ufeffhi".encode("utf-16")]
+    for head in [*heads, *texts]:
+        for cls in unsigned:
+            assert cls.score(head) <= UNSIGNED_MAX_SCORE, (cls.name, head[:16])

@@ -65,6 +65,9 @@ _MAGIC: dict[str, tuple[tuple[int, bytes], ...] | None] = {
     "flv": ((0, b"FLV"),),
 }
 
+#: the highest score a handler of a module without a signature (None above) may give; a test checks it
+UNSIGNED_MAX_SCORE = 80
+
 _registry: list[type[FormatHandler]] = []
 _loaded = False
 _imported: dict[str, list[type[FormatHandler]]] = {}  # module -> its handler classes, once imported
@@ -135,11 +138,23 @@ def detect(head: bytes, name: str | None = None,
     if not head:
         raise UnsupportedFormat("empty file")
     if not exclude:
+        signed = [m for m in _BUILTIN if _MAGIC.get(m) is not None and _magic_matches(m, head)]
+        if signed:
+            # A signature-bearing handler that scores above anything an unsigned one (text) can score wins
+            # outright, so the text modules are not imported to detect a JPEG (start-up, issue 15).
+            pool = sorted({cls for m in signed for cls in _import(m)}, key=lambda h: h.name)
+            best = max((h.score(head) for h in pool), default=0)
+            if best > UNSIGNED_MAX_SCORE and not [h for h in _registry if h not in _builtin_classes()]:
+                return _detect_among(pool, head, name, exclude)
         try:
             return _detect_among(candidates(head), head, name, exclude)
         except UnsupportedFormat:
             pass  # no candidate claims it: ask every handler, as a registry without magic numbers would
     return _detect_among(handlers(), head, name, exclude)
+
+
+def _builtin_classes() -> set[type[FormatHandler]]:
+    return {cls for classes in _imported.values() for cls in classes}
 
 
 def _detect_among(pool: list[type[FormatHandler]], head: bytes, name: str | None,

@@ -1,0 +1,58 @@
+"""Start-up stays cheap (issue 15, item 1): what `aigclabel --help` and a single-file implicit verify import.
+
+The import set is the cause of start-up time (measured: `handlers()` importing every format module was 77 % of a
+verify).  These tests keep it from growing; `bench/bench_startup.py` times it against `python3 -c pass`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from aigclabel.cli.main import COMMANDS, cli
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+
+_RUN = """import sys
+sys.argv = ["aigclabel", *sys.argv[1:]]
+from aigclabel.cli.main import main
+try:
+    main()
+except SystemExit:
+    pass
+print("MODULES " + " ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _modules(*args: str) -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", _RUN, *args], capture_output=True, text=True, timeout=120)
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def test_help_imports_no_subcommand_and_no_model() -> None:
+    ours = {m for m in _modules("--help") if m.startswith("aigclabel")}
+    assert ours == {"aigclabel", "aigclabel.errors", "aigclabel.cli", "aigclabel.cli.main"}
+
+
+def test_single_jpeg_implicit_verify_imports_only_what_it_uses() -> None:
+    mods = _modules("verify", str(SAMPLES / "photo.jpg"), "--scope", "implicit")
+    heavy = {m.split(".")[0] for m in mods} & {"c2pa", "numpy", "av", "PIL", "ssl", "fontTools", "pypdf", "mutagen",
+                                               "onnxruntime", "rapidocr", "fastapi", "uvicorn", "http"}
+    assert heavy == set()
+    formats = {m.split(".")[2] for m in mods if m.startswith("aigclabel.formats.") and not m.split(".")[2][0] == "_"}
+    assert formats <= {"base", "jpeg", "mp3"}, formats  # mp3: a bare 0xFF frame sync is asked too
+    commands = {m.split(".")[2] for m in mods if m.startswith("aigclabel.cli.") and not m.split(".")[2][0] == "_"}
+    assert commands <= {"main", "verify", "render"}, commands
+
+
+def test_the_help_lines_are_the_commands_own() -> None:
+    ctx = click.Context(cli)
+    for name, (module, attr, line) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name, name
+        assert command.get_short_help_str(limit=1000) == line, name
+    assert cli.get_command(ctx, "no-such-command") is None
