@@ -51,7 +51,7 @@ def test_single_jpeg_implicit_verify_imports_only_what_it_uses() -> None:
 
 def test_the_help_lines_are_the_commands_own() -> None:
     ctx = click.Context(cli)
-    for name, (module, attr, line) in COMMANDS.items():
+    for name, (_module, _attr, line) in COMMANDS.items():
         command = cli.get_command(ctx, name)
         assert command is not None and command.name == name, name
         assert command.get_short_help_str(limit=1000) == line, name
