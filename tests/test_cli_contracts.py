@@ -180,3 +180,31 @@ def test_version_flags(tmp_path: Path) -> None:
     for flag in ("-V", "--version"):
         res = run(flag, cwd=tmp_path)
         assert res.returncode == 0 and res.stdout.strip() == f"aigclabel, version {aigclabel.__version__}"
+
+
+# ------------------------------------------------------------------------------------------ install hints (item 9)
+
+
+def test_ocr_hint_names_the_system_library_when_opencv_cannot_load(tmp_path: Path) -> None:
+    # A slim container has the pip extra but not libGL: OpenCV's import then fails with exactly this message.
+    # The shadowing cv2 below raises it the way the real module does on such a machine.
+    fake = tmp_path / "site"
+    (fake / "cv2").mkdir(parents=True)
+    (fake / "cv2" / "__init__.py").write_text(
+        'raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")\n')
+    image = tmp_path / "gen.png"
+    Image.new("RGB", (320, 240), (200, 200, 200)).save(image)
+    env = {**__import__("os").environ, "PYTHONPATH": str(fake)}
+    res = run("verify", str(image), "--scope", "explicit", "-v", cwd=tmp_path, env=env)
+    text = res.stdout + res.stderr
+    assert "apt-get install libgl1" in text, text
+    assert "install pip install" not in text and "install the OCR extra" not in text
+
+
+def test_install_hints_read_as_one_instruction() -> None:
+    from aigclabel.explicit import ocr
+
+    missing = ocr.unavailable_hint(ModuleNotFoundError("No module named 'rapidocr_onnxruntime'"))
+    assert missing == "install the OCR extra: pip install 'aigclabel[ocr]'"
+    glib = ocr.unavailable_hint(ImportError("libgthread-2.0.so.0: cannot open shared object file"))
+    assert "apt-get install libglib2.0-0" in glib

@@ -105,6 +105,24 @@ def install_hint() -> str:
     return f"install the OCR extra: {INSTALL_HINT}"
 
 
+# A shared library OpenCV (under rapidocr) needs and the Debian/Ubuntu package that has it: installing the pip extra
+# again does not help when one of these is missing, which is the usual failure on a slim container.
+_SYSTEM_LIBRARIES = {"libGL.so": "libgl1", "libgthread-2.0.so": "libglib2.0-0", "libglib-2.0.so": "libglib2.0-0",
+                     "libSM.so": "libsm6", "libXext.so": "libxext6", "libXrender.so": "libxrender1"}
+
+
+def unavailable_hint(exc: BaseException) -> str:
+    """What to do about *exc*, raised while loading the OCR engine: the extra when a Python package is missing,
+    the system package when the extra is installed but a shared library it needs is not."""
+    text = str(exc)
+    for library, package in _SYSTEM_LIBRARIES.items():
+        if library in text:
+            return (f"the OCR extra is installed, but OpenCV cannot load the system library {library}: install it "
+                    f"(Debian/Ubuntu: apt-get install {package}), or use opencv-python-headless instead of "
+                    "opencv-python")
+    return install_hint()
+
+
 def engine() -> Any:
     """The process's one RapidOCR engine, created on first use.
 
@@ -124,7 +142,7 @@ def engine() -> Any:
                                    min_side_len=8, width_height_ratio=-1, text_score=0.0, print_verbose=False)
             except Exception as exc:  # ImportError, an onnxruntime/OpenCV that cannot load, a missing model
                 raise OcrUnavailable(f"OCR is not available ({exc.__class__.__name__}: {exc}); "
-                                     f"{install_hint()}") from exc
+                                     f"{unavailable_hint(exc)}") from exc
     return _engine
 
 
