@@ -3,13 +3,14 @@ and building the merged XMP packet that carries the record."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from ..errors import CorruptFile
-from ..label import parse_label
+from ..label import FIELDS, parse_label
 from ..report import Finding, FoundLabel, Level, Trace
 from . import _xmp
-from ._exif import TiffDirectory
+from ._exif import TiffDirectory, parameter_traces
 from .base import ImplicitLabel
 
 __all__ = ["found_label", "evidence_from_xmp", "evidence_from_exif", "build_xmp", "generator_trace",
@@ -43,25 +44,134 @@ def generator_trace(text: str, location: str) -> Trace | None:
 
 
 def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, normative: bool = True,
-                      before_payload: bool | None = None
+                      before_payload: bool | None = None, carrier_prefix: str = ""
                       ) -> tuple[list[FoundLabel], list[Trace], list[Finding]]:
-    """Labels and traces in one XMP packet. A malformed packet is a finding, not a failure to read."""
+    """Labels and traces in one XMP packet. A malformed packet is a finding, not a failure to read.
+
+    Besides the ``TC260:AIGC`` property this reads the forms real files use instead, each with a
+    finding: the record as one ``TC260:`` property per field, the ``TC260`` prefix bound to a wrong
+    namespace URI, the TC260 namespace under another prefix, an undeclared prefix, and bytes that are
+    not valid UTF-8.  *carrier_prefix* names a non-normative container of the packet in each label's
+    carrier (``"png:tEXt:"`` gives ``png:tEXt:xmp:TC260:AIGC``).
+    """
     try:
-        packet = _xmp.XmpPacket.parse(data)
+        packet = _xmp.XmpPacket.parse(data, recover=True)
     except CorruptFile as exc:
         return [], [], [Finding("format.xmp", Level.WARNING, f"XMP packet ignored: {exc}", location=where)]
+    findings = [_issue_finding(issue, where) for issue in packet.issues]
     labels = []
     for prop in packet.aigc_properties():
+        carrier, finding = _carrier_of(prop, where)
+        if finding is not None:
+            findings.append(finding)
         is_normative = normative and prop.namespace == _xmp.TC260_NS and prop.local == "AIGC"
-        carrier = f"xmp:{prop.prefix or prop.namespace}:{prop.local}"
         form = "element form" if prop.form == "element" else "attribute form"
-        labels.append(found_label(carrier, f"{where}, {form}", prop.value, normative=is_normative,
+        labels.append(found_label(carrier_prefix + carrier, f"{where}, {form}", prop.value, normative=is_normative,
                                   offset=offset, before_payload=before_payload))
+    per_field = [p for p in packet.properties() if p.local in FIELDS and _is_tc260(p)]
+    if per_field:
+        record = next((lab for lab in labels if lab.normative), labels[0] if labels else None)
+        label, finding = _per_field_record(per_field, record, where, carrier_prefix)
+        findings.append(finding)
+        if label is not None:
+            labels.append(found_label(label[0], label[1], label[2], normative=False, offset=offset,
+                                      before_payload=before_payload))
     traces = [Trace("iptc-digital-source-type", uri, where) for uri in packet.digital_source_types()]
     for prop in packet.properties():
         if prop.local in ("CreatorTool", "Software") and (t := generator_trace(prop.value, where)):
             traces.append(t)
-    return labels, traces, []
+    return labels, traces, findings
+
+
+_TC260_QNAME = f"{_xmp.TC260_PREFIX}:AIGC"
+_XMP_CLAUSE = "XMP Specification Part 1, 7.1 (Unicode encodings)"
+
+
+def _issue_finding(issue: _xmp.XmpIssue, where: str) -> Finding:
+    if issue.kind == "encoding":
+        # The packet is still read (U+FFFD in place of each bad sequence), but a reader that decodes
+        # strictly drops the packet, and the record's text is not what was meant: an error, not a warning.
+        return Finding("format.xmp.encoding", Level.ERROR,
+                       f"{issue.message}; XMP text must be valid UTF-8 (or UTF-16/32); read with U+FFFD in place "
+                       "of each bad sequence", clause=_XMP_CLAUSE, location=where,
+                       expected="valid UTF-8", actual=f"invalid byte at offset {issue.offset}")
+    # An undeclared prefix makes the packet not namespace-well-formed: XMP toolkits refuse all of it,
+    # so the record is lost to them even though it is read here.
+    return Finding("format.xmp.undeclared-prefix", Level.ERROR,
+                   f"{issue.message}; read as if declared", clause="Namespaces in XML 1.0, 5 (prefix declared)",
+                   location=where, expected="xmlns declarations for every prefix",
+                   actual=", ".join(p for p, _uri in issue.prefixes[:5]) + (" ..." if len(issue.prefixes) > 5 else ""))
+
+
+def _is_tc260(prop: _xmp.XmpProperty) -> bool:
+    """The property is the TC260 namespace's, or written under the guides' prefix (any case, any URI)."""
+    return prop.namespace == _xmp.TC260_NS or (prop.prefix or "").lower() == _xmp.TC260_PREFIX.lower()
+
+
+def _carrier_of(prop: _xmp.XmpProperty, where: str) -> tuple[str, Finding | None]:
+    """The carrier name of an AIGC property, and a finding when its prefix and namespace do not match."""
+    guide_prefix = (prop.prefix or "").lower() == _xmp.TC260_PREFIX.lower()
+    if guide_prefix and prop.namespace != _xmp.TC260_NS:
+        # Named by URI (Clark notation): "xmp:TC260:AIGC" would read as the normative carrier it is not.
+        # An error, not a warning: XMP identifies a property by its namespace URI, so for every XMP
+        # toolkit this is an unrelated property, and a record there is found only by readers that match
+        # prefixes as text.
+        return f"xmp:{{{prop.namespace}}}{prop.local}", Finding(
+            "format.xmp.namespace", Level.ERROR,
+            f"{prop.qname} is in the namespace {prop.namespace}, not the TC260 namespace {_xmp.TC260_NS}: the "
+            f"prefix {prop.prefix!r} is bound to the wrong URI, so XMP readers (which go by the URI) do not see "
+            "a TC260:AIGC property; read as a record in a non-standard carrier",
+            clause="TC260 image metadata guide (namespace " + _xmp.TC260_NS + ")", location=where,
+            expected=_xmp.TC260_NS, actual=prop.namespace)
+    carrier = f"xmp:{prop.prefix or prop.namespace}:{prop.local}"
+    if prop.namespace == _xmp.TC260_NS and prop.prefix != _xmp.TC260_PREFIX:
+        # Same property to XMP (same URI), so still the normative record; only prefix-matching readers miss it.
+        bound = f"the prefix {prop.prefix!r}" if prop.prefix else "the default namespace (no prefix)"
+        return carrier, Finding(
+            "format.xmp.prefix", Level.WARNING,
+            f"the TC260 namespace is bound to {bound}, not {_xmp.TC260_PREFIX!r}: to XMP readers this is "
+            f"{_TC260_QNAME} (read as the normative record), but readers that match the prefix the guides write "
+            f"may miss it (exiftool shows it as XMP-{prop.prefix or '?'}:{prop.local})",
+            location=where, expected=_TC260_QNAME, actual=prop.qname)
+    return carrier, None
+
+
+def _per_field_record(props: list[_xmp.XmpProperty], record: FoundLabel | None, where: str,
+                      carrier_prefix: str) -> tuple[tuple[str, str, str] | None, Finding]:
+    """The per-field form: (carrier, location, record text) of the record it spells, and its finding.
+
+    When the packet also holds an AIGC property, that is the record; the per-field properties are
+    compared with it and no second record is made of them.
+    """
+    names = ", ".join(dict.fromkeys(p.qname for p in props))
+    if record is None:
+        # Rebuilt as JSON text with every property in packet order, so a field given twice (element and
+        # attribute, or in two descriptions) stays visible to the record parser as a repeated key.
+        raw = "{" + ",".join(f"{json.dumps(p.local)}:{json.dumps(p.value, ensure_ascii=False)}" for p in props) + "}"
+        missing = [k for k in FIELDS if k not in {p.local for p in props}]
+        lacking = f"; {', '.join(missing)} absent" if missing else ""
+        finding = Finding("format.xmp.per-field", Level.WARNING,
+                          f"the AIGC record is written as {len(props)} separate properties ({names}) instead of "
+                          f"the single {_TC260_QNAME} property holding the Annex E JSON; read as one record"
+                          f"{lacking}; readers that look for {_TC260_QNAME} find no record",
+                          clause="GB 45438-2025 Annex E", location=where, expected=_TC260_QNAME, actual=names)
+        return (f"{carrier_prefix}xmp:{_xmp.TC260_PREFIX}:per-field", f"{where}, one property per field ({names})",
+                raw), finding
+    fields = record.fields or {}
+    differ = [p.local for p in props if p.local in fields and fields[p.local] != p.value.strip()
+              and fields[p.local] != p.value]
+    differ += [p.local for p in props if p.local not in fields and p.value.strip()]
+    if differ:
+        # Two readings of one file's label: a reader that takes the per-field properties sees another label.
+        return None, Finding("format.xmp.per-field", Level.ERROR,
+                             f"besides the record in {record.carrier}, the packet has per-field properties ({names}) "
+                             f"that disagree with it on {', '.join(dict.fromkeys(differ))}; one file, one label "
+                             "(Annex E: one record per file)", clause="GB 45438-2025 Annex E", location=where,
+                             expected="no per-field copies, or copies equal to the record", actual=names)
+    return None, Finding("format.xmp.per-field", Level.WARNING,
+                         f"besides the record in {record.carrier}, the packet repeats fields of it as separate "
+                         f"properties ({names}); they agree with the record, which is the one read",
+                         clause="GB 45438-2025 Annex E", location=where)
 
 
 #: how a record text starts: a JSON object, or a blob prefix such as ``AIGC{``, ``AIGC:{``, ``AIGC="{``
@@ -104,6 +214,7 @@ def evidence_from_exif(data: bytes, where: str, *, offset: int | None = None,
     for entry in directory.find(0x0131):
         if t := generator_trace(directory.text(entry), f"{where}, EXIF Software"):
             traces.append(t)
+    traces += parameter_traces(directory, where)  # A1111 / Fooocus parameters in UserComment
     return labels, traces, []
 
 

@@ -14,6 +14,11 @@ Why not plain :mod:`xml.etree.ElementTree`:
   expat with ``namespace_prefixes``) and write the tree with the small serializer below.  The global
   ``ElementTree.register_namespace`` registry is never touched.
 
+Reading a file uses ``parse(..., recover=True)``: bytes that are not valid UTF-8 and prefixes used without a
+declaration, both seen in real files, are worked around and listed in :attr:`XmpPacket.issues` (the
+handler turns them into findings), so the record is still read.  Merging parses strictly: a packet we
+would have to repair is never rewritten.
+
 Comments and processing instructions inside the packet are dropped on rewrite: they carry no RDF
 meaning, and the ``<?xpacket?>`` wrapper is always written afresh by :meth:`XmpPacket.serialize`.
 """
@@ -43,6 +48,7 @@ __all__ = [
     "MAX_PACKET_SIZE",
     "MAX_DEPTH",
     "XmpProperty",
+    "XmpIssue",
     "XmpPacket",
 ]
 
@@ -107,6 +113,22 @@ class XmpProperty:
     @property
     def qname(self) -> str:
         return f"{self.prefix}:{self.local}" if self.prefix else self.local
+
+
+@dataclass(frozen=True)
+class XmpIssue:
+    """A defect :meth:`XmpPacket.parse` worked around when asked to ``recover`` (reading only, never merging).
+
+    ``kind`` is ``"encoding"`` (bytes that are not valid in the packet's Unicode encoding were replaced
+    by U+FFFD; ``offset`` is the first one's byte offset in the packet) or ``"undeclared-prefix"`` (a
+    prefix used without an ``xmlns`` declaration was bound for reading; ``prefixes`` maps each to the
+    URI assumed).
+    """
+
+    kind: str
+    message: str
+    offset: int | None = None
+    prefixes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -177,6 +199,76 @@ def _split_triplet(name: str) -> tuple[str, str | None]:
     return f"{{{uri}}}{local}", prefix or ""
 
 
+class _Unbound(Exception):
+    """expat's "unbound prefix": a prefix used without an xmlns declaration in scope."""
+
+
+def _parse_tree(text: str) -> tuple[ET.Element, dict[ET.Element, _Meta]]:
+    """The element tree of *text* and what the builder remembered; :class:`CorruptFile` on bad XML."""
+    builder = _Builder()
+    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    # Ask expat for "uri}local}prefix" names so each element keeps the prefix it was written with.
+    parser.parser.namespace_prefixes = True
+    try:
+        # A str is parsed as UTF-8 whatever an XML declaration inside says, which is what we want
+        # after decoding ourselves.
+        parser.feed(text)
+        root = parser.close()
+    except DefusedXmlException as exc:
+        raise CorruptFile(
+            f"XMP packet contains a DTD or entity declaration, which XMP does not allow ({type(exc).__name__})"
+        ) from None
+    except _TooDeep:
+        raise CorruptFile(f"XMP packet nests elements deeper than {MAX_DEPTH} levels") from None
+    except _BadNamespace as exc:
+        raise CorruptFile(f"XMP packet declares a namespace URI containing '}}': {exc}") from None
+    except ET.ParseError as exc:
+        if getattr(exc, "code", None) == _EXPAT_UNBOUND_PREFIX:
+            raise _Unbound(str(exc)) from None
+        raise CorruptFile(f"XMP packet is not well-formed XML: {exc}") from None
+    except (UnicodeError, ValueError) as exc:
+        raise CorruptFile(f"XMP packet is not well-formed XML: {exc}") from None
+    return root, builder.meta
+
+
+_EXPAT_UNBOUND_PREFIX = 27  # xml.parsers.expat.errors.XML_ERROR_UNBOUND_PREFIX, as ParseError.code reports it
+# A qualified name in a start tag or an attribute name, and an xmlns declaration.  Approximate on purpose:
+# a prefix found in text content only adds a harmless extra declaration.
+_TAG_PREFIX = re.compile(r"<([A-Za-z_][\w.\-]*):[A-Za-z_]")
+_ATTR_PREFIX = re.compile(r"\s([A-Za-z_][\w.\-]*):[A-Za-z_][\w.\-]*\s*=")
+_XMLNS_DECL = re.compile(r"xmlns:([A-Za-z_][\w.\-]*)\s*=")
+_ROOT_NAME = re.compile(r"<(?![?!])[A-Za-z_][\w.\-:]*")
+#: what an undeclared prefix is read as: the namespace its usual prefix names, or a URN saying it was not declared
+_USUAL_NAMESPACES = {
+    "x": X_NS, "rdf": RDF_NS, TC260_PREFIX: TC260_NS, IPTC_EXT_PREFIX: IPTC_EXT_NS,
+    "dc": "http://purl.org/dc/elements/1.1/", "xmp": "http://ns.adobe.com/xap/1.0/",
+    "xmpMM": "http://ns.adobe.com/xap/1.0/mm/", "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/", "exif": "http://ns.adobe.com/exif/1.0/",
+}
+UNDECLARED_NS = "urn:aigclabel:undeclared-prefix:"
+
+
+def _undeclared_prefixes(text: str) -> tuple[tuple[str, str], ...]:
+    """Prefixes *text* uses but never declares, each with the URI to read it as (packet order)."""
+    declared = set(_XMLNS_DECL.findall(text)) | {"xml", "xmlns"}
+    used = [m.group(1) for m in _TAG_PREFIX.finditer(text)] + [m.group(1) for m in _ATTR_PREFIX.finditer(text)]
+    out: dict[str, str] = {}
+    for prefix in used:
+        if prefix not in declared and prefix not in out:
+            # "tc260" is the same guide prefix in another case; anything else unknown gets a URN of its own
+            usual = TC260_NS if prefix.lower() == TC260_PREFIX.lower() else _USUAL_NAMESPACES.get(prefix)
+            out[prefix] = usual or UNDECLARED_NS + prefix
+    return tuple(out.items())
+
+
+def _declare_on_root(text: str, bindings: tuple[tuple[str, str], ...]) -> str:
+    root = _ROOT_NAME.search(text)
+    if root is None:
+        return text
+    decls = "".join(f' xmlns:{p}="{_escape_attr(uri)}"' for p, uri in bindings)
+    return text[:root.end()] + decls + text[root.end():]
+
+
 def _split(tag: str) -> tuple[str | None, str]:
     if tag.startswith("{"):
         uri, _, local = tag[1:].partition("}")
@@ -184,8 +276,11 @@ def _split(tag: str) -> tuple[str | None, str]:
     return None, tag
 
 
-def _decode(data: bytes) -> str:
-    """Bytes -> text.  XMP is always Unicode (XMP Part 1, 7.1): UTF-8, or UTF-16/32 with or without BOM."""
+def _decode(data: bytes, recover: bool = False) -> tuple[str, XmpIssue | None]:
+    """Bytes -> text.  XMP is always Unicode (XMP Part 1, 7.1): UTF-8, or UTF-16/32 with or without BOM.
+
+    With *recover*, undecodable bytes become U+FFFD and the returned issue says where the first one was.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         encoding, unit = "utf-8-sig", 1
     elif data.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
@@ -206,10 +301,22 @@ def _decode(data: bytes) -> str:
     extra = len(data) % unit
     if extra and not data[-extra:].strip(b"\x00"):
         data = data[:-extra]
+    name = encoding.upper().replace("-SIG", "")
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), None
     except UnicodeDecodeError as exc:
-        raise CorruptFile(f"XMP packet is not valid {encoding.upper().replace('-SIG', '')}: {exc.reason}") from None
+        if not recover:
+            raise CorruptFile(f"XMP packet is not valid {name}: {exc.reason}") from None
+        # utf-8-sig counts from after the BOM; the offset we report is into the packet as stored.
+        first = exc.start + (3 if encoding == "utf-8-sig" else 0)
+        bad, reason = data[first:first + min(exc.end - exc.start, 4)], exc.reason
+        text = data.decode(encoding, "replace")
+        # Each undecodable sequence became one U+FFFD: the two decodes differ by exactly that many.
+        count = len(text) - len(data.decode(encoding, "ignore"))
+    issue = XmpIssue("encoding", f"the XMP packet is not valid {name}: {count} undecodable byte sequence"
+                     f"{'s' if count != 1 else ''}, the first (0x{bad.hex()}, {reason}) at byte offset "
+                     f"{first} of the packet", offset=first)
+    return text, issue
 
 
 def _escape_text(text: str) -> str:
@@ -249,6 +356,8 @@ class XmpPacket:
         # (a reader of this packet already knows it by that name), then what set() was asked for.
         self._packet_prefixes: dict[str, str] = {}
         self._asked_prefixes: dict[str, str] = {}
+        #: what a ``recover`` parse worked around (empty for a strict parse and for a new packet)
+        self.issues: list[XmpIssue] = []
         for elem in root.iter():
             m = meta.get(elem)
             for prefix, uri in m.decls if m else ():
@@ -265,11 +374,15 @@ class XmpPacket:
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, data: bytes | bytearray | memoryview | str) -> XmpPacket:
+    def parse(cls, data: bytes | bytearray | memoryview | str, *, recover: bool = False) -> XmpPacket:
         """Parse a packet (with or without ``<?xpacket?>``, rooted at ``x:xmpmeta`` or ``rdf:RDF``).
 
         Raises :class:`CorruptFile` for anything that is not a well-formed, DTD-free XMP document.
+        With *recover* (for reading a file, never for merging into it) two defects real files have are
+        worked around and listed in :attr:`issues` instead: bytes invalid in the packet's encoding, and
+        prefixes used without a namespace declaration.  Everything else still raises.
         """
+        issues: list[XmpIssue] = []
         if isinstance(data, str):
             if len(data) > MAX_PACKET_SIZE:
                 raise CorruptFile(f"XMP packet is too large ({len(data)} characters; limit {MAX_PACKET_SIZE})")
@@ -278,46 +391,48 @@ class XmpPacket:
             raw = bytes(data)
             if len(raw) > MAX_PACKET_SIZE:
                 raise CorruptFile(f"XMP packet is too large ({len(raw)} bytes; limit {MAX_PACKET_SIZE})")
-            text = _decode(raw)
+            text, issue = _decode(raw, recover)
+            if issue is not None:
+                issues.append(issue)
         # A BOM, leading blanks and trailing NUL padding are packaging, not XML.
         text = text.lstrip("\ufeff \t\r\n").rstrip("\x00")
         if not text.strip():
             raise CorruptFile("XMP packet is empty")
 
-        builder = _Builder()
-        parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        # Ask expat for "uri}local}prefix" names so each element keeps the prefix it was written with.
-        parser.parser.namespace_prefixes = True
         try:
-            # A str is parsed as UTF-8 whatever an XML declaration inside says, which is what we want
-            # after decoding ourselves.
-            parser.feed(text)
-            root = parser.close()
-        except DefusedXmlException as exc:
-            raise CorruptFile(
-                f"XMP packet contains a DTD or entity declaration, which XMP does not allow ({type(exc).__name__})"
-            ) from None
-        except _TooDeep:
-            raise CorruptFile(f"XMP packet nests elements deeper than {MAX_DEPTH} levels") from None
-        except _BadNamespace as exc:
-            raise CorruptFile(f"XMP packet declares a namespace URI containing '}}': {exc}") from None
-        except ET.ParseError as exc:
-            raise CorruptFile(f"XMP packet is not well-formed XML: {exc}") from None
-        except (UnicodeError, ValueError) as exc:
-            raise CorruptFile(f"XMP packet is not well-formed XML: {exc}") from None
+            root, meta = _parse_tree(text)
+        except _Unbound as exc:
+            bound = _undeclared_prefixes(text) if recover else ()
+            if not bound:
+                raise CorruptFile(f"XMP packet is not well-formed XML: {exc}") from None
+            # Declared on the root element, so they are in scope everywhere; a second failure raises.
+            try:
+                root, meta = _parse_tree(_declare_on_root(text, bound))
+            except _Unbound as again:
+                raise CorruptFile(f"XMP packet is not well-formed XML: {again}") from None
+            # A hostile packet may use thousands of prefixes: the message names the first few.
+            names = ", ".join(f"{p!r} (read as {uri})" for p, uri in bound[:5])
+            names += f" and {len(bound) - 5} more" if len(bound) > 5 else ""
+            plural = "es" if len(bound) > 1 else ""
+            issues.append(XmpIssue("undeclared-prefix", f"the XMP packet uses the prefix{plural} {names} without "
+                                   f"declaring {'them' if plural else 'it'} (no xmlns:{bound[0][0]}); it is not "
+                                   "namespace-well-formed XML, and strict XMP readers reject the whole packet",
+                                   prefixes=bound))
 
-        meta = builder.meta
         if root.tag == _RDF_RDF:
             # A bare rdf:RDF is legal; wrap it so every packet we write has the same x:xmpmeta shape.
             wrapper = ET.Element(_X_XMPMETA)
             wrapper.text = "\n"
             wrapper.append(root)
             root.tail = "\n"
-            return cls(wrapper, root, meta)
-        rdf = next(root.iter(_RDF_RDF), None)
-        if rdf is None and root.tag not in (_X_XMPMETA, _X_XAPMETA):
-            raise CorruptFile(f"XMP packet has no rdf:RDF element (root element is {root.tag!r})")
-        return cls(root, rdf, meta)
+            packet = cls(wrapper, root, meta)
+        else:
+            rdf = next(root.iter(_RDF_RDF), None)
+            if rdf is None and root.tag not in (_X_XMPMETA, _X_XAPMETA):
+                raise CorruptFile(f"XMP packet has no rdf:RDF element (root element is {root.tag!r})")
+            packet = cls(root, rdf, meta)
+        packet.issues = issues
+        return packet
 
     @classmethod
     def new(cls) -> XmpPacket:

@@ -3,7 +3,9 @@
 Chunks are walked by their length fields.  Reading seeks past image data (only metadata chunks
 are read and CRC-checked); writing copies every chunk and checks every CRC on the way.  Also read:
 ``tEXt``/``zTXt``/``iTXt`` chunks with an ``AIGC`` keyword, ``eXIf``, and generator chunks
-(Stable Diffusion ``parameters``, ComfyUI ``prompt``/``workflow``) as traces.
+(Stable Diffusion ``parameters``, ComfyUI ``prompt``/``workflow``) as traces.  An XMP packet in a
+``tEXt``/``zTXt`` chunk (Exiv2, Midjourney) is read like the iTXt one, with a ``format.png.xmp-chunk``
+warning, and marking moves it into the iTXt chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..errors import CorruptFile, LimitExceeded
 from ..limits import check_allocation
 from ..limits import current as current_limits
 from ..report import Finding, Level, Trace
-from ._exif import TiffDirectory, blank_entry
+from ._exif import TiffDirectory, blank_entry, parameters_generator
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
 from .base import Evidence, FormatHandler, ImplicitLabel
 
@@ -32,7 +34,7 @@ MAX_TEXT = 16 << 20
 GENERATOR_KEYWORDS = {"parameters": "Stable Diffusion (A1111/Forge) parameters",
                       "prompt": "ComfyUI prompt", "workflow": "ComfyUI workflow",
                       "Dream": "InvokeAI", "sd-metadata": "InvokeAI", "invokeai_metadata": "InvokeAI",
-                      "NovelAI": "NovelAI"}
+                      "NovelAI": "NovelAI", "fooocus_scheme": "Fooocus metadata scheme"}
 
 
 @dataclass
@@ -86,29 +88,37 @@ def _read_checked(src: CountingReader, chunk: Chunk) -> bytes:
 def _inflate(data: bytes, step: int = 1 << 20) -> bytes:
     """Inflate a text chunk, refusing more than MAX_TEXT bytes of output (a zip bomb).
 
-    Output is produced in *step*-sized pieces, so refusing a bomb costs about MAX_TEXT of memory,
-    not twice that (zlib grows one big output buffer by doubling).
+    Output is produced in *step*-sized pieces, so refusing a bomb costs about the cap of memory,
+    not twice that (zlib grows one big output buffer by doubling).  A caller's ``max_allocation``
+    below MAX_TEXT lowers the cap, and exceeding it is then that budget's :class:`LimitExceeded`.
     """
+    budget = current_limits().max_allocation
+    cap = min(MAX_TEXT, budget)
+
+    def refuse() -> CorruptFile:
+        if budget < MAX_TEXT:
+            return LimitExceeded("max_allocation", f"compressed text chunk inflates past {budget:,} bytes")
+        return CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; refusing (zip bomb?)")
+
     d = zlib.decompressobj()
     parts: list[bytes] = []
     total = 0
     pending = data
     try:
         while pending and not d.eof:
-            out = d.decompress(pending, step)
+            out = d.decompress(pending, min(step, cap + 1 - total))
             pending = d.unconsumed_tail
             total += len(out)
-            if total > MAX_TEXT:
-                raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; "
-                                  "refusing (zip bomb?)")
+            if total > cap:
+                raise refuse()
             parts.append(out)
             if not out and pending:
                 break  # no progress: zlib wants no more of this input
         tail = d.flush() if not d.eof else b""
     except zlib.error as exc:
         raise CorruptFile(f"corrupt compressed text chunk ({exc})") from None
-    if total + len(tail) > MAX_TEXT:
-        raise CorruptFile(f"compressed text chunk inflates past {MAX_TEXT >> 20} MiB; refusing (zip bomb?)")
+    if total + len(tail) > cap:
+        raise refuse()
     parts.append(tail)
     return b"".join(parts)
 
@@ -123,16 +133,20 @@ def _keyword(src: CountingReader, chunk: Chunk) -> str:
     return head.partition(b"\x00")[0].decode("latin-1")
 
 
-def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
-    """(keyword, text) of a tEXt / zTXt / iTXt chunk."""
+def text_chunk_bytes(ctype: bytes, data: bytes) -> tuple[str, bytes, str]:
+    """(keyword, text bytes, their encoding) of a tEXt / zTXt / iTXt chunk, the text inflated, not decoded.
+
+    An XMP packet is read from these bytes as XMP defines its encoding (UTF-8 whatever the chunk
+    type: Exiv2 and Midjourney store UTF-8 in ``tEXt``, whose own text encoding is Latin-1).
+    """
     keyword, sep, rest = data.partition(b"\x00")
     if not sep:
         raise CorruptFile(f"corrupt {ctype.decode()} chunk (no keyword terminator)")
     key = keyword.decode("latin-1")
     if ctype == b"tEXt":
-        return key, rest.decode("latin-1")
+        return key, rest, "latin-1"
     if ctype == b"zTXt":
-        return key, _inflate(rest[1:]).decode("latin-1")
+        return key, _inflate(rest[1:]), "latin-1"
     # iTXt: compression flag, method, language\0, translated keyword\0, UTF-8 text
     if len(rest) < 2:
         raise CorruptFile("corrupt iTXt chunk")
@@ -141,7 +155,13 @@ def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
     _tkey, _, text = rest.partition(b"\x00")
     if flag:
         text = _inflate(text)
-    return key, text.decode("utf-8", "replace")
+    return key, text, "utf-8"
+
+
+def parse_text_chunk(ctype: bytes, data: bytes) -> tuple[str, str]:
+    """(keyword, text) of a tEXt / zTXt / iTXt chunk."""
+    key, text, encoding = text_chunk_bytes(ctype, data)
+    return key, text.decode(encoding, "replace")
 
 
 def make_chunk(ctype: bytes, data: bytes) -> bytes:
@@ -195,23 +215,45 @@ class PngHandler(FormatHandler):
                 ev.traces += traces
                 ev.findings += findings
             else:
-                key, text = parse_text_chunk(chunk.type, data)
-                if chunk.type == b"iTXt" and key == XMP_KEYWORD.decode():
-                    labels, traces, findings = evidence_from_xmp(
-                        text.encode("utf-8"), f"{where} ({key})", offset=chunk.offset,
-                        before_payload=not seen_idat)
-                    ev.labels += labels
-                    ev.traces += traces
-                    ev.findings += findings
-                elif "AIGC" in key:
+                key, raw, encoding = text_chunk_bytes(chunk.type, data)
+                if key == XMP_KEYWORD.decode():
+                    self._read_xmp(ev, chunk, raw, f"{where} ({key})", before_payload=not seen_idat)
+                    continue
+                text = raw.decode(encoding, "replace")
+                if "AIGC" in key:
                     ev.labels.append(found_label(f"png:{name}:{key}", where, text, normative=False,
                                                  offset=chunk.offset, before_payload=not seen_idat))
                 elif key in GENERATOR_KEYWORDS:
-                    ev.traces.append(Trace("generator-metadata",
-                                           f"{GENERATOR_KEYWORDS[key]} ({key}: {text.strip()[:80]})", where))
+                    # "parameters" is also what Fooocus writes: its text names the tool (as EXIF's does)
+                    named = parameters_generator(text) if key == "parameters" else None
+                    what = f"{named} parameters" if named else GENERATOR_KEYWORDS[key]
+                    ev.traces.append(Trace("generator-metadata", f"{what} ({key}: {text.strip()[:80]})", where))
                 elif key == "Software" and (t := _generator(text, where)):
                     ev.traces.append(t)
         return ev
+
+    def _read_xmp(self, ev: Evidence, chunk: Chunk, packet: bytes, where: str, *, before_payload: bool) -> None:
+        """An XMP packet in any text chunk; outside an iTXt chunk it is read the same, with a finding.
+
+        The bytes go to the XMP reader undecoded, so a packet that is not valid UTF-8 is reported as
+        such instead of being quietly repaired by a lenient decode here.
+        """
+        name = chunk.type.decode("latin-1")
+        variant = chunk.type != b"iTXt"
+        if variant:
+            ev.findings.append(Finding(
+                "format.png.xmp-chunk", Level.WARNING,
+                f"XMP packet in a {name} chunk ({XMP_KEYWORD.decode()}), as Exiv2 and Midjourney write it; the "
+                "normative place is an uncompressed iTXt chunk (XMP Part 3, PNG), where readers of the TC260 image "
+                f"guide look; read the same, any record in it counting as in a non-standard carrier",
+                clause="XMP Specification Part 3, PNG (iTXt chunk XML:com.adobe.xmp)", location=where,
+                expected="iTXt chunk XML:com.adobe.xmp", actual=f"{name} chunk XML:com.adobe.xmp"))
+        labels, traces, findings = evidence_from_xmp(
+            packet, where, offset=chunk.offset, normative=not variant, before_payload=before_payload,
+            carrier_prefix=f"png:{name}:" if variant else "")
+        ev.labels += labels
+        ev.traces += traces
+        ev.findings += findings
 
     def image_access(self, src: CountingReader) -> Any:
         """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
@@ -254,11 +296,14 @@ class PngHandler(FormatHandler):
                 parts.append(chunk)  # someone else's text: copied as it is, CRC-checked on the way
             elif chunk.type in _TEXT_TYPES:
                 data = _read_checked(src, chunk)
-                key, text = parse_text_chunk(chunk.type, data)
-                if chunk.type == b"iTXt" and key == XMP_KEYWORD.decode():
+                key, raw, encoding = text_chunk_bytes(chunk.type, data)
+                if key == XMP_KEYWORD.decode():
+                    # A tEXt/zTXt packet is merged like an iTXt one and moves into the iTXt chunk: left
+                    # beside it, readers would see two packets (and any record in it twice).
                     if existing_xmp is not None:
                         raise CorruptFile("two XMP chunks; refusing to guess which to keep")
-                    existing_xmp = text.encode("utf-8")
+                    # iTXt text as before (a lenient decode); a tEXt/zTXt packet's bytes are XMP's UTF-8
+                    existing_xmp = raw.decode(encoding, "replace").encode("utf-8") if chunk.type == b"iTXt" else raw
                     if not seen_idat:
                         xmp_slot = len(parts)  # keep it where it was
                         parts.append(b"")
