@@ -465,7 +465,9 @@ def test_markdown_front_matter_variants_are_read() -> None:
     string = f"---\nAIGC: '{rec.to_json()}'\n---\nx\n"
     comment = f"x\n<!-- AIGC{rec.to_json()} -->\n"
     block = f"---\nAIGC: |\n  {rec.to_json()}\n---\nx\n"
-    for text, normative in ((flow, False), (string, False), (comment, False), (block, False)):
+    # a JSON object on the key's line is a YAML flow mapping: the same data as the block mapping, so the
+    # normative carrier (its style is an info finding); a quoted or block string holding JSON is not
+    for text, normative in ((flow, True), (string, False), (comment, False), (block, False)):
         (label,) = verify_text(text, fmt="markdown", scope="implicit").labels
         assert label.fields == rec.to_dict() and label.normative is normative
     html_comment = f"<html><head><!-- {{\"AIGC\":{rec.to_json()}}} --></head><body></body></html>"

@@ -27,13 +27,18 @@ __all__ = [
     "id3_with_record", "id3_without_records", "load_vorbis_comment", "vorbis_evidence",
     "vorbis_set_record", "vorbis_has_records", "IffChunk", "walk_iff", "Copy", "Plan", "emit",
     "plan_size", "read_chunk", "audio_generator_trace", "MAX_TAG", "ID3_PADDING", "id3_has_records",
-    "id3_record_frame", "TRACE_SCAN",
+    "id3_record_frame", "TRACE_SCAN", "CHUNK_ID3_PADDING",
 ]
 
 #: the key / TXXX description / chunk id the rules name for the record
 RECORD_KEY = "AIGC"
 #: padding given to a new MP3 ID3 tag when the old one has no room (lets later tag edits stay in place)
 ID3_PADDING = 1024
+#: padding of an ID3v2 tag we serialise into an IFF chunk (AIFF ``ID3 ``, WAV ``id3 ``): mutagen's own
+#: default room.  It must be at least one frame header (10 bytes): exiftool, to tell a v2.4 syncsafe
+#: frame size from iTunes' plain one, wants room for a next frame header after every frame larger than
+#: 0x7F bytes and otherwise warns "Invalid ID3 frame size" (a record frame always is that large)
+CHUNK_ID3_PADDING = 1024
 #: ceiling for one metadata structure we hold in memory (a tag with cover art is a few MB)
 MAX_TAG = 64 << 20
 
@@ -246,8 +251,9 @@ def id3_record_frame(record_json: str, major: int) -> bytes:
     return _serialize_id3(tags, 4 if major == 4 else 3, fit=0, padding=0)[10:]
 
 
-def id3_without_records(existing: bytes, where: str) -> bytes | None:
-    """*existing* re-serialised without its records; ``None`` when it holds none (copy it as is)."""
+def id3_without_records(existing: bytes, where: str, *, padding: int = 0) -> bytes | None:
+    """*existing* re-serialised without its records (with *padding* bytes of padding); ``None`` when it
+    holds none (copy it as is)."""
     with mutagen_errors(f"ID3v2 tag at {where}"):
         tags = load_id3(existing, where, for_writing=True)
         doomed = [k for k, frame in tags.items() if _is_record_frame(frame)]
@@ -255,7 +261,7 @@ def id3_without_records(existing: bytes, where: str) -> bytes | None:
             return None
         for key in doomed:
             del tags[key]
-        return _serialize_id3(tags, _tag_version(tags), fit=0, padding=0)
+        return _serialize_id3(tags, _tag_version(tags), fit=0, padding=padding)
 
 
 # ----------------------------------------------------------------------------------------- Vorbis comments

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import Copy, IffChunk, emit, id3_evidence, id3_with_record, id3_without_records, \
-    load_id3, plan_size, read_chunk, walk_iff
+from ._audio_meta import CHUNK_ID3_PADDING, Copy, IffChunk, emit, id3_evidence, id3_with_record, \
+    id3_without_records, load_id3, plan_size, read_chunk, walk_iff
 from ._pcm import extended_float as _extended
 from ._riff import iff_chunk
 from .base import Evidence, FormatHandler, ImplicitLabel
@@ -104,7 +104,8 @@ class AiffHandler(FormatHandler):
         existing = read_chunk(src, base, "AIFF") if base is not None else None
         where = f"{base.name!r} chunk at offset {base.offset}" if base is not None else "a new ID3 chunk"
         tag_chunk = iff_chunk(base.id if base is not None else b"ID3 ",
-                              id3_with_record(existing, label.record_json, where), big_endian=True)
+                              id3_with_record(existing, label.record_json, where, padding=CHUNK_ID3_PADDING),
+                              big_endian=True)
         body: list = []
         placed = False
         for chunk in layout.chunks:
@@ -117,7 +118,8 @@ class AiffHandler(FormatHandler):
                     placed = True
                 continue  # an ID3 chunk after the sound data moves before it
             if chunk.id in _ID3_IDS:
-                stripped = id3_without_records(read_chunk(src, chunk, "AIFF"), f"offset {chunk.offset}")
+                stripped = id3_without_records(read_chunk(src, chunk, "AIFF"), f"offset {chunk.offset}",
+                                               padding=CHUNK_ID3_PADDING)
                 if stripped is not None:
                     body.append(iff_chunk(chunk.id, stripped, big_endian=True))
                     continue

@@ -16,7 +16,9 @@ Reading walks the top-level box headers (seeking past ``mdat``, never reading it
 ``moov`` whole (capped at :data:`MAX_MOOV`) and the XMP ``uuid`` boxes.  Besides the normative key
 it reports: any other key or iTunes freeform item (``----:com.apple.iTunes:AIGC``) whose name
 contains ``AIGC``, text items or QuickTime ``©xxx`` atoms whose value *is* a record, the same in a
-bare ``moov/meta`` (where iPhones keep their ``mdta`` keys), and ``TC260:AIGC`` in an XMP packet
+bare ``moov/meta`` (where iPhones keep their ``mdta`` keys), a literal ``moov/udta/aigc`` (or
+``AIGC``) box whose payload is the record (at most :data:`MAX_RECORD_BOX` bytes; a larger one is a
+``format.mp4`` warning, not read), and ``TC260:AIGC`` in an XMP packet
 (``uuid`` BE7ACFCB-97A9-42E8-9C71-999491E3AFAC at the top level, in ``moov`` or ``moov/udta``, or
 Adobe's ``udta/XMP_``).  Encoder/software tags naming an AI generator are traces.  ``info`` holds
 the brand, the track handlers, the duration (``mvhd``), the first video track's width and height
@@ -35,7 +37,8 @@ copies ``mdat``):
   a key is dropped); without one, a new ``mdta`` meta is added to ``udta`` beside an iTunes-style
   ``mdir`` meta, which is left as it was (ffprobe and exiftool read both);
 * every other record is removed: record keys and items in any meta, freeform ``----`` AIGC items,
-  text items and ``©xxx`` atoms holding a record, ``AIGC`` properties of XMP packets;
+  text items and ``©xxx`` atoms holding a record, ``udta/aigc`` boxes, ``AIGC`` properties of XMP
+  packets;
 * a bare ``moov/meta`` with ``mdta`` keys (iPhone files) stays, but ffmpeg names the items of
   every meta by the first ``keys`` box it meets: so the udta meta's keys start with that meta's
   keys (without items) and the udta comes first in ``moov``; every reader then names every item
@@ -96,6 +99,11 @@ XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
 MAX_MOOV = 64 << 20
 #: an XMP packet or a top-level ``meta`` box is read whole
 MAX_XMP = 16 << 20
+#: a literal ``udta/aigc`` box is read when at most this large (a record is a few hundred bytes; one
+#: with SecurityData a few kilobytes)
+MAX_RECORD_BOX = 1 << 20
+#: box types of a literal record box in ``udta`` (seen lower case; upper case read too)
+_RECORD_BOXES = (b"aigc", b"AIGC")
 #: a ``moof`` box is read whole when its offsets must be patched
 MAX_MOOF = 16 << 20
 #: when moov grows and more than ALIGN_FROM bytes must move, the shift is padded to a multiple of this
@@ -413,6 +421,8 @@ class MovieFile:
         self.metas: list[Meta] = []
         self.xmps: list[XmpBox] = []
         self.text_atoms: list[tuple[Box, list[str]]] = []  # classic QuickTime ©xxx in udta
+        #: literal record boxes in udta: (box, the payload text, or None when over MAX_RECORD_BOX)
+        self.record_boxes: list[tuple[Box, str | None]] = []
         self.compressed = False
         m = self.m
         for child in self.moov_children:
@@ -516,6 +526,9 @@ class MovieFile:
                                         read_payload(m, kid, limit=MAX_XMP), False))
             elif kid.type[:1] == b"\xa9":
                 self.text_atoms.append((kid, _qt_text(read_payload(m, kid, limit=MAX_XMP))))
+            elif kid.type in _RECORD_BOXES:
+                text = None if kid.payload_size > MAX_RECORD_BOX else _text(_payload(m, kid))
+                self.record_boxes.append((kid, text))
 
     def before_payload(self, offset: int) -> bool | None:
         return None if self.payload_start is None else offset < self.payload_start
@@ -800,6 +813,17 @@ class _IsoMediaHandler(FormatHandler):
                                                  offset=atom.offset, before_payload=f.before_payload(atom.offset)))
                 elif atom.type in _TRACE_ITEMS and (t := audio_generator_trace(value, where)):
                     ev.traces.append(t)
+        for rbox, text in f.record_boxes:
+            name = _box_name(rbox.type)
+            where = f"moov/udta {name} box at offset {rbox.offset}"
+            if text is None:
+                ev.findings.append(Finding("format.mp4", Level.WARNING, f"a '{name}' box of {rbox.payload_size:,} "
+                                           f"bytes is too large to be a record (over {MAX_RECORD_BOX:,}); not read",
+                                           location=where))
+                continue
+            # The box's payload is the record itself: read whatever it holds (an invalid one is a finding).
+            ev.labels.append(found_label(f"mp4:moov/udta:{name}", where, text, normative=False,
+                                         offset=rbox.offset, before_payload=f.before_payload(rbox.offset)))
         for xmp in f.xmps:
             labels, traces, findings = evidence_from_xmp(xmp.packet, xmp.where, offset=xmp.box.offset,
                                                          normative=False,
@@ -883,6 +907,8 @@ class _IsoMediaHandler(FormatHandler):
         for atom, values in f.text_atoms:
             if any(looks_like_record(v) for v in values):
                 edits[atom.offset] = b""
+        for rbox, _text_value in f.record_boxes:
+            edits[rbox.offset] = b""  # a literal record box: the new record replaces it
         top_replaced: dict[int, bytes] = {}
         for xmp in f.xmps:
             packet = _xmp_without_records(xmp.packet)

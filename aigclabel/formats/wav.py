@@ -5,10 +5,14 @@ their headers, every chunk is kept in order (``fmt``, ``LIST``/``INFO``, ``bext`
 ``cue``...), the ``AIGC`` chunk goes right before ``data`` (or where an old one stood before it),
 the sample bytes are copied unchanged by the kernel and the RIFF size is rewritten.
 
-Also read: a ``LIST``/``INFO`` sub-chunk whose id contains ``AIGC`` and an ``id3 ``/``ID3 `` chunk
-holding ``TXXX:AIGC``; marking removes those records so the file carries exactly one.  Reading walks
-chunk headers only and seeks past ``data``.  RF64/BW64 (files over 4 GB) are read; writing them is
-not supported yet.
+Also read: a ``LIST``/``INFO`` sub-chunk whose id contains ``AIGC`` (the variant the spec table
+lists) or whose value *is* a record (``ICMT`` holding the JSON, as some tools write it), and an
+``id3 ``/``ID3 `` chunk holding ``TXXX:AIGC``.  The top-level chunk is authoritative: a LIST/INFO
+copy beside it is reported (``format.wav``: info when it agrees, error naming the fields when it
+does not), and a record only in LIST/INFO is read and reported as the variant it is, never as "no
+record".  Marking removes those records so the file carries exactly one (Annex E: one record per
+file); the other INFO sub-chunks keep their bytes.  Reading walks chunk headers only and seeks past
+``data``.  RF64/BW64 (files over 4 GB) are read; writing them is not supported yet.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import (Copy, IffChunk, audio_generator_trace, emit, id3_evidence, id3_without_records,
-                          is_record_key, load_id3, plan_size, read_chunk, walk_iff)
-from ._image_meta import found_label
+from ..report import Finding, FoundLabel, Level
+from ._audio_meta import (CHUNK_ID3_PADDING, Copy, IffChunk, audio_generator_trace, emit, id3_evidence,
+                          id3_without_records, is_record_key, load_id3, plan_size, read_chunk, walk_iff)
+from ._image_meta import found_label, looks_like_record
 from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
 
@@ -82,6 +87,49 @@ class _Layout:
         return (riff64 if riff_size == 0xFFFFFFFF else riff_size), sizes
 
 
+def _info_record(cid: bytes, data: bytes) -> bool:
+    """An INFO sub-chunk holding a record: its id names AIGC, or its value is one (``ICMT`` = the JSON)."""
+    return is_record_key(cid.decode("latin-1")) or looks_like_record(_text(data))
+
+
+def _info_without_records(body: bytes, where: str) -> bytes | None:
+    """The LIST/INFO *body* with its record sub-chunks cut out and every other byte as it was (None when
+    it holds no record).  Cutting, not rebuilding, keeps what we do not own byte for byte."""
+    subs = list_subchunks(body, where)
+    doomed = [(pos, len(data)) for cid, pos, data in subs if _info_record(cid, data)]
+    if not doomed:
+        return None
+    out, at = [], 0
+    for pos, size in doomed:
+        out.append(body[at:pos])
+        at = min(len(body), pos + 8 + size + (size & 1))
+    out.append(body[at:])
+    return b"".join(out)
+
+
+def _info_findings(labels: list[FoundLabel]) -> list[Finding]:
+    """How LIST/INFO copies stand to the normative chunk (which is authoritative when both exist)."""
+    chunk = next((lab for lab in labels if lab.carrier == "riff:AIGC"), None)
+    out = []
+    for lab in labels:
+        if not lab.carrier.startswith("riff:LIST/INFO:"):
+            continue
+        if chunk is None:
+            out.append(Finding("format.wav", Level.INFO, f"the record is only in LIST/INFO ({lab.carrier}), a "
+                               "variant some tools write; the normative carrier is a top-level 'AIGC' chunk",
+                               location=lab.location, expected="riff:AIGC", actual=lab.carrier))
+        elif (lab.fields or {"_raw": lab.raw}) == (chunk.fields or {"_raw": chunk.raw}):
+            out.append(Finding("format.wav", Level.INFO, f"a LIST/INFO copy ({lab.carrier}) agrees with the "
+                               "normative 'AIGC' chunk, which is authoritative", location=lab.location))
+        else:
+            a, b = lab.fields or {}, chunk.fields or {}
+            differ = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)) or ["the record text"]
+            out.append(Finding("format.wav", Level.ERROR, f"the LIST/INFO copy ({lab.carrier}) disagrees with the "
+                               f"normative 'AIGC' chunk in {', '.join(differ)}; the chunk is authoritative",
+                               location=lab.location, expected=chunk.raw, actual=lab.raw))
+    return out
+
+
 def record_chunk(record_json: str) -> bytes:
     """The ``AIGC`` chunk: id, little-endian size, the JSON, one pad byte when the size is odd."""
     return iff_chunk(RECORD_ID, record_json.encode("utf-8"))
@@ -122,7 +170,7 @@ class WavHandler(FormatHandler):
                 body = read_chunk(src, chunk, "WAVE")
                 for cid, _pos, data in list_subchunks(body, where):
                     name = cid.decode("latin-1")
-                    if is_record_key(name):
+                    if _info_record(cid, data):
                         ev.labels.append(found_label(f"riff:LIST/INFO:{name}", f"{where}, INFO {name!r}",
                                                      _text(data), normative=False, offset=chunk.offset,
                                                      before_payload=before))
@@ -134,6 +182,7 @@ class WavHandler(FormatHandler):
                                               normative=False, offset=chunk.offset, before_payload=before)
                 ev.labels += labels
                 ev.traces += traces
+        ev.findings += _info_findings(ev.labels)
         return ev
 
     def audio_access(self, src: CountingReader) -> AudioAccess:
@@ -166,13 +215,11 @@ class WavHandler(FormatHandler):
             where = f"{chunk.name!r} chunk at offset {chunk.offset}"
             replacement: bytes | None = None
             if chunk.id == b"LIST" and src.read_at(chunk.data_offset, 4) == b"INFO":
-                data = read_chunk(src, chunk, "WAVE")
-                subs = list_subchunks(data, where)
-                if any(is_record_key(cid.decode("latin-1")) for cid, _, _ in subs):
-                    kept = [iff_chunk(cid, d) for cid, _, d in subs if not is_record_key(cid.decode("latin-1"))]
-                    replacement = iff_chunk(b"LIST", b"INFO" + b"".join(kept)) if kept else b""
+                kept = _info_without_records(read_chunk(src, chunk, "WAVE"), where)
+                if kept is not None:
+                    replacement = iff_chunk(b"LIST", kept) if len(kept) > 4 else b""
             elif chunk.id in _ID3_IDS:
-                stripped = id3_without_records(read_chunk(src, chunk, "WAVE"), where)
+                stripped = id3_without_records(read_chunk(src, chunk, "WAVE"), where, padding=CHUNK_ID3_PADDING)
                 if stripped is not None:
                     replacement = iff_chunk(chunk.id, stripped)
             if replacement is not None:

@@ -3,7 +3,10 @@
 Carriers (shared/spec/labelling-rules.md §4):
 
 * **Markdown**: YAML front matter at the head holding an ``AIGC:`` mapping with the seven keys
-  (normative).  Existing front matter is kept line for line; only the ``AIGC`` entry is ours.
+  (normative), in block or flow style and in any key order (read in Annex E order; the style and
+  order are ``format.markdown`` info findings); keys are passed on as written (a misspelt
+  ``ReserveCode1`` reaches the record check as it is).  Existing front matter is kept line for line;
+  only the ``AIGC`` entry is ours.
 * **HTML**: ``<meta name="AIGC" content='…'>`` in ``<head>`` (our convention: the guides define no
   HTML carrier).  The document is edited by inserting and removing byte ranges found by a linear
   tokenizer; nothing is re-serialised.

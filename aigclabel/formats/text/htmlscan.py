@@ -399,7 +399,11 @@ def _remove_record_comments(text: str, start: int = 0) -> str:
 
 
 def _attr_quote(value: str) -> str:
-    return value.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;")
+    """*value* for a single-quoted attribute.  HTML itself needs only ``&`` and ``'`` escaped there, but
+    readers that find tags with a pattern (exiftool: ``<name ...>`` up to the first ``>``) cut the tag at
+    a raw ``>`` and drop the record, so ``<`` and ``>`` are escaped too.  ``"`` stays as it is: JSON is
+    full of them, and inside single quotes every reader keeps them."""
+    return value.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def set_html_record(text: str, record_json: str) -> str:

@@ -9,7 +9,7 @@ from typing import Iterator
 from ...report import Finding, FoundLabel, Level, Trace
 from .._image_meta import found_label, generator_trace, looks_like_record
 from .encoding import _EOL, _iter_lines, _Lines
-from .frontmatter import _entry_raw, _front_matter_entries, find_front_matter, set_front_matter_record
+from .frontmatter import _entry_raw, _front_matter_entries, find_front_matter, mapping_notes, set_front_matter_record
 from .htmlscan import HtmlMeta, _html_blocks, _is_record_meta, _record_comments, scan_html, set_html_record
 
 TEXT_FORMATS = ("txt", "markdown", "html")
@@ -47,11 +47,15 @@ def read_labels(text: str, fmt: str) -> tuple[list[FoundLabel], list[Trace], lis
                 raw = _entry_raw(entry)
                 if raw is None:
                     continue
-                form = {"mapping": "mapping"}.get(entry.form, "JSON text")
-                labels.append(found_label(f"front-matter:{entry.key}",
-                                          f"front matter line {entry.line}, key {entry.key} ({form})", raw,
+                form = f"{entry.style} mapping" if entry.form == "mapping" else "JSON text"
+                where = f"front matter line {entry.line}, key {entry.key} ({form})"
+                # A flow mapping is the same YAML data as a block one: the normative carrier either way.
+                labels.append(found_label(f"front-matter:{entry.key}", where, raw,
                                           normative=entry.key == "AIGC" and entry.form == "mapping",
                                           offset=entry.start + shift, before_payload=True))
+                for note in mapping_notes(entry):
+                    findings.append(Finding("format.markdown", Level.INFO, f"the front matter record is {note}",
+                                            location=where))
         for s, _e, body_text in _record_comments(text, start):
             labels.append(found_label("markdown:html-comment", f"HTML comment at line {lines.at(s)}", body_text,
                                       normative=False, offset=s, before_payload=False))
