@@ -5,8 +5,14 @@ signed, so everything else works without it; checks that need it then report *no
 
 Reading (:func:`read_manifest`, and :func:`merge_evidence`, the verifier's hook) reports the
 validation state -- ``Trusted`` (signature and bindings intact, signer chains to a trust anchor),
-``Valid`` (intact, signer not on a trust list), ``Invalid`` -- with the failure codes, the signer, the
-actions and the ``digitalSourceType`` of the first one, and the AIGC assertion aigclabel writes.
+``Valid`` (intact, signer not on a trust list), ``Invalid`` -- with the failure codes (the active
+manifest's and those the SDK reports for its ingredients), the signer, the actions and the
+``digitalSourceType`` of the first one, and the AIGC assertion aigclabel writes.  Every manifest of
+the store (the active one and its ingredients') is read for the signals of the C2PA Asset Rubrics
+1.0 (:data:`INCEPTION_SIGNALS`: ``inception:signal_fullyGenAIMedia`` for ``c2pa.created`` with
+``trainedAlgorithmicMedia``, ``transformation:signal_perceptibleGenAI`` for an edit with an AI type,
+...) and for the C2PA 2.4 ``c2pa.ai-disclosure`` assertion: an image that only carries its AI origin
+in the manifest of the picture it was opened from is still traced.
 Trust anchors come from :class:`ReadOptions` (``verify --trust-anchors``) or a profile's
 ``trust_anchors`` rule option.  Nothing is fetched over the network unless ``allow_network`` is set:
 remote manifests and OCSP revocation checks stay off.
@@ -15,7 +21,9 @@ Signing (:func:`sign_last`) is called by :func:`aigclabel.marking.mark_file` aft
 step, on the output that is not yet in place, and nothing is written after it: any later metadata
 write would break the manifest's hard binding.  The same call refuses a metadata write into a file
 that already carries a manifest.  The manifest's first action is ``c2pa.created`` with the
-profile's AI ``digitalSourceType``; an ``org.aigclabel.aigc`` assertion carries the AIGC record's
+profile's AI ``digitalSourceType``; a ``c2pa.ai-disclosure`` assertion (C2PA 2.4) says a generative
+model made the content (``modelType`` ``c2pa.types.model``, ``modelName`` the system name when
+given); an ``org.aigclabel.aigc`` assertion carries the AIGC record's
 exact JSON text as ``{"record": "<json>", "schema": "gb45438-2025"}`` (deliberately not under a key
 named AIGC, so the file still holds exactly one AIGC-keyed record).  Thumbnails are off unless asked
 for.  Before the signed file replaces anything, it is read back twice -- by the format handler (the
@@ -44,9 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .formats import Evidence, FormatHandler, ImplicitLabel
     from .profiles import Profile
 
-__all__ = ["available", "sdk_version", "INSTALL_HINT", "ASSERTION_LABEL", "AI_SOURCE_TYPES", "SigningError",
-           "C2paOptions", "ReadOptions", "ManifestInfo", "read_manifest", "merge_evidence", "sign_last",
-           "signable", "readable", "mime_for", "find_manifest_store", "load_anchors", "c2pa_status"]
+__all__ = ["available", "sdk_version", "INSTALL_HINT", "ASSERTION_LABEL", "AI_DISCLOSURE_LABEL", "AI_SOURCE_TYPES",
+           "INCEPTION_SIGNALS", "GENAI_SIGNALS", "POSSIBLY_GENAI_SIGNALS", "SigningError", "C2paOptions",
+           "ReadOptions", "ManifestInfo", "read_manifest", "merge_evidence", "sign_last", "signable", "readable",
+           "mime_for", "find_manifest_store", "load_anchors", "c2pa_status"]
 
 INSTALL_HINT = "pip install 'aigclabel[c2pa]'"
 #: label of the assertion that carries the AIGC record (reverse-domain, as C2PA asks of custom labels)
@@ -54,12 +63,57 @@ ASSERTION_LABEL = "org.aigclabel.aigc"
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 AI_SOURCE_TYPES = (TRAINED, COMPOSITE)
+#: the C2PA 2.4 assertion that discloses the AI model behind the content
+AI_DISCLOSURE_LABEL = "c2pa.ai-disclosure"
+UNTRUSTED = "signingCredential.untrusted"
+
+# The signals of the C2PA Asset Rubrics 1.0 (local signals rubric), evaluated on each manifest of the
+# store.  Their names are the rubric's, so a report says what other C2PA validators say.
+_IPTC_DST = ("http://cv.iptc.org/newscodes/digitalsourcetype/", "https://cv.iptc.org/newscodes/digitalsourcetype/")
+#: a ``c2pa.created`` action's digitalSourceType (IPTC short name, or the C2PA URI) -> inception signal
+INCEPTION_SIGNALS = {
+    "trainedAlgorithmicMedia": "inception:signal_fullyGenAIMedia",
+    "compositeWithTrainedAlgorithmicMedia": "inception:signal_partlyGenAICreation",
+    "composite": "inception:signal_compositionMayContainGenAI",
+    "screenCapture": "inception:signal_screenCaptureMayContainGenAI",
+    "digitalCapture": "inception:signal_capturedMedia",
+    "computationalCapture": "inception:signal_capturedMedia",
+    "compositeCapture": "inception:signal_capturedMediaStitched",
+    "digitalCreation": "inception:signal_nonGenAIDigitalCreation",
+    "http://c2pa.org/digitalsourcetype/empty": "inception:signal_blankCanvas",
+}
+#: digitalSourceTypes the rubric counts as generative AI on any other action (opened, edited, ...)
+_GENAI_TYPES = {"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic",
+                "trainedAlgorithmicData"}
+#: ... and the ambiguous ones ("may contain")
+_AMBIGUOUS_TYPES = {"digitalArt", "composite"}
+#: signals that say generative AI made or changed the content
+GENAI_SIGNALS = ("inception:signal_fullyGenAIMedia", "inception:signal_partlyGenAICreation",
+                 "transformation:signal_perceptibleGenAI")
+#: signals that say it may have
+POSSIBLY_GENAI_SIGNALS = ("inception:signal_compositionMayContainGenAI",
+                          "inception:signal_screenCaptureMayContainGenAI",
+                          "transformation:signal_perceptiblePossiblyGenAI")
+_SIGNAL_MEANING = {
+    "inception:signal_fullyGenAIMedia": "generated entirely by generative AI",
+    "inception:signal_partlyGenAICreation": "a creation that partly contains generative AI content",
+    "inception:signal_compositionMayContainGenAI": "a composition that may contain generative AI content",
+    "inception:signal_screenCaptureMayContainGenAI": "a screen capture that may contain generative AI content",
+    "inception:signal_capturedMedia": "captured by a device",
+    "inception:signal_capturedMediaStitched": "stitched from several captures",
+    "inception:signal_nonGenAIDigitalCreation": "a digital creation without generative AI",
+    "inception:signal_blankCanvas": "started from an empty canvas",
+    "inception:signal_mediaUnknownProvenance": "made with an ingredient of unknown provenance (no manifest)",
+    "transformation:signal_perceptibleGenAI": "a perceptible change made with generative AI",
+    "transformation:signal_perceptiblePossiblyGenAI": "a perceptible change that may have used generative AI",
+    "transformation:signal_perceptibleNonGenAI": "a perceptible change without generative AI",
+}
 
 # handler name -> the MIME type the SDK knows the format by (others: the handler's own ``mime``)
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif", "tiff": "image/tiff",
          "heif": "image/heif", "mp4": "video/mp4", "m4a": "audio/mp4", "mp3": "audio/mpeg", "wav": "audio/wav",
          "flac": "audio/flac", "pdf": "application/pdf", "ogg": "audio/ogg", "opus": "audio/ogg",
-         "aiff": "audio/aiff"}
+         "aiff": "audio/aiff", "avi": "video/x-msvideo"}
 _AVIF_BRANDS = {"avif", "avis"}
 _HEIC_BRANDS = {"heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs"}
 
@@ -301,6 +355,15 @@ class ManifestInfo:
     embedded: bool = True
     remote_url: str | None = None
     manifests: int = 1  # manifests in the store (1 + ingredients' manifests)
+    #: failures the SDK reports for the active manifest's ingredients (code, explanation, url, ingredient)
+    ingredient_failures: list[dict[str, str]] = field(default_factory=list)
+    #: the active manifest's ingredients: title, relationship, manifest (label, "" without one), failures
+    #: (the codes recorded when the ingredient was added)
+    ingredients: list[dict[str, Any]] = field(default_factory=list)
+    #: Asset Rubrics signals of every manifest: signal, manifest, role (active/ingredient), title, action, type
+    signals: list[dict[str, str]] = field(default_factory=list)
+    #: c2pa.ai-disclosure assertions of every manifest: manifest, role, title, data
+    ai_disclosures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failure_codes(self) -> list[str]:
@@ -317,7 +380,37 @@ class ManifestInfo:
 
     @property
     def untrusted(self) -> bool:
-        return "signingCredential.untrusted" in self.failure_codes
+        return UNTRUSTED in self.failure_codes
+
+    @property
+    def genai_signals(self) -> list[dict[str, str]]:
+        """The signals that say generative AI made or changed the content, in any manifest of the store."""
+        return [s for s in self.signals if s.get("signal") in GENAI_SIGNALS]
+
+    def real_failures(self) -> list[str]:
+        """Why an Invalid manifest is Invalid: the codes other than signingCredential.untrusted.
+
+        The SDK often lists only ``signingCredential.untrusted`` under the active manifest when what
+        broke is an ingredient's manifest (``ingredient.manifest.mismatch``, ...): those come from the
+        ingredient deltas, named with the ingredient.
+        """
+        out = [c for c in self.failure_codes if c != UNTRUSTED]
+        by_ingredient: dict[str, list[str]] = {}
+        for f in self.ingredient_failures:
+            if f.get("code") and f.get("code") != UNTRUSTED:
+                by_ingredient.setdefault(f.get("ingredient") or "?", []).append(f["code"])
+        out += [f"ingredient {name!r}: {', '.join(dict.fromkeys(codes))}" for name, codes in by_ingredient.items()]
+        return out
+
+    def ingredient_notes(self) -> list[str]:
+        """Ingredients whose manifest already failed validation when they were added (the SDK records it)."""
+        notes = []
+        for ing in self.ingredients:
+            codes = [c for c in ing.get("failures") or [] if c != UNTRUSTED]
+            if codes:
+                notes.append(f"ingredient {ing.get('title') or '?'!r} failed validation when it was added "
+                             f"({', '.join(codes)})")
+        return notes
 
     @property
     def first_action(self) -> dict[str, Any] | None:
@@ -343,8 +436,8 @@ class ManifestInfo:
         if self.state == "Valid" and self.untrusted:
             return "Valid (signature and bindings intact; signer not on a trust list: signingCredential.untrusted)"
         if self.state == "Invalid":
-            codes = [c for c in self.failure_codes if c != "signingCredential.untrusted"] or self.failure_codes
-            return f"Invalid ({', '.join(codes)})"
+            codes = self.real_failures() or self.failure_codes or ["the SDK named no failure code"]
+            return f"Invalid ({'; '.join(codes)})"
         return self.state
 
     def describe(self) -> str:
@@ -362,6 +455,15 @@ class ManifestInfo:
         text = f"{self.state_text()}; signed by {self.signed_by}; first action {what}; actions: {actions}"
         if self.signer.get("time"):
             text += f"; time-stamped {self.signer['time']}"
+        if self.ingredients:
+            text += "; ingredients: " + ", ".join(
+                f"{ing.get('title') or '?'} ({ing.get('relationship') or '?'}"
+                f"{'' if ing.get('manifest') else ', no manifest'})" for ing in self.ingredients)
+        for note in self.ingredient_notes():
+            text += f"; {note}"
+        for disclosure in self.ai_disclosures:
+            if disclosure.get("role") == "active":
+                text += f"; {AI_DISCLOSURE_LABEL} {_disclosure_text(disclosure.get('data'))}"
         if self.aigc_record is not None:
             text += f"; AIGC assertion {self.aigc_record}"
         return text
@@ -377,13 +479,123 @@ class ManifestInfo:
                 "claim_generator": self.claim_generator, "signer": self.signer, "actions": self.actions,
                 "digital_source_type": self.digital_source_type, "aigc_record": self.aigc_record,
                 "aigc_schema": self.aigc_schema, "embedded": self.embedded, "remote_url": self.remote_url,
-                "manifests": self.manifests}
+                "manifests": self.manifests, "ingredient_failures": self.ingredient_failures,
+                "ingredients": self.ingredients, "signals": self.signals, "ai_disclosures": self.ai_disclosures}
 
 
 def _agent_text(agent: Any) -> str:
     if isinstance(agent, dict):
         return " ".join(str(agent[k]) for k in ("name", "version") if agent.get(k))
     return str(agent) if agent else ""
+
+
+def _disclosure_text(data: Any) -> str:
+    """One line for a c2pa.ai-disclosure assertion: its model type, name, identifier and oversight level."""
+    if not isinstance(data, dict):
+        return "(not a map)"
+    parts = [f"{key} {data[key]}" for key in ("modelType", "modelName", "modelIdentifier")
+             if isinstance(data.get(key), (str, int, float))]
+    profile = data.get("contentProfile")
+    if isinstance(profile, dict) and isinstance(profile.get("humanOversightLevel"), str):
+        parts.append(f"humanOversightLevel {profile['humanOversightLevel']}")
+    return ", ".join(parts) or "(no model named)"
+
+
+def _dst_name(uri: Any) -> str:
+    """The IPTC short name of a digitalSourceType URI (``trainedAlgorithmicMedia``); other URIs as they are."""
+    text = str(uri)
+    return text.rsplit("/", 1)[-1] if text.startswith(_IPTC_DST) else text
+
+
+def _action_signal(action: dict[str, Any]) -> str | None:
+    """The Asset Rubrics signal of one action, from its name and digitalSourceType (None: no signal)."""
+    dst = action.get("digitalSourceType")
+    if not dst:
+        return None
+    name = _dst_name(dst)
+    if action.get("action") == "c2pa.created":
+        return INCEPTION_SIGNALS.get(name) or INCEPTION_SIGNALS.get(str(dst))
+    if name in _GENAI_TYPES:
+        return "transformation:signal_perceptibleGenAI"
+    if name in _AMBIGUOUS_TYPES:
+        return "transformation:signal_perceptiblePossiblyGenAI"
+    return "transformation:signal_perceptibleNonGenAI"
+
+
+def signal_meaning(signal: str) -> str:
+    return _SIGNAL_MEANING.get(signal, "")
+
+
+def _walk_store(store: dict[str, Any], active_label: str) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The Asset Rubrics signals and the c2pa.ai-disclosure assertions of every manifest in the store.
+
+    The rubric evaluates each manifest of the provenance graph on its own ("locally"): an AI image
+    opened and re-signed by an editor keeps ``inception:signal_fullyGenAIMedia`` in its ingredient's
+    manifest, though the active manifest only says ``c2pa.opened``.
+    """
+    manifests = store.get("manifests") or {}
+    if not isinstance(manifests, dict):
+        return [], []
+    titles: dict[str, str] = {}  # manifest label -> title of the ingredient that brought it in
+    for m in manifests.values():
+        for ing in (m.get("ingredients") or []) if isinstance(m, dict) else []:
+            if isinstance(ing, dict) and ing.get("active_manifest"):
+                titles.setdefault(str(ing["active_manifest"]), str(ing.get("title") or ""))
+    order = sorted(manifests, key=lambda label: label != active_label)  # the active manifest first
+    signals: list[dict[str, str]] = []
+    disclosures: list[dict[str, Any]] = []
+    for label in order:
+        m = manifests[label]
+        if not isinstance(m, dict):
+            continue
+        role = "active" if label == active_label else "ingredient"
+        base = {"manifest": str(label), "role": role, "title": titles.get(label, "")}
+        for assertion in m.get("assertions") or []:
+            if not isinstance(assertion, dict):
+                continue
+            name = str(assertion.get("label", ""))
+            data = assertion.get("data")
+            if re.fullmatch(r"c2pa\.actions(\.v\d+)?", name) and isinstance(data, dict):
+                for action in data.get("actions") or []:
+                    if isinstance(action, dict) and (signal := _action_signal(action)):
+                        signals.append({**base, "signal": signal, "action": str(action.get("action")),
+                                        "digitalSourceType": str(action.get("digitalSourceType")),
+                                        "assertion": name})
+            elif re.fullmatch(r"c2pa\.ai-disclosure(\.v\d+)?", name):
+                disclosures.append({**base, "assertion": name, "data": data})
+        for ing in m.get("ingredients") or []:
+            if isinstance(ing, dict) and not ing.get("active_manifest"):
+                signals.append({**base, "signal": "inception:signal_mediaUnknownProvenance", "action": "",
+                                "digitalSourceType": "", "assertion": str(ing.get("label") or "c2pa.ingredient"),
+                                "ingredient": str(ing.get("title") or "")})
+    unique = {tuple(sorted(s.items())): s for s in signals}
+    return list(unique.values()), disclosures
+
+
+def _ingredients(active: dict[str, Any], results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The active manifest's ingredients, and the failures the SDK reports for them (named by title)."""
+    ingredients: list[dict[str, Any]] = []
+    by_label: dict[str, str] = {}
+    for ing in active.get("ingredients") or []:
+        if not isinstance(ing, dict):
+            continue
+        recorded = ((ing.get("validation_results") or {}).get("activeManifest") or {}).get("failure") or []
+        title = str(ing.get("title") or ing.get("label") or "?")
+        ingredients.append({"title": title, "relationship": str(ing.get("relationship") or ""),
+                            "manifest": str(ing.get("active_manifest") or ""),
+                            "failures": [str(f.get("code")) for f in recorded if isinstance(f, dict)]})
+        if ing.get("label"):
+            by_label[str(ing["label"])] = title
+    failures: list[dict[str, str]] = []
+    for delta in results.get("ingredientDeltas") or []:
+        if not isinstance(delta, dict):
+            continue
+        uri = str(delta.get("ingredientAssertionURI") or "")
+        title = next((t for lab, t in by_label.items() if uri.endswith("/" + lab)), uri.rsplit("/", 1)[-1] or "?")
+        for f in (delta.get("validationDeltas") or {}).get("failure") or []:
+            if isinstance(f, dict):
+                failures.append({**{k: str(v) for k, v in f.items()}, "ingredient": title})
+    return ingredients, failures
 
 
 class _Stream:
@@ -428,6 +640,8 @@ def _parse(reader: Any) -> ManifestInfo:
         elif label == ASSERTION_LABEL and isinstance(data, dict):
             record = data.get("record") if isinstance(data.get("record"), str) else None
             schema = data.get("schema") if isinstance(data.get("schema"), str) else None
+    ingredients, ingredient_failures = _ingredients(active, results)
+    signals, disclosures = _walk_store(store, str(store.get("active_manifest", "")))
     gen = active.get("claim_generator")
     infos = active.get("claim_generator_info") or []
     if not gen and infos:
@@ -444,7 +658,8 @@ def _parse(reader: Any) -> ManifestInfo:
                         label=active.get("label"), instance_id=active.get("instance_id"), title=active.get("title"),
                         claim_generator=gen, signer=signer, actions=actions, aigc_record=record,
                         aigc_schema=schema, embedded=embedded, remote_url=remote,
-                        manifests=len(store.get("manifests") or {}) or 1)
+                        manifests=len(store.get("manifests") or {}) or 1, ingredient_failures=ingredient_failures,
+                        ingredients=ingredients, signals=signals, ai_disclosures=disclosures)
 
 
 def read_manifest(source: CountingReader | BinaryIO | bytes, mime: str | None,
@@ -518,8 +733,38 @@ def merge_evidence(evidence: Evidence, src: CountingReader, *, profile: Profile 
         if manifest.digital_source_type:
             evidence.traces.append(Trace("c2pa-digital-source-type", manifest.digital_source_type,
                                          f"{where}, c2pa.created action"))
+        evidence.traces += signal_traces(manifest)
     elif found["status"] in ("error", "remote"):
         evidence.traces.append(Trace("c2pa-manifest", found["message"], "C2PA manifest store"))
+
+
+def _manifest_where(item: dict[str, Any]) -> str:
+    if item.get("role") == "active":
+        return f"C2PA manifest store, active manifest {item.get('manifest')}"
+    title = f" (ingredient {item['title']!r})" if item.get("title") else ""
+    return f"C2PA manifest store, ingredient manifest {item.get('manifest')}{title}"
+
+
+def signal_traces(manifest: ManifestInfo) -> list[Trace]:
+    """``c2pa-signal`` traces (one per Asset Rubrics signal) and ``c2pa-ai-disclosure`` traces.
+
+    A signal trace's detail starts with the signal's name, which is what the platform review reads.
+    """
+    traces = []
+    for s in manifest.signals:
+        signal = s.get("signal", "")
+        if s.get("action"):
+            how = f"{s['action']} with digitalSourceType {_dst_name(s.get('digitalSourceType'))}"
+            where = f"{_manifest_where(s)}, {s.get('assertion')}"
+        else:
+            how = f"ingredient {s.get('ingredient') or '?'!r} has no manifest"
+            where = _manifest_where(s)
+        traces.append(Trace("c2pa-signal", f"{signal} (C2PA Asset Rubrics 1.0): {how}: {signal_meaning(signal)}",
+                            where))
+    for d in manifest.ai_disclosures:
+        traces.append(Trace("c2pa-ai-disclosure", f"{AI_DISCLOSURE_LABEL} (C2PA 2.4): an AI model made the content: "
+                            f"{_disclosure_text(d.get('data'))}", f"{_manifest_where(d)}, {d.get('assertion')}"))
+    return traces
 
 
 def _collect(evidence: Evidence, src: CountingReader, profile: Profile | None,
@@ -592,11 +837,16 @@ def _manifest(options: C2paOptions, creds: _Credentials, implicit: ImplicitLabel
         created["softwareAgent"] = {"name": options.system_name}
         if options.system_version:
             created["softwareAgent"]["version"] = options.system_version
+    # C2PA 2.4: the model behind the content; the type is the generic "a model", the name the system's
+    disclosure: dict[str, Any] = {"modelType": "c2pa.types.model"}
+    if options.system_name:
+        disclosure["modelName"] = " ".join(filter(None, (options.system_name, options.system_version)))
     manifest: dict[str, Any] = {
         "claim_generator_info": [{"name": "aigclabel", "version": __version__}],
         "format": mime,
         "assertions": [
             {"label": "c2pa.actions.v2", "data": {"actions": [created]}},
+            {"label": AI_DISCLOSURE_LABEL, "data": disclosure},
             # The key is not "AIGC": a reader that counts metadata keys containing AIGC must still find
             # exactly one record (GB 45438-2025 Annex E), the one in the file's own metadata.
             {"label": ASSERTION_LABEL, "data": {"record": implicit.record_json, "schema": schema}},
@@ -663,7 +913,8 @@ def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None
     agent = f" by {_agent_text(created['softwareAgent'])}" if "softwareAgent" in created else ""
     stamp = f", time-stamped by {options.tsa_url}" if options.tsa_url else ""
     notes.append(f"C2PA manifest signed last ({creds.alg}{stamp}) by {creds.signer}: c2pa.created "
-                 f"({created['digitalSourceType'].rsplit('/', 1)[-1]}){agent}, the AIGC record in "
+                 f"({created['digitalSourceType'].rsplit('/', 1)[-1]}){agent}, {AI_DISCLOSURE_LABEL} "
+                 f"({_disclosure_text(manifest['assertions'][1]['data'])}), the AIGC record in "
                  f"{ASSERTION_LABEL}; validation state {state}")
 
 

@@ -13,13 +13,19 @@ The decision, in order:
 1. a valid GB 45438 record (no error findings) -> its ``Label`` ("1", "2", "3") is the tier; a valid
    2023-schema record counts as tier 1 (that schema was only ever written on AI output);
 2. otherwise the uploader declared AI -> tier 2;
-3. otherwise a trace of generation -> tier 3: a C2PA manifest or IPTC DigitalSourceType naming AI
-   generation, generator metadata (Stable Diffusion ``parameters``, ComfyUI ``prompt``/``workflow``,
-   a known generator in EXIF ``Software``), a malformed AIGC record (someone meant to label it), or
+3. otherwise a trace of generation -> tier 3: a C2PA manifest naming AI generation -- in the C2PA
+   Asset Rubrics 1.0 signals ``inception:signal_fullyGenAIMedia``, ``inception:signal_partlyGenAICreation``
+   or ``transformation:signal_perceptibleGenAI`` of the active manifest *or of an ingredient's*
+   manifest, or a C2PA 2.4 ``c2pa.ai-disclosure`` assertion -- an IPTC DigitalSourceType naming AI
+   generation, generator metadata (Stable Diffusion ``parameters`` in PNG text or EXIF UserComment,
+   Fooocus, ComfyUI ``prompt``/``workflow``, a known generator in EXIF ``Software``), a malformed AIGC
+   record (someone meant to label it), or
    an explicit label found by the profile's explicit checks (OCR for images, the Morse/voice detector
    for audio, the text of documents and text files); the explicit checks run only when the metadata
    left no tier (``detect_explicit="auto"``), because they decode the content;
-4. otherwise no tier (``None``): nothing to show, nothing written.
+4. otherwise no tier (``None``): nothing to show, nothing written.  The rubric's "may contain" signals
+   (``compositionMayContainGenAI``, ``screenCaptureMayContainGenAI``, ``perceptiblePossiblyGenAI``) are
+   evidence, not traces: a composite or a screen capture is not suspected AI by that alone.
 
 Everything found is reported as evidence (``{"kind", "detail"}``), and ``relied_on`` says which
 piece decided. Malformed or conflicting records never raise: they are evidence.
@@ -53,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._io import SourceLike, atomic_output, describe_source
+from .c2pa import GENAI_SIGNALS, POSSIBLY_GENAI_SIGNALS  # plain names: the SDK is imported only on use
 from .errors import LabelError, ProfileError, UnsupportedOperation
 from .limits import Limits
 from .label import (FIELDS, SCHEMA_GB, SCHEMA_TC260_2023, AigcRecord, check_provider_code, is_allowed_value,
@@ -66,7 +73,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["PlatformConfig", "Review", "EvidenceItem", "review", "load_platform", "DEFAULT_NOTICES",
-           "AI_SOURCE_TYPES", "DETECT_EXPLICIT"]
+           "AI_SOURCE_TYPES", "AI_SIGNALS", "DETECT_EXPLICIT"]
 
 #: notice strings per language and tier (labelling-rules.md §5; tier 1 and 3 as Douyin shows them)
 DEFAULT_NOTICES: dict[str, dict[int, str]] = {
@@ -253,11 +260,25 @@ def _where(lab: FoundLabel) -> str:
     return f"{lab.carrier} ({lab.location})"
 
 
+#: C2PA Asset Rubrics 1.0 signals that name generative AI (tier 3), and the ones that only say "may"
+AI_SIGNALS = GENAI_SIGNALS
+MAYBE_AI_SIGNALS = POSSIBLY_GENAI_SIGNALS
+
+
+def _signal(trace: Trace) -> str:
+    """The rubric signal a ``c2pa-signal`` trace names (its detail starts with it)."""
+    return trace.detail.split(" ", 1)[0].rstrip(":")
+
+
 def _is_ai_trace(trace: Trace, cfg: PlatformConfig) -> bool:
     if trace.kind == "iptc-digital-source-type":
         return trace.detail.strip() in cfg.ai_source_types
     if trace.kind == "generator-metadata":
         return True
+    if trace.kind == "c2pa-signal":
+        return _signal(trace) in AI_SIGNALS
+    if trace.kind == "c2pa-ai-disclosure":
+        return True  # the assertion exists to say an AI model made the content
     if trace.kind.startswith("c2pa"):
         # a manifest is a trace only when it names AI generation (its digitalSourceType)
         low = trace.detail.lower()
@@ -324,6 +345,8 @@ def _decide(labels: list[FoundLabel], traces: list[Trace], cfg: PlatformConfig, 
         where = f" ({t.location})" if t.location else ""
         if t.kind == "iptc-digital-source-type" and not is_ai:
             ev.append(EvidenceItem(t.kind, f"{t.detail}{where}: not an AI-generation value, not a trace"))
+        elif t.kind == "c2pa-signal" and not is_ai and _signal(t) in MAYBE_AI_SIGNALS:
+            ev.append(EvidenceItem(t.kind, f"{t.detail}{where} (may contain generative AI: not a trace by itself)"))
         elif t.kind.startswith("c2pa") and not is_ai:
             ev.append(EvidenceItem(t.kind, f"{t.detail}{where} (names no AI generation, not a trace)"))
         else:
@@ -507,7 +530,14 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
                 refused = plan.refuse
             else:
                 record = _propagate(plan, cfg, propagate_id, reserved_code2, ev)
-                record.check_writable()
+                try:
+                    record.check_writable()
+                except LabelError as exc:
+                    # A producer value the reader accepts with a warning (a non-ASCII ContentProducer) but the
+                    # writer will not write: rewriting it would alter the producer's label (Art. 10).
+                    refused = (f"the record cannot be propagated as read: {exc}; the producer's fields are "
+                               "copied unchanged, so fix the record at its source")
+                    record = None
         c2pa = [t for t in evidence.traces if t.kind.startswith("c2pa")]
         if not c2pa and wants and plan.tier is not None and _has_manifest_store(src):
             # the SDK could not read it (not installed, unsupported), but a manifest store is there

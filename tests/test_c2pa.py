@@ -130,6 +130,7 @@ FORMATS: dict[str, tuple[Callable[[Path], bytes], str, str, bool]] = {
     "heic": (make_heif("HEIF"), "heif", "image/heic", True),
     "mp4": (make_av("v.mp4", *VIDEO, "-movflags", "+faststart"), "mp4", "video/mp4", False),
     "mov": (make_av("v.mov", *VIDEO), "mp4", "video/quicktime", False),
+    "avi": (make_av("v.avi", *VIDEO[:6], "-c:v", "mjpeg"), "avi", "video/x-msvideo", False),
     "m4a": (make_av("a.m4a", *SINE, "-c:a", "aac"), "m4a", "audio/mp4", False),
     "mp3": (make_av("a.mp3", *SINE, "-c:a", "libmp3lame"), "mp3", "audio/mpeg", False),
     "wav": (lambda s: make_wav(), "wav", "audio/wav", False),
@@ -481,7 +482,7 @@ def test_cli_mark_c2pa_ogg_is_a_clear_error(keys: DevKeys, scratch: Path, tmp_pa
 
 def test_sdk_facts_we_rely_on() -> None:
     """The pinned SDK: supported MIME types and the settings names we use."""
-    assert prov.sdk_version() and prov.readable("jpeg") and prov.signable("mp3")
+    assert prov.sdk_version() and prov.readable("jpeg") and prov.signable("mp3") and prov.signable("avi")
     assert not prov.signable("ogg") and not prov.readable("opus")
     assert prov.mime_for("heif", {"brand": "avif"}) == "image/avif"
     assert prov.mime_for("mp4", {"container": "quicktime"}) == "video/quicktime"

@@ -289,8 +289,6 @@ def test_same_record_twice_is_a_duplicate_not_a_conflict(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("text, needle", [
     ('{"Label":"1","ContentProducer":', "not valid JSON"),
-    (AigcRecord(label="1", content_producer="某公司", produce_id="x").to_json().replace("\\u67d0\\u516c\\u53f8", "某公司"),
-     "ContentProducer contains"),
     ('{"Label":"7","ContentProducer":"P","ProduceID":"x","ReservedCode1":"","ContentPropagator":"",'
      '"PropagateID":"","ReservedCode2":""}', "Label is '7'"),
 ])
@@ -305,6 +303,20 @@ def test_malformed_record_is_evidence_never_a_crash(tmp_path: Path, text: str, n
     fixed = review(path, platform=PlatformConfig(code=PLATFORM, detect_explicit="never", replace_malformed=True),
                    output=tmp_path / "out.png")
     assert fixed.output and fixed.record is not None and fixed.record.label == "3"
+
+
+def test_non_ascii_producer_is_tier_1_but_not_propagated(tmp_path: Path) -> None:
+    """A non-ASCII value is a warning (Annex E j): "mainly" those characters), so the record decides the tier;
+    the writer does not write such a value, and the producer's fields are never altered: the write is refused."""
+    text = AigcRecord(label="1", content_producer="某公司", produce_id="x").to_json().replace(
+        "\\u67d0\\u516c\\u53f8", "某公司")
+    path = tmp_path / "cn.png"
+    path.write_bytes(make_png(itext=[("AIGC", text)]))
+    before = path.read_bytes()
+    r = review(path, platform=CFG, write=True)
+    assert r.tier == 1 and "valid GB 45438 record" in detail(r, "aigc-record")
+    assert r.write_refused and "cannot be propagated as read" in r.write_refused and r.record is None
+    assert "ContentProducer contains" in r.write_refused and path.read_bytes() == before
 
 
 def test_unreadable_files_raise_input_errors(tmp_path: Path) -> None:

@@ -4,17 +4,21 @@ Written by hand because we need the *byte offsets* of individual tag values (to 
 AIGC record in place without rewriting the EXIF block, which would break maker-note offsets);
 Pillow's ``Image.Exif`` gives values but not where they live, and rewriting through it would
 re-serialise the whole block.  We only walk IFD0 and the Exif sub-IFD; nothing is decoded
-beyond the few text tags that can carry an AIGC record or a generator name.
+beyond the few text tags that can carry an AIGC record or a generator name, and the generation
+parameters AI image tools leave in UserComment (:func:`parameter_traces`).
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
 from ..errors import CorruptFile
+from ..report import Trace
 
-__all__ = ["IfdEntry", "TiffDirectory", "decode_user_comment", "TAG_NAMES"]
+__all__ = ["IfdEntry", "TiffDirectory", "decode_user_comment", "TAG_NAMES", "parameters_generator",
+           "parameter_traces"]
 
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
 EXIF_IFD_POINTER = 0x8769
@@ -107,11 +111,69 @@ def decode_user_comment(raw: bytes, endian: str = "<") -> str:
     if code == b"UNICODE\x00":
         if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
             return body.decode("utf-16", "replace").rstrip("\x00")
-        return body.decode("utf-16-le" if endian == "<" else "utf-16-be", "replace").rstrip("\x00")
+        return body.decode(_utf16_order(body, endian), "replace").rstrip("\x00")
     if code in (b"ASCII\x00\x00\x00", b"\x00" * 8, b"JIS\x00\x00\x00\x00\x00"):
         return body.rstrip(b"\x00 ").decode("utf-8", "replace")
     # No valid prefix: some writers store plain text.
     return raw.rstrip(b"\x00 ").decode("utf-8", "replace")
+
+
+def _utf16_order(body: bytes, endian: str) -> str:
+    """The byte order of BOM-less UTF-16 text: the TIFF block's, unless the text plainly says otherwise.
+
+    piexif (used by the A1111 web UI) always writes UTF-16BE, whatever the TIFF byte order, and
+    other writers mix them too; exiftool guesses the same way.  Mostly-Latin text has its zero bytes
+    at the even offsets in big-endian and at the odd ones in little-endian.
+    """
+    sample = body[:512]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if even > 2 * odd and even >= 4:
+        return "utf-16-be"
+    if odd > 2 * even and odd >= 4:
+        return "utf-16-le"
+    return "utf-16-le" if endian == "<" else "utf-16-be"
+
+
+#: generation-parameter texts are looked at in their first this many characters (prompts can be long)
+_MAX_PARAMETERS = 64 << 10
+#: the A1111 / Forge "infotext": the prompt, an optional "Negative prompt:" line, then one line of
+#: settings that starts with the step count and names the sampler
+_A1111 = re.compile(r"(?:^|\n)Steps: \d+, (?:[^\n]*?, )?Sampler: ")
+#: Fooocus writes its version into the parameters, as JSON ("version": "Fooocus v2.5.5") or as the
+#: last infotext setting ("Version: Fooocus v2.5.5") when its A1111 metadata scheme is chosen
+_FOOOCUS = re.compile(r'(?i)(?:"version"\s*:\s*"|\bversion: )fooocus\b')
+
+
+def parameters_generator(text: str) -> str | None:
+    """Which tool wrote a generation-parameters text: ``"Fooocus"``, ``"Stable Diffusion (A1111/Forge)"``, or None.
+
+    Shared by the PNG ``parameters`` chunk and EXIF UserComment, so the same text gets the same name
+    in both carriers.
+    """
+    head = text[:_MAX_PARAMETERS]
+    if _FOOOCUS.search(head):
+        return "Fooocus"
+    if _A1111.search(head):
+        return "Stable Diffusion (A1111/Forge)"
+    return None
+
+
+def parameter_traces(directory: TiffDirectory, where: str) -> list[Trace]:
+    """Generator traces for generation parameters in UserComment or ImageDescription.
+
+    The A1111 / Forge web UI writes a JPEG's or WebP's infotext into UserComment (``UNICODE`` +
+    UTF-16), the twin of the PNG ``parameters`` chunk; Fooocus does the same with its JSON.
+    """
+    traces = []
+    for entry in directory.entries:
+        if entry.tag not in (0x9286, 0x010E) or entry.ifd not in ("IFD0", "ExifIFD"):
+            continue
+        text = directory.text(entry)
+        name = parameters_generator(text)
+        if name is not None:
+            traces.append(Trace("generator-metadata", f"{name} parameters ({entry.name}: {text.strip()[:80]})",
+                                f"{where}, {entry.ifd} {entry.name}"))
+    return traces
 
 
 def blank_entry(data: bytearray, entry: IfdEntry) -> None:

@@ -14,7 +14,8 @@ sub-chunk it reports: an INFO sub-chunk whose id contains ``AIGC`` elsewhere (e.
 inside ``hdrl``), an INFO value that *is* a record (``ICMT`` holding the JSON), and a top-level
 ``AIGC`` chunk (the WAV carrier).  ``ISFT``/``ICMT`` naming an AI generator are traces.  ffmpeg
 reads every INFO sub-chunk into the file's metadata, so ffprobe shows the record as
-``format.tags.AIGC``.
+``format.tags.AIGC``.  A C2PA manifest store (the C2PA SDK signs AVI as ``video/x-msvideo``) is a
+top-level ``C2PA`` chunk after ``idx1``: the walker passes over it, :mod:`aigclabel.c2pa` reads it.
 
 Writing is done **in place only**: the top-level ``LIST INFO`` before ``movi`` is rewritten with
 the record, taking the room it needs from the ``JUNK`` chunk(s) right after it (or a ``JUNK``

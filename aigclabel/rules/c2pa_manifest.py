@@ -1,7 +1,10 @@
 """A signed C2PA manifest is embedded in the file and validates (C2PA 2.x).
 
 The state is the C2PA SDK's: ``Trusted`` (signature and hard binding intact, signer chains to a
-trust anchor), ``Valid`` (intact, signer not on a trust list), ``Invalid`` (with failure codes).
+trust anchor), ``Valid`` (intact, signer not on a trust list), ``Invalid`` (with the failure codes
+that made it so: the active manifest's, or an ingredient's -- ``ingredient.manifest.mismatch`` --
+when the SDK lists only ``signingCredential.untrusted`` for the active one).  An ingredient whose
+manifest already failed when it was added is a warning.
 Trust anchors: ``verify --trust-anchors FILE`` and this rule's ``trust_anchors`` option (a PEM file,
 relative to the profile).  Without c2pa-python the requirement is *not checked*.
 """
@@ -60,3 +63,8 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                       location=where, expected="a signer that chains to a trust anchor", actual=m.state)
     else:
         yield Finding(ID, Level.PASS, f"C2PA manifest {m.state}, signed by {m.signed_by}", location=where)
+    if m.state != "Invalid":
+        # The active manifest holds, but the SDK recorded, when an ingredient was added, that its
+        # manifest did not: the provenance behind the file is broken there.
+        for note in m.ingredient_notes():
+            yield Finding(ID, Level.WARNING, f"{note}: its provenance is not verified", location=where)

@@ -1,4 +1,10 @@
-"""The manifest's first action is ``c2pa.created`` with an AI ``digitalSourceType`` (C2PA 2.x actions)."""
+"""The manifest's first action is ``c2pa.created`` with an AI ``digitalSourceType`` (C2PA 2.x actions).
+
+A manifest that starts with ``c2pa.opened`` (or an edit) is an editor's, not a generator's: when the
+provenance chain still says generative AI -- a C2PA Asset Rubrics 1.0 signal such as
+``inception:signal_fullyGenAIMedia`` in an ingredient's manifest, or ``perceptibleGenAI`` on the
+edit -- that is a warning naming the signal and where it is, not a failure; without one it fails.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +46,16 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     action = str(first.get("action"))
     dst = first.get("digitalSourceType")
     if action != "c2pa.created":
+        chain = m.genai_signals
+        if chain:
+            s = chain[0]
+            whose = "the active manifest" if s.get("role") == "active" else \
+                f"ingredient {s.get('title') or '?'!r} (manifest {s.get('manifest')})"
+            yield Finding(ID, Level.WARNING, f"the first C2PA action is {action}, not c2pa.created; generative AI "
+                          f"is signalled by {whose}: {s.get('signal')} ({s.get('action')} with "
+                          f"{str(s.get('digitalSourceType')).rsplit('/', 1)[-1]}, C2PA Asset Rubrics 1.0)",
+                          location=where, expected=expected, actual=action)
+            return
         yield Finding(ID, Level.ERROR, f"the first C2PA action is {action}, not c2pa.created", location=where,
                       expected=expected, actual=action)
     elif dst not in accept:

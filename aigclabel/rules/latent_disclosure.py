@@ -10,6 +10,7 @@ field              C2PA manifest (if it does not fail validation)          AIGC 
 =================  =====================================================  ==============================
 provider           organisation (O) of the signing certificate             ContentProducer / ServiceProvider
 system + version   ``softwareAgent`` name and version of c2pa.created     --
+                   (else the name alone: c2pa.ai-disclosure ``modelName``)
 time               ``when`` of c2pa.created, else the signature time-stamp 2023 record's Time
 unique id          the manifest's instance id, else its label             ProduceID / ContentID
 =================  =====================================================  ==============================
@@ -56,6 +57,13 @@ def _from_manifest(m: Any) -> dict[str, tuple[str, str]]:
         out["system-name-only"] = (str(agent["name"]), f"{where}, {first['action']} softwareAgent")
     elif isinstance(agent, str) and agent:
         out["system-name-only"] = (agent, f"{where}, {first['action']} softwareAgent")
+    if "system" not in out and "system-name-only" not in out:
+        # C2PA 2.4: the c2pa.ai-disclosure assertion's modelName names the model, though not its version
+        for d in getattr(m, "ai_disclosures", None) or []:
+            data = d.get("data")
+            if d.get("role") == "active" and isinstance(data, dict) and isinstance(data.get("modelName"), str):
+                out["system-name-only"] = (data["modelName"], f"{where}, c2pa.ai-disclosure modelName")
+                break
     if first.get("when"):
         out["time"] = (str(first["when"]), f"{where}, {first['action']} when")
     elif m.signer.get("time"):
