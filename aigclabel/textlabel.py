@@ -51,8 +51,9 @@ def mark_text(text: str, *, producer: str | None = None, produce_id: str | None 
     *notice* defaults to the profile's text notice and must contain an AI element and a generation
     element (else :class:`~aigclabel.errors.LabelError`).  A notice written earlier is replaced, not
     repeated.  With *producer*, Markdown gets the record as front matter and HTML as
-    ``<meta name="AIGC">``; plain text has no carrier, so the record is only validated (use
-    :func:`write_sidecar`).  Line endings and everything outside the edits are kept.
+    ``<meta name="AIGC">`` (in ``<head>``; an HTML fragment without doctype, ``<html>`` or ``<head>`` gets the
+    ``<meta>`` as its first line and no ``<head>`` tag); plain text has no carrier, so the record is only validated
+    (use :func:`write_sidecar`).  Line endings and everything outside the edits are kept.
     """
     from .explicit.text import TEXT_POSITIONS, apply_notice
     from .formats.text import set_record

@@ -688,3 +688,31 @@ def test_remarking_is_stable_on_any_text(text: str, fmt: str, position: str) -> 
         assert twice.count(NOTICE) == (2 if position == "both" else 1)
 
 
+
+
+def test_html_fragment_gets_the_record_without_a_stray_head() -> None:
+    # issue 14 item 16: a fragment (no doctype, <html> or <head>) is a piece of a page; a <head> tag would be stray
+    # markup wherever it is pasted.  The record goes in as a leading <meta>, which a document parse puts in the head.
+    fragment = "<p>Hello world</p>\n<p>second paragraph</p>\n"
+    out = aigclabel.mark_text(fragment, fmt="html", producer=PRODUCER, produce_id="frag-1")
+    assert "<head" not in out.lower()
+    assert out.startswith('<meta name="AIGC" content=')
+    assert fragment.strip() in out
+    # exiftool reads <meta> only inside a <head>, so the independent reader here is the standard library's parser
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Metas(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            if tag == "meta" and values.get("name") == "AIGC":
+                found.append(values.get("content") or "")
+
+    Metas().feed(out)
+    assert len(found) == 1 and json.loads(found[0])["ProduceID"] == "frag-1"
+    report = aigclabel.verify_text(out, fmt="html", scope="all")
+    assert report.verdict is Verdict.COMPLIANT, [f.to_dict() for f in report.findings]
+    # a document that has <html> but no <head> still gets one (it clearly wants a head)
+    doc = aigclabel.mark_text("<!doctype html><html><body><p>x</p></body></html>\n", fmt="html", producer=PRODUCER)
+    assert "<head>" in doc and doc.index("<head>") < doc.index('<meta name="AIGC"') < doc.index("<body>")

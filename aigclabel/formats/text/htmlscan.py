@@ -344,14 +344,16 @@ def _removals(text: str, spans: Iterable[tuple[int, int]], nl: str,
 
     Notices are inserted as "element + break" (or "break + element" at the very end of a text): the
     break after, else the one before, goes.  With *before* (the record ``<meta>``, inserted as
-    "break + element") only a break before it goes, never one after, which may belong to what follows.
+    "break + element") only a break before it goes, never one after, which may belong to what follows -- except at
+    the very start of the text, where a fragment's record went in as "element + break".
     """
     edits: list[tuple[int, int, str]] = []
     floor = 0  # never reach into the previous removal
     for start, end in sorted(spans):
         if start < floor:
             continue  # nested in the previous span
-        has_after = not before and text.startswith(nl, end)
+        # a record <meta> at the very start of a fragment went in as "element + break": take its break after
+        has_after = (not before or start == 0) and text.startswith(nl, end)
         has_before = start - len(nl) >= floor and text.startswith(nl, start - len(nl))
         if has_after:
             end += len(nl)
@@ -411,7 +413,8 @@ def set_html_record(text: str, record_json: str) -> str:
 
     Inserted after a ``<meta charset>`` (which must stay within the first 1024 bytes) or right after
     the ``<head>`` tag; a document without a <head> tag gets one after ``<html>`` or the doctype (its
-    end tag is optional in HTML, so none is added).  Old record metas and record comments are removed.
+    end tag is optional in HTML, so none is added); a fragment (none of those tags) gets the bare ``<meta>`` at its
+    start, no ``<head>``.  Old record metas and record comments are removed.
     """
     nl = newline_of(text) or "\n"
     hm = scan_html(text)
@@ -433,5 +436,14 @@ def set_html_record(text: str, record_json: str) -> str:
         if anchor is not None:
             edits.append((anchor, anchor, nl + "<head>" + nl + meta))
         else:
-            edits.append((0, 0, "<head>" + nl + meta + nl))
+            # A fragment (no doctype, <html> or <head>): a <head> tag would be stray markup in whatever page the
+            # fragment ends up in.  A leading <meta> is enough: parsing the fragment as a document puts it into the
+            # implied head, and inside another page's body it is inert.
+            edits.append((0, 0, meta + nl))
     return apply_edits(text, edits)
+
+
+def is_fragment(text: str) -> bool:
+    """True for HTML without a doctype, <html> or <head> tag: a piece of a page, not a document."""
+    hm = scan_html(text)
+    return hm.doctype_end is None and hm.html_tag_end is None and hm.head_tag_end is None
