@@ -30,11 +30,13 @@ __all__ = [
     "AigcLabelError", "CorruptFile", "InputError", "LabelError", "OutputError", "ProfileError",
     "SourceError", "UnsupportedFormat", "UnsupportedOperation", "PasswordRequired", "SigningError",
     "C2paOptions", "ReadOptions", "init_keys", "review", "PlatformConfig", "Review",
-    "Limits", "use_limits", "LimitExceeded", "AuditLog",
+    "Limits", "use_limits", "LimitExceeded", "AuditLog", "carry", "diff",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - the lazy names below, as type checkers see them
     from .audit import AuditLog
+    from .carrying import carry
+    from .diffing import diff
     from .c2pa import C2paOptions, ReadOptions
     from .keys import init_keys
     from .label import AigcRecord, LegacyRecord, ParsedLabel, parse_label
@@ -58,7 +60,7 @@ _LAZY = {"mark": "marking", "mark_file": "marking", "MarkResult": "marking",
          "AigcRecord": "label", "LegacyRecord": "label", "ParsedLabel": "label", "parse_label": "label",
          "DEFAULT_PROFILE": "profiles", "Profile": "profiles", "list_profiles": "profiles", "load_profile": "profiles",
          "Finding": "report", "FoundLabel": "report", "Level": "report", "Report": "report", "Trace": "report",
-         "Verdict": "report"}
+         "Verdict": "report", "carry": "carrying", "diff": "diffing"}
 
 
 def __getattr__(name: str) -> Any:

@@ -14,10 +14,14 @@ from aigclabel import __version__
 #: imported when their command runs, so `--help` and every command load only what they use (issue 15); the help
 #: lines are kept here for the same reason, and a test checks each equals its command's own short help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "carry": ("carry", "carry_cmd",
+              "Carry ORIGINAL's AIGC record into DERIVED, a rendition made by another tool (with --from: many)."),
     "checks": ("checks", "checks_cmd",
                "List every check: its stable id, scope, what passes, and its clause and level per profile."),
     "clean": ("clean", "clean_cmd", "Remove aigclabel's stale temporary files and directories in DIR."),
     "demo": ("demo", "demo", "Mark every bundled sample file and verify the results."),
+    "diff": ("diff", "diff_cmd",
+             "Show what a transform did to every label and trace: what BEFORE carried that AFTER lost."),
     "inspect": ("inspect", "inspect_cmd",
                 "Show every AIGC record and AI-generation trace in each FILE (or each file in DIR)."),
     "keys": ("keys", "keys_cmd", "Signing credentials for C2PA Content Credentials."),
