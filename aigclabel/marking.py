@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, overload
 from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .audit import AuditLog, open_audit_log
 from .errors import LabelError, OptionError, UnsupportedFormat, UnsupportedOperation
-from .explicit import POSITIONS, ExplicitOptions, marker_for
+from .explicit import POSITIONS, REPLACES_OWN, ExplicitOptions, PresentLabel, label_present, marker_for
 from .formats import Evidence, FormatHandler, ImplicitLabel
 from .label import AigcRecord, LegacyRecord, is_allowed_value, new_produce_id
 from .limits import Limits
@@ -31,6 +31,7 @@ __all__ = ["mark", "mark_file", "MarkResult", "build_record"]
 EXPLICIT_ADDED = "added"
 EXPLICIT_WAIVED = "waived"  # Measures Art. 9: the user asked for output without the explicit label
 EXPLICIT_NOT_AVAILABLE = "not-added"  # this version cannot add one for the format
+EXPLICIT_PRESENT = "present"  # the file already shows one (found by the verifier's rule); not added again
 
 
 @dataclass
@@ -40,7 +41,7 @@ class MarkResult:
     format: str
     profile: str
     record: AigcRecord | LegacyRecord
-    explicit: str  # EXPLICIT_ADDED | EXPLICIT_WAIVED | EXPLICIT_NOT_AVAILABLE
+    explicit: str  # EXPLICIT_ADDED | EXPLICIT_WAIVED | EXPLICIT_NOT_AVAILABLE | EXPLICIT_PRESENT
     notes: list[str] = field(default_factory=list)
     data: bytes | None = None  # the marked file when no destination was given
     #: what the explicit step did (text, box, height ratio...), empty when nothing was added
@@ -144,7 +145,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               audio_positions: list[str] | None = None,
               explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None,
               audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
-              kind: str | None = None) -> MarkResult:
+              kind: str | None = None, force_explicit: bool = False) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -162,6 +163,13 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     resources (see :mod:`aigclabel.limits`).  *kind* states the content kind ("image", "text", ...):
     raw bytes that match no binary format are labelled as text only when ``kind="text"`` says so (an
     error page is not a text the generator produced).
+
+    Marking is idempotent: a file that already shows an explicit label (found by the verifier's own
+    rule for its kind, looked for only when the file carries an AIGC record or a trace of AI
+    generation) gets no second one; ``result.explicit`` is ``"present"`` and a note says what was
+    found where.  *force_explicit* adds the label anyway.  Text, PDF and Office notices of ours are
+    replaced rather than stacked, so for those content kinds a new *text*, *position*, *pages* or
+    *explicit_extra* also rewrites the notice as asked (without looking first).
     """
     prof = load_profile(profile)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
@@ -179,7 +187,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                           in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
                           password=password, prompt=prompt, audio_positions=audio_positions,
                           explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
-                          details=details, kind=kind, keep_id=produce_id is None)
+                          details=details, kind=kind, keep_id=produce_id is None, force_explicit=force_explicit)
     finally:
         if close_log and log is not None:
             log.close()
@@ -196,7 +204,7 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
                explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
                limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None,
-               keep_id: bool = False) -> MarkResult:
+               keep_id: bool = False, force_explicit: bool = False) -> MarkResult:
     with open_handler(source, password=password, limits=limits) as (src, handler):
         _check_kind(source, handler, kind)
         # Read the file first: its structure is validated (and declared sizes checked against the limits)
@@ -238,7 +246,16 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             if pages is not None:
                 options.extra["pages"] = pages  # the password reaches the marker through the handler's OpenOptions
             marker = marker_for(handler)
-            if marker is None:
+            # A notice of ours that the marker replaces is rewritten when the caller asks for a particular one
+            # (new text, position, pages): the result still holds one, where asked.
+            rewrite = handler.kind in REPLACES_OWN and any(
+                value not in (None, [], {}) for value in (text, position, pages, explicit_extra))
+            present = (None if marker is None or rewrite else
+                       _present(existing, handler, src, prof, force_explicit, notes))
+            if present is not None:
+                state = EXPLICIT_PRESENT
+                details.update({"present": present.summary, "found_by": present.how})
+            elif marker is None:
                 state = EXPLICIT_NOT_AVAILABLE
                 notes.append(f"explicit label NOT added: {handler.kind} marking for {handler.name.upper()} is "
                              "not available in this version; only the implicit label was written")
@@ -264,6 +281,32 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             if log is not None:  # before the rename: no output without its log line
                 log.append(result.audit_record())
     return result
+
+
+def _present(existing: Evidence, handler: FormatHandler, src: CountingReader, prof: Profile, force: bool,
+             notes: list[str]) -> PresentLabel | None:
+    """The explicit label the file already shows, or None (then the marker adds one).
+
+    Why before the marker: a second run over a marked file must not draw a second label, stack a
+    second prompt, or replace our notice with a copy of itself.  With *force* nothing is looked at.
+    """
+    if force:
+        return None
+    found = label_present(existing, handler, src, prof)
+    if found is None:
+        return None
+    if found.found:
+        again = ("--force-explicit (force_explicit=True), or a new --text/--position/--pages, writes ours again "
+                 "(replacing an earlier one of ours)" if handler.kind in REPLACES_OWN else
+                 "--force-explicit (force_explicit=True) adds another")
+        notes.append(f"explicit label already present ({found.describe()}); not added again; {again}")
+        return found
+    from .report import Level
+
+    if found.finding.level is Level.NOT_CHECKED:  # the file is labelled, but the label could not be looked for
+        notes.append(f"could not tell whether an explicit label is already there ({found.finding.message}); "
+                     "one was added")
+    return None
 
 
 def _existing_produce_id(evidence: Evidence) -> str | None:
@@ -315,20 +358,22 @@ def _check_kind(source: SourceLike, handler: FormatHandler, kind: str | None) ->
 def mark(source: SourceLike, destination: None = None, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
-         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...) -> bytes: ...
+         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
+         force_explicit: bool = ...) -> bytes: ...
 @overload
 def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
-         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...) -> MarkResult: ...
+         audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
+         force_explicit: bool = ...) -> MarkResult: ...
 
 
 def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
          produce_id: str | None = None, profile: str | Profile = DEFAULT_PROFILE, explicit: bool = True,
          overwrite: bool = False, text: str | None = None, position: str | None = None,
          font: str | None = None, kind: str | None = None,
-         audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None
-         ) -> bytes | MarkResult:
+         audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
+         force_explicit: bool = False) -> bytes | MarkResult:
     """Label *source* (path, bytes or binary file) for *producer*.
 
     With *destination* the marked file is written there atomically (never over an existing file
@@ -336,11 +381,12 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
     are returned, so a pipeline can label content it holds in memory.  The bytes form drops the
     result's notes (e.g. "the record was not embedded"): call :func:`mark_file` without a
     destination to get the full :class:`MarkResult` with the bytes in ``result.data``.  Bytes that
-    match no binary format are text only with ``kind="text"``.
+    match no binary format are text only with ``kind="text"``.  A file that already shows an explicit
+    label gets no second one unless *force_explicit* (see :func:`mark_file`).
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
                        explicit=explicit, overwrite=overwrite, text=text, position=position, font=font, kind=kind,
-                       audit_log=audit_log, limits=limits)
+                       audit_log=audit_log, limits=limits, force_explicit=force_explicit)
     if destination is None:
         assert result.data is not None
         return result.data

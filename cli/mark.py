@@ -19,6 +19,7 @@ Examples:
   aigclabel mark a.png b.jpg c.png -o outdir/ --producer CODE
   aigclabel mark gen.png --in-place --producer CODE --produce-id job-42
   aigclabel mark gen.png -o out.png --producer CODE --no-explicit --audit-log waivers.jsonl
+  aigclabel mark labelled.jpg -o again.jpg --producer CODE --force-explicit
   aigclabel mark speech.mp3 -o out.mp3 --producer CODE --prompt both --audio-position start --audio-position end
   aigclabel mark report.pdf -o out.pdf --producer CODE --pages all
   aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa \\
@@ -48,6 +49,9 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @profile_option
 @click.option("--no-explicit", is_flag=True,
               help="Write only the implicit record; the waiver is recorded (Measures Art. 9).")
+@click.option("--force-explicit", is_flag=True,
+              help="Add the explicit label even when the file already shows one (by default a labelled file "
+                   "gets no second label, prompt or notice).")
 @click.option("--text", metavar="TEXT", help="Explicit label text (default from the profile, e.g. 'AI生成'); "
               "must contain an AI element and a generation element.")
 @click.option("--position", type=click.Choice(["bottom-right", "bottom-left", "top-right", "top-left", "bottom",
@@ -90,7 +94,8 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @batch_options
 @guarded
 def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, producer: str, produce_id: str | None,
-             profile: str, no_explicit: bool, text: str | None, position: str | None, font: str | None,
+             profile: str, no_explicit: bool, force_explicit: bool, text: str | None, position: str | None,
+             font: str | None,
              prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
              video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
              sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
@@ -106,6 +111,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         raise click.UsageError("give either -o/--output or --in-place, not both")
     if not in_place and not output:
         raise click.UsageError("give -o/--output PATH (or --in-place to rewrite the input)")
+    if force_explicit and no_explicit:
+        raise click.UsageError("--force-explicit adds the explicit label and --no-explicit waives it; give one")
     if as_json and jsonl:
         raise click.UsageError("--jsonl is an output format of its own; drop --json")
     if produce_id and len(inputs) > 1:
@@ -134,7 +141,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     task = functools.partial(
         mark_task, output=None if (to_dir or in_place) else output, out_dir=output if to_dir else None, roots=dirs,
         sidecar=sidecar, audit_log=audit_log, producer=producer, produce_id=produce_id, profile=profile,
-        explicit=not no_explicit, overwrite=force, in_place=in_place, durable=durable, text=text, position=position,
+        explicit=not no_explicit, force_explicit=force_explicit, overwrite=force, in_place=in_place,
+        durable=durable, text=text, position=position,
         font=font, pages=pages, password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
         explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options, limits=limits)
     results: list[dict[str, Any]] = []

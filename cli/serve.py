@@ -5,19 +5,25 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 from typing import Any
 
 import click
 
-from ._common import EXIT_USAGE, guarded
+from ._common import EXIT_ERROR, EXIT_USAGE, guarded
 
 EPILOG = """\b
 Examples:
   aigclabel serve
+  aigclabel serve --port 0 --quiet              (any free port, no request log)
   aigclabel serve --host 0.0.0.0 --port 8080 --workers 4 --platform-code 00119144030008867405X220001
   aigclabel serve --platform platform.toml --max-upload 50M --timeout 30
   aigclabel serve --limits max_pixels=50e6,max_decode_seconds=20 --worker-memory 2G --max-queue 32
+
+\b
+It prints where it listens ("aigclabel: serving on http://127.0.0.1:8000 (docs at /docs)") and one
+line per request on stderr: method, path, status, time, bytes sent (--quiet: none).
 
 \b
 Endpoints: POST /v1/review, POST /v1/verify, GET /v1/profiles, GET /healthz; docs at /docs.
@@ -73,11 +79,12 @@ def parse_size(text: str) -> int:
               help="Time allowed to receive a request body (408 beyond it) [default: --timeout].")
 @click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="Time allowed for a new connection to send its request headers.")
+@click.option("-q", "--quiet", is_flag=True, help="No request log (errors are still reported).")
 @guarded
 def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, platform_file: str | None,
               detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None,
               limits_spec: str | None, jobs: int | None, max_queue: int, worker_memory: str, max_connections: int,
-              body_timeout: float | None, header_timeout: float) -> None:
+              body_timeout: float | None, header_timeout: float, quiet: bool) -> None:
     """Serve review and verify over HTTP.
 
     Each upload is read in a worker process under the resource budget (--limits) and a memory cap
@@ -110,11 +117,50 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
     cfg = ServiceConfig(platform=platform, max_upload_bytes=parse_size(max_upload),
                         upload_timeout_s=body_timeout or timeout, timeout_s=timeout,
                         tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None, limits=limits, max_queue=max_queue,
-                        worker_memory_bytes=memory or None, header_timeout_s=header_timeout, **extra)
+                        worker_memory_bytes=memory or None, header_timeout_s=header_timeout,
+                        access_log=not quiet, **extra)
     # Every worker process builds its app from the environment (uvicorn imports the factory by name).
     os.environ[ENV_CONFIG] = cfg.to_json()
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it: let that end the process the
     # default way (killed by SIGTERM, which service managers count as a clean stop), not as exit 143.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    uvicorn.run("aigclabel.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, http=PROTOCOL, limit_concurrency=max_connections)
+    # uvicorn's own access log is off: the app writes ours (aigclabel.service.access)
+    config = uvicorn.Config("aigclabel.service.app:app_from_env", factory=True, host=host, port=port,
+                            workers=workers, log_level="warning", access_log=False, http=PROTOCOL,
+                            limit_concurrency=max_connections)
+    sock = _listen(host, port)  # bound here, so the line below names the real port (also for --port 0)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"aigclabel: serving on http://{shown}:{sock.getsockname()[1]} (docs at /docs)", err=True)
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if workers == 1 and not server.started:
+        sys.exit(EXIT_ERROR)  # the app could not start (uvicorn said why)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on *host*:*port*, or one line naming the address and the cause (exit 3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        click.echo(f"aigclabel: error: cannot listen on {host}:{port} ({exc.strerror or exc})", err=True)
+        sys.exit(EXIT_ERROR)
+    except (UnicodeError, ValueError) as exc:  # a host name that cannot be resolved or encoded
+        sock.close()
+        raise click.BadParameter(f"{host!r} is not an address to listen on ({exc})", param_hint="--host") from None
+    sock.listen(2048)  # listening now, as the "serving on" line says (uvicorn's default backlog)
+    sock.set_inheritable(True)  # the worker processes of --workers N serve it too
+    return sock

@@ -3,6 +3,11 @@
 Marking runs Profile + label -> plan -> **explicit step** -> metadata step -> signing step.  An
 explicit marker takes the open source and returns the whole new file with the visible/audible
 label added; the metadata step then writes the implicit record into that result.
+
+Before it, :func:`label_present` asks whether the file already shows an explicit label, so marking a
+marked file does not draw a second one.  It runs the verifier's own rule for the content kind
+(``aigclabel.rules.explicit_*``), with the cheaper options the rule names in ``PRESENT_OPTIONS``: one
+detector, so "present" at marking means what "pass" means at verifying.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._io import CountingReader
-    from ..formats.base import FormatHandler
+    from ..formats.base import Evidence, FormatHandler
+    from ..profiles import Profile
+    from ..report import Finding
 
-__all__ = ["ExplicitOptions", "ExplicitResult", "ExplicitMarker", "marker_for", "POSITIONS"]
+__all__ = ["ExplicitOptions", "ExplicitResult", "ExplicitMarker", "marker_for", "POSITIONS", "PresentLabel",
+           "label_present", "REPLACES_OWN"]
 
 #: where an image/video label may go: the corners and edges the rules allow
 POSITIONS = ("bottom-right", "bottom-left", "top-right", "top-left", "bottom", "top", "left", "right")
+
+#: content kinds whose marker finds the notice it wrote before and replaces it (text notices, PDF stamps,
+#: Office notices); pixels and samples cannot be taken back, so image, audio and video labels would stack
+REPLACES_OWN = frozenset({"text", "document"})
 
 # content kind -> (module, class), or several such pairs tried in order (the first marker whose
 # supports() accepts the handler's format wins); a kind with no entry cannot be explicitly marked yet
@@ -72,3 +84,60 @@ def marker_for(handler: FormatHandler) -> ExplicitMarker | None:
         if marker.supports(handler):
             return marker
     return None
+
+
+@dataclass
+class PresentLabel:
+    """What :func:`label_present` found: the rule's finding, and whether it is a label (a pass)."""
+
+    finding: Finding
+    how: str  # how the rule looked, e.g. "OCR of the corner and edge bands"
+    summary: str  # what and where, short (e.g. "'AI生成' at bottom-right, ink height 13 px (5.4 % ...)")
+
+    @property
+    def found(self) -> bool:
+        from ..report import Level
+
+        return self.finding.level is Level.PASS
+
+    def describe(self) -> str:
+        return f"{self.how}: {self.summary}"
+
+
+def _ours(trace_kind: str) -> bool:
+    """A trace that marking writes beside the record (so a file with it may well show our label)."""
+    return trace_kind == "iptc-digital-source-type" or trace_kind.startswith("c2pa-")
+
+
+def label_present(evidence: Evidence, handler: FormatHandler, src: CountingReader,
+                  profile: Profile) -> PresentLabel | None:
+    """Whether the file already shows an explicit label, by the verifier's rule for its kind.
+
+    None when nothing was looked at: the content kind has no explicit rule, or -- the cheap gate --
+    the file carries no AIGC record and none of the other marks a labelling writes (an IPTC
+    digital source type, a C2PA manifest): content never labelled is not decoded or OCR'd for this
+    (a generator's own metadata, such as a Stable Diffusion "parameters" chunk, does not open the
+    gate).  Plain text is always looked at: it has no carrier, and the check is an exact, cheap scan.
+    Otherwise the rule's one finding, run with its ``PRESENT_OPTIONS``
+    (bounded: the label region only, the first seconds, no OCR of PDF pages); *src* is left at 0.
+    """
+    from ..rules import CheckContext, get_rule
+
+    if not (evidence.labels or evidence.kind == "text" or any(_ours(t.kind) for t in evidence.traces)):
+        return None
+    rule_id = f"explicit.{evidence.kind}"
+    module = get_rule(rule_id)
+    if module is None:
+        return None
+    cfg = profile.rules.get(rule_id)
+    options = dict(cfg.options) if cfg is not None else dict(module.OPTIONS)
+    options.update(getattr(module, "PRESENT_OPTIONS", {}))
+    ctx = CheckContext(evidence=evidence, profile=profile, scope="explicit", source=src, handler=handler)
+    try:
+        findings = list(module.check(ctx, options))
+    finally:
+        src.seek(0)
+    if not findings:
+        return None
+    finding = findings[0]
+    return PresentLabel(finding, str(getattr(module, "PRESENT_HOW", rule_id)), module.summary(finding))

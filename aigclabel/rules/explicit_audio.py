@@ -53,6 +53,10 @@ OPTIONS: dict[str, Any] = {
     "speech_without_asr": "not-checked",  # speech-like audio without a found prompt: "not-checked" | "error"
 }
 DESCRIPTION = "voice prompt or Morse rhythm prompt at the start, end or a suitable middle position"
+#: marking asks this rule whether a prompt is already there (aigclabel.explicit.label_present): the first,
+#: middle and last few seconds only (our prompts are a second or two long, at those positions)
+PRESENT_OPTIONS: dict[str, Any] = {"window_s": 6.0, "full_scan": False}
+PRESENT_HOW = "prompt detector"
 
 _EXPECTED = ("the rhythm prompt ·− ·· (Morse 'AI') or a voice prompt with an AI element and a generation "
              "element, at the start, end or middle")
@@ -106,6 +110,13 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
     yield Finding(ID, Level.ERROR, f"no audible label found at the start, end or middle (searched {searched}; "
                   "no rhythm prompt ·− ·· and no voice prompt)",
                   expected=_EXPECTED, actual="no prompt found")
+
+
+def summary(finding: Finding) -> str:
+    """What a passing finding found, short: the prompts and where they start."""
+    parts = [part.split(":")[0].split(",")[0] for part in (finding.actual or finding.message).split("; ")]
+    return ", ".join(p.replace("rhythm at", "rhythm prompt at").replace("voice clip at", "voice prompt at")
+                     for p in parts)
 
 
 def _handler(ctx: Any) -> Any:

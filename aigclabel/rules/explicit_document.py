@@ -41,6 +41,10 @@ OPTIONS: dict[str, Any] = {
     "sheet_rows": 20,
 }
 DESCRIPTION = "a text notice with both elements on the first or last page (or paragraphs, slides, sheets)"
+#: marking asks this rule whether a notice is already there (aigclabel.explicit.label_present): the text of
+#: the first and last page (or the Office start and end), no OCR of image-only pages
+PRESENT_OPTIONS: dict[str, Any] = {"ocr_max_images": 0}
+PRESENT_HOW = "document text"
 #: Office formats checked by :func:`_check_office`
 OFFICE_FORMATS = ("docx", "xlsx", "pptx")
 
@@ -109,6 +113,11 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                       "content was not available", expected=expected)
         return
     yield from _check_pdf(ctx, options, expected)
+
+
+def summary(finding: Finding) -> str:
+    """What a passing finding found, short: the notice and where."""
+    return finding.message.removeprefix("visible notice ")
 
 
 def _check_pdf(ctx: Any, options: dict[str, Any], expected: str) -> Iterator[Finding]:

@@ -61,6 +61,10 @@ OPTIONS: dict[str, Any] = {
     "box_to_ink": 1.25,
 }
 DESCRIPTION = "visible text label with both elements at an edge or corner, tall enough"
+#: marking asks this rule whether a label is already there (aigclabel.explicit.label_present): only the
+#: corner and edge bands, where the profile allows a label; a label elsewhere is not a compliant one anyway
+PRESENT_OPTIONS: dict[str, Any] = {"full_image_fallback": False}
+PRESENT_HOW = "OCR"
 
 #: a text line this many OCR pixels high is still read reliably
 _MIN_OCR_TEXT_PX = 20.0
@@ -473,6 +477,11 @@ def _finding(candidates: list[Candidate], decoded: Decoded, profile: Profile, op
                    f"visible label text {_describe(best, short)}, but {'; and '.join(problems)} "
                    f"({reading(best)}){notes}",
                    location=f"pixels {list(best.box)} ({best.position})", expected=expected, actual=_actual(best))
+
+
+def summary(finding: Finding) -> str:
+    """What a passing finding found, short: text, position and height (for marking's note)."""
+    return (finding.actual or finding.message).split(", text area")[0]
 
 
 def _actual(c: Candidate) -> str:

@@ -35,6 +35,10 @@ OPTIONS: dict[str, Any] = {
     "middle_only": "warning",  # level when the only notice is in the middle: "warning", "error" or "info"
 }
 DESCRIPTION = "text notice with an AI element and a generation element at the start or the end"
+#: marking asks this rule whether a notice is already there (aigclabel.explicit.label_present): the same
+#: scan as verifying (exact and linear, nothing to save)
+PRESENT_OPTIONS: dict[str, Any] = {}
+PRESENT_HOW = "text notice"
 
 _LEVELS = {"warning": Level.WARNING, "error": Level.ERROR, "info": Level.INFO}
 #: compliant notices remembered for the report (the first ones; the edges are kept separately)
@@ -71,6 +75,11 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
         yield Finding(ID, Level.NOT_CHECKED, f"the text notice could not be checked: {exc}")
         return
     yield from findings
+
+
+def summary(finding: Finding) -> str:
+    """What a passing finding found, short: the notice and its line."""
+    return finding.message.split("; ")[0].removeprefix("notice ")
 
 
 def check_text(text: str, fmt: str, profile: Profile, options: dict[str, Any]) -> Iterator[Finding]:

@@ -53,6 +53,10 @@ OPTIONS: dict[str, Any] = {
     "at": ["start"],
 }
 DESCRIPTION = "visible text label with both elements in the opening frames for >= 2 s, tall enough"
+#: marking asks this rule whether the opening label is already there (aigclabel.explicit.label_present):
+#: the first picture only, its corner and edge bands only
+PRESENT_OPTIONS: dict[str, Any] = {"samples": 1, "full_image_fallback": False}
+PRESENT_HOW = "OCR of the first frame"
 
 
 @dataclass
@@ -152,6 +156,12 @@ def _judge(samples: list[_Sample], span: float, length: float | None, notes: lis
                    f"across {scope} (at {where}){seen}; at {s1.time:.2f} s: {_strip(f1.message)}{tail}",
                    location=f"frame at {s1.time:.2f} s", expected=expected,
                    actual=f"label in {len(passed)}/{len(samples)} sampled frames; {f1.actual or 'no label'}")
+
+
+def summary(finding: Finding) -> str:
+    """What a passing finding found, short: the first frame's label text, position and height."""
+    # actual: "label in 1/1 sampled frames; <the image rule's actual for the first frame>"
+    return (finding.actual or finding.message).split("; ", 1)[-1].split(", text area")[0]
 
 
 def _strip(message: str) -> str:

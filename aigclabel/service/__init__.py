@@ -5,7 +5,8 @@ uvicorn.  Importing this package does not import the web framework: the app modu
 first call to :func:`create_app`, so the core library never depends on it.
 
 Endpoints: ``POST /v1/review``, ``POST /v1/verify``, ``GET /v1/profiles``, ``GET /healthz``, and
-the OpenAPI docs at ``/docs`` (schema at ``/openapi.json``).
+the OpenAPI docs at ``/docs`` (schema at ``/openapi.json``; the Swagger UI assets are served from
+the ``swagger-ui-bundle`` package, so the page works on a host without internet access).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class ServiceConfig:
     * ``profile``: the default profile of ``/v1/verify``.
     * ``header_timeout_s``: ``aigclabel serve`` closes a connection whose request head has not
       arrived within this (:mod:`.protocol`).
+    * ``access_log``: one line per request on stderr (method, path, status, ms, bytes; :mod:`.access`);
+      ``aigclabel serve`` turns it on unless ``--quiet``.
     """
 
     platform: PlatformConfig | None = None
@@ -62,6 +65,7 @@ class ServiceConfig:
     worker_memory_bytes: int | None = 3 << 30
     recycle_rss_bytes: int | None = 768 << 20
     header_timeout_s: float = 10.0
+    access_log: bool = False
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -13,7 +13,10 @@ How an upload is handled:
 
 Errors are JSON ``{"error": {"kind", "message"}}`` (see :mod:`.errors`): 400, 408, 409, 413, 415,
 422 (the file could not be checked, with ``limit`` when a limit was exceeded), 503 (time limit or
-overload, with Retry-After).
+overload, with Retry-After); the OpenAPI document declares them per endpoint (:data:`.errors.RESPONSES`).
+
+``/docs`` is Swagger UI with its assets served by this app from the ``swagger-ui-bundle`` package
+(no CDN: an intranet or air-gapped host shows it too); ReDoc, which has no packaged assets, is off.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from urllib.parse import quote
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,7 +42,7 @@ from ..platform import PlatformConfig
 from ..profiles import list_profiles
 from ..verifier import SCOPES
 from . import ServiceConfig
-from .errors import HttpError
+from .errors import ERROR_SCHEMA, REVIEW_ERRORS, VERIFY_ERRORS, HttpError
 from .pool import JobFailed, JobTimeout, Overloaded, WorkerPool, WorkerStopped
 from .upload import Scratch, Upload, receive
 
@@ -165,9 +169,17 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         finally:
             pool.close()
 
-    app = FastAPI(title="aigclabel", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="aigclabel", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None,
                   description="Upload review (Measures Art. 6 tiers and propagation fields) and GB 45438-2025 "
                               "label verification.")
+    if cfg.access_log:
+        from .access import AccessLog
+
+        app.add_middleware(AccessLog)
+    # OpenAPI 3.0.3: the packaged Swagger UI (4.x) renders 3.0 documents, and ours uses nothing of 3.1
+    app.openapi_version = "3.0.3"
+    _docs(app)
     app.state.config = cfg
     app.state.pool = pool
 
@@ -288,14 +300,56 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     verify_doc = "Verify one upload against a shipped profile (query or form: profile, scope); the report JSON."
     for prefix, include in (("/v1", True), ("", False)):
         app.add_api_route(f"{prefix}/review", do_review, methods=["POST"], tags=["review"], summary="Review an upload",
-                          description=review_doc, include_in_schema=include,
+                          description=review_doc, include_in_schema=include, responses=REVIEW_ERRORS,
                           openapi_extra={**_UPLOAD_BODY, "parameters": _REVIEW_PARAMS})
         app.add_api_route(f"{prefix}/verify", do_verify, methods=["POST"], tags=["verify"], summary="Verify an upload",
-                          description=verify_doc, include_in_schema=include,
+                          description=verify_doc, include_in_schema=include, responses=VERIFY_ERRORS,
                           openapi_extra={**_UPLOAD_BODY, "parameters": [
                               _query("profile", "profile id (GET /v1/profiles)"),
                               _query("scope", "implicit, explicit or all")]})
     return app
+
+
+def _docs(app: FastAPI) -> None:
+    """``/docs`` from packaged assets, and the error body's schema in the OpenAPI components."""
+    assets = _swagger_assets()
+    if assets is not None:
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/docs/assets", StaticFiles(directory=assets), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")  # behind a proxy that strips a prefix
+        if assets is None:
+            return HTMLResponse("<!doctype html><title>aigclabel API</title><p>The API documentation viewer is not "
+                                "installed (pip install 'aigclabel[service]' brings swagger-ui-bundle). The "
+                                f'OpenAPI document is at <a href="{root}/openapi.json">/openapi.json</a>.</p>')
+        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title="aigclabel API",
+                                   swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png")
+
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _swagger_assets() -> str | None:
+    """The directory of the packaged Swagger UI files (swagger-ui-bundle), or None when not installed."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # no type information
+    except ImportError:
+        return None
+    path = str(swagger_ui_path)
+    return path if os.path.isfile(os.path.join(path, "swagger-ui-bundle.js")) else None
 
 
 def _platform(cfg: ServiceConfig, opts: dict[str, str]) -> PlatformConfig:

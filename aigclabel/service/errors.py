@@ -14,7 +14,44 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-__all__ = ["HttpError"]
+__all__ = ["HttpError", "ERROR_SCHEMA", "REVIEW_ERRORS", "VERIFY_ERRORS"]
+
+#: the JSON body of every error answer (OpenAPI 3.0 schema; ``components/schemas/Error``)
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"], "title": "Error",
+    "properties": {"error": {"type": "object", "required": ["kind", "message"], "properties": {
+        "kind": {"type": "string", "description": "machine-readable cause, e.g. too-large, corrupt-file, "
+                                                  "limit-exceeded, unsupported-format, profile-error, timeout"},
+        "message": {"type": "string", "description": "what went wrong, for a person"},
+        "limit": {"type": "string", "description": "422 limit-exceeded only: the resource limit reached"},
+    }}, "review": {"type": "object", "description": "409 only: the review of the upload"}},
+}
+
+_WHY = {
+    400: "bad request: an option is invalid (a flag not true/false, an unknown profile or scope, platform_code "
+         "missing on a server without a default platform, a bad label field), a malformed or empty body",
+    408: "the upload did not arrive within the body time limit",
+    409: "return_file=true, but nothing was written (no tier, or the file could not be rewritten); the review "
+         "is in the body",
+    413: "the upload is over the size limit (checked against Content-Length first, then while streaming)",
+    415: "the body type is not accepted (send multipart/form-data or a raw body), or the file's format is not "
+         "supported",
+    422: "the file could not be checked: corrupt, a resource limit exceeded ('limit' names it), or the worker "
+         "reading it stopped",
+    503: "the time limit was reached or the server is overloaded (Retry-After says when to try again), or the "
+         "upload could not be stored",
+}
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    ref = {"$ref": "#/components/schemas/Error"}
+    return {status: {"description": _WHY[status], "content": {"application/json": {"schema": ref}}}
+            for status in statuses}
+
+
+#: the error answers of POST /v1/review and POST /v1/verify, as they happen (see :mod:`.app`, :mod:`.upload`)
+REVIEW_ERRORS = _responses(400, 408, 409, 413, 415, 422, 503)
+VERIFY_ERRORS = _responses(400, 408, 413, 415, 422, 503)
 
 
 class HttpError(Exception):
