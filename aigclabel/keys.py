@@ -12,7 +12,15 @@ certificate profile asks of a claim signer: version 3, a critical key usage with
 ``documentSigning``, never ``anyExtendedKeyUsage``), ``cA=false``, and subject/authority key
 identifiers that link it to its issuer.
 
-These credentials are for trying signing out.  A manifest signed with them validates as *Valid*
+``aigclabel keys init --sm2 DIR`` (or :func:`init_sm2_keys`) writes an SM2 key pair for TC260 SecurityData
+signatures in ReservedCode1/2 (:mod:`aigclabel.security`)::
+
+    DIR/sm2-key.pem       the SM2 private key (PKCS#8 PEM, unencrypted, mode 0600): mark --sign-key
+    DIR/sm2-pub.pem       the public key (SubjectPublicKeyInfo PEM), for OpenSSL and partners
+    DIR/trusted-keys.toml the public key as a trusted-keys entry (see aigclabel.security.trust), with the
+                          hex forms SecurityData uses (point 04||x||y, SPKI DER) and its KeyID in comments
+
+The C2PA credentials are for trying signing out.  A manifest signed with them validates as *Valid*
 everywhere and as *Trusted* only where ``ca.pem`` is configured as a trust anchor; production
 signing needs a certificate from a CA on the C2PA trust list.
 """
@@ -27,11 +35,15 @@ from typing import Any
 
 from .errors import OutputError
 
-__all__ = ["DevKeys", "init_keys", "CA_FILE", "CHAIN_FILE", "KEY_FILE"]
+__all__ = ["DevKeys", "Sm2Keys", "init_keys", "init_sm2_keys", "CA_FILE", "CHAIN_FILE", "KEY_FILE", "SM2_KEY_FILE",
+           "SM2_PUB_FILE", "SM2_TRUST_FILE"]
 
 CA_FILE = "ca.pem"
 CHAIN_FILE = "signer-chain.pem"
 KEY_FILE = "signer-key.pem"
+SM2_KEY_FILE = "sm2-key.pem"
+SM2_PUB_FILE = "sm2-pub.pem"
+SM2_TRUST_FILE = "trusted-keys.toml"
 
 #: id-kp-documentSigning (RFC 9336); cryptography has no constant for it in older versions
 _DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
@@ -54,6 +66,84 @@ class DevKeys:
         return {"directory": str(self.directory), "ca": str(self.ca), "chain": str(self.chain),
                 "key": str(self.key), "signer_subject": self.signer_subject, "ca_subject": self.ca_subject,
                 "not_after": self.not_after}
+
+
+def _prepare(directory: str | os.PathLike, names: tuple[str, ...]) -> tuple[Path, dict[str, Path]]:
+    root_dir = Path(directory)
+    if root_dir.exists() and not root_dir.is_dir():
+        raise OutputError(f"{root_dir}: not a directory")
+    paths = {name: root_dir / name for name in names}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise OutputError(f"{', '.join(existing)}: already exists; keys init never overwrites credentials "
+                          "(choose another directory or remove the old files)")
+    return root_dir, paths
+
+
+def _write_all(root_dir: Path, items: list[tuple[Path, bytes, int]]) -> None:
+    """Write every file or none (O_EXCL: a file that appears meanwhile is not clobbered either)."""
+    root_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for path, data, mode in items:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError:
+                raise OutputError(f"{path}: already exists; keys init never overwrites credentials") from None
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+            written.append(path)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Sm2Keys:
+    """Where :func:`init_sm2_keys` wrote the SM2 key pair, and the public key's forms."""
+
+    directory: Path
+    key: Path
+    public: Path
+    trusted: Path
+    key_id: str
+    point_hex: str  # 04||x||y, uppercase hex (SecurityData KeyValue)
+    spki_hex: str  # SubjectPublicKeyInfo DER, uppercase hex
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"directory": str(self.directory), "key": str(self.key), "public": str(self.public),
+                "trusted": str(self.trusted), "key_id": self.key_id, "point_hex": self.point_hex,
+                "spki_hex": self.spki_hex}
+
+
+def init_sm2_keys(directory: str | os.PathLike, *, producer: str = "") -> Sm2Keys:
+    """Create an SM2 key pair for SecurityData signatures in *directory* (never overwrites).
+
+    *producer* (a provider code) names the trusted-keys entry; without it the entry says where to put it.
+    Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation` otherwise).
+    """
+    from .security import crypto
+
+    if any(c in producer for c in '"\\\n\r'):
+        raise ValueError("producer must not contain quotes, backslashes or line breaks")
+    root_dir, paths = _prepare(directory, (SM2_KEY_FILE, SM2_PUB_FILE, SM2_TRUST_FILE))
+    key = crypto.generate()
+    point, spki, kid = key.public.point().hex().upper(), key.public.spki_der().hex().upper(), key.public.key_id()
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    trusted = (f"# aigclabel trusted keys, version 1 (aigclabel.security.trust); made by keys init --sm2, {now}\n"
+               f"# KeyID {kid} (SM3 of the SubjectPublicKeyInfo DER, first 16 bytes)\n"
+               f"# SPKI DER hex: {spki}\n"
+               + ("" if producer else "# replace the code below with your provider code (27 characters)\n")
+               + f'[providers."{producer or "PROVIDER-CODE"}"]\n'
+               f'keys = ["{point}"]\n')
+    _write_all(root_dir, [(paths[SM2_KEY_FILE], key.pem(), 0o600),
+                          (paths[SM2_PUB_FILE], key.public.pem(), 0o644),
+                          (paths[SM2_TRUST_FILE], trusted.encode("ascii"), 0o644)])
+    return Sm2Keys(directory=root_dir, key=paths[SM2_KEY_FILE], public=paths[SM2_PUB_FILE],
+                   trusted=paths[SM2_TRUST_FILE], key_id=kid, point_hex=point, spki_hex=spki)
 
 
 def init_keys(directory: str | os.PathLike, *, organization: str = _DEFAULT_ORG,

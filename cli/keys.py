@@ -1,4 +1,4 @@
-"""``aigclabel keys``: development signing credentials for C2PA."""
+"""``aigclabel keys``: development signing credentials for C2PA, and SM2 keys for TC260 SecurityData."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ Examples:
   aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa \\
       --sign-cert devkeys/signer-chain.pem --sign-key devkeys/signer-key.pem
   aigclabel verify out.jpg --profile c2pa --trust-anchors devkeys/ca.pem
+  aigclabel keys init --sm2 --producer CODE sm2keys/
 
 \b
 These are development credentials: manifests signed with them are Trusted only where
 ca.pem is a trust anchor. Production signing needs a certificate from a CA on the C2PA trust list.
+--sm2 writes an SM2 key pair for SecurityData signatures in ReservedCode1/2 (needs aigclabel[sign]);
+give DIR/trusted-keys.toml to the platforms that verify your labels.
 """
 
 
@@ -32,16 +35,35 @@ def keys_cmd() -> None:
               help="Common name (CN) of the signing certificate.")
 @click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
               help="Validity of the signing certificate.")
+@click.option("--sm2", is_flag=True,
+              help="Write an SM2 key pair for TC260 SecurityData (ReservedCode1/2) instead of C2PA credentials.")
+@click.option("--producer", metavar="CODE", default="",
+              help="With --sm2: the provider code the trusted-keys entry names.")
 @json_option
 @guarded
-def init_cmd(directory: str, organization: str, common_name: str, days: int, as_json: bool) -> None:
+def init_cmd(directory: str, organization: str, common_name: str, days: int, sm2: bool, producer: str,
+             as_json: bool) -> None:
     """Create a development CA and a C2PA signing certificate chain in DIR (never overwrites).
 
     Writes DIR/ca.pem (the trust anchor), DIR/signer-chain.pem (signer + intermediate) and
     DIR/signer-key.pem (private key, mode 0600): ECDSA P-256 / ES256, key usage digitalSignature,
     extended key usage emailProtection and documentSigning, as C2PA validators require.
+
+    With --sm2: DIR/sm2-key.pem (SM2 private key, mode 0600), DIR/sm2-pub.pem and DIR/trusted-keys.toml
+    (the public key as a trusted-keys entry, with its KeyID and hex forms).
     """
-    from aigclabel.keys import init_keys
+    from aigclabel.keys import init_keys, init_sm2_keys
+
+    if sm2:
+        pair = init_sm2_keys(directory, producer=producer)
+        if as_json:
+            dump_json(pair.to_dict())
+            return
+        click.echo(f"wrote {pair.key} (SM2 private key), {pair.public} (public key), {pair.trusted} (trusted keys)")
+        click.echo(f"  KeyID {pair.key_id}, public point {pair.point_hex[:18]}...")
+        return
+    if producer:
+        raise click.UsageError("--producer applies to --sm2 keys only")
 
     keys = init_keys(directory, organization=organization, common_name=common_name, days=days)
     if as_json:

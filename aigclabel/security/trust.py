@@ -1,0 +1,98 @@
+"""Trusted keys: which public keys sign for which provider code.
+
+The key travels inside the file it signs, so a valid signature proves only that the label was not changed
+since someone signed it.  A trusted-keys file (what a platform publishes or receives from its providers)
+turns "valid" into "valid, and the key belongs to this ContentProducer" - and a valid signature by a key that
+is not listed for the claimed producer into a failure.  Format (TOML, or the same shape as JSON)::
+
+    # aigclabel trusted keys, version 1
+    [providers."001191110102MACQD9K64010000"]
+    name = "Example Generation Co."        # optional, for reports
+    keys = ["04A1B2...", "3059301306..."]   # KeyValue hex in any form SecurityData uses (point, SPKI, x)
+    pem = ["-----BEGIN PUBLIC KEY-----\\n...\\n-----END PUBLIC KEY-----"]   # optional
+
+A producer with no entry is "unpinned" (integrity only); ``aigclabel keys init --sm2`` writes a
+``trusted-keys.toml`` entry template beside the key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import OptionError
+from .crypto import OID_SM2_SM3, PublicKey, public_key_from_hex
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["TrustedKeys", "load_trusted_keys"]
+
+
+@dataclass
+class TrustedKeys:
+    #: provider code -> the keys that sign for it
+    providers: dict[str, list[PublicKey]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def judge(self, producer: str, key: PublicKey) -> tuple[str, str]:
+        """("trusted" | "mismatch" | "unpinned", reason) for *key* signing a label that names *producer*."""
+        listed = self.providers.get(producer)
+        if not listed:
+            return "unpinned", f"no trusted key is listed for {producer or 'an empty producer'}"
+        who = self.names.get(producer, producer)
+        if any(key.same_key(k) for k in listed):
+            return "trusted", f"the key is listed for {who} in {self.source or 'the trusted keys'}"
+        return "mismatch", (f"the signing key is not one of the {len(listed)} key(s) listed for {who} in "
+                            f"{self.source or 'the trusted keys'}: the label may be forged")
+
+
+def load_trusted_keys(path: str | os.PathLike[str]) -> TrustedKeys:
+    """Read a trusted-keys file (TOML, or JSON when it ends in ``.json``); :class:`OptionError` if bad."""
+    p = Path(path)
+    try:
+        text = p.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{p}: cannot read the trusted keys ({exc})") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise OptionError(f"{p}: not a valid trusted-keys file ({exc})") from None
+    providers = data.get("providers") if isinstance(data, dict) else None
+    if not isinstance(providers, dict):
+        raise OptionError(f"{p}: a trusted-keys file needs a [providers.\"CODE\"] table per provider")
+    out = TrustedKeys(source=str(p))
+    for code, entry in providers.items():
+        if not isinstance(entry, dict):
+            raise OptionError(f"{p}: providers.{code} must be a table with keys = [...]")
+        keys: list[PublicKey] = []
+        for value in entry.get("keys", []):
+            decoded = public_key_from_hex(str(value), OID_SM2_SM3)
+            if decoded is None:
+                raise OptionError(f"{p}: providers.{code}: {str(value)[:24]}... is not a public key in a known form")
+            keys.append(decoded[0])
+        for pem in entry.get("pem", []):
+            keys.append(_from_pem(str(pem), f"{p}: providers.{code}"))
+        out.providers[str(code)] = keys
+        if entry.get("name"):
+            out.names[str(code)] = str(entry["name"])
+    return out
+
+
+def _from_pem(pem: str, where: str) -> PublicKey:
+    from .crypto import _ts
+
+    ec, _, ser = _ts()
+    try:
+        key = ser.load_pem_public_key(pem.encode("ascii"))
+    except Exception as exc:  # noqa: BLE001
+        raise OptionError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(getattr(key, "curve", None), ec.SM2):
+        raise OptionError(f"{where}: not an SM2 public key")
+    return PublicKey(key, OID_SM2_SM3)
