@@ -8,14 +8,26 @@ from ._common import dump_json, guarded, json_option
 
 
 @click.command("checks", epilog="\b\nExamples:\n  aigclabel checks\n  aigclabel checks --profile iptc\n"
-                                "  aigclabel checks --json\n  aigclabel checks --markdown > docs/checks.md")
+                                "  aigclabel checks --json\n  aigclabel checks --findings\n"
+                                "  aigclabel checks --markdown > docs/checks.md")
 @click.option("--profile", "-p", "profile_id", metavar="ID", help="Only the checks this shipped profile uses.")
 @click.option("--markdown", is_flag=True, help="The full catalogue as Markdown (docs/checks.md).")
+@click.option("--findings", "findings", is_flag=True,
+              help="The ids of the readers' structural findings, the record checks and diff instead.")
 @json_option
 @guarded
-def checks_cmd(profile_id: str | None, markdown: bool, as_json: bool) -> None:
+def checks_cmd(profile_id: str | None, markdown: bool, findings: bool, as_json: bool) -> None:
     """List every check: its stable id, scope, what passes, and its clause and level per profile."""
-    from aigclabel.checks import catalogue, to_markdown
+    from aigclabel.checks import READER_FINDINGS, catalogue, to_markdown
+
+    if findings:
+        if as_json:
+            dump_json([{"id": fid, "from": where, "levels": levels.split(", "), "meaning": meaning}
+                       for fid, (where, levels, meaning) in sorted(READER_FINDINGS.items())])
+        else:
+            for fid, (where, levels, meaning) in sorted(READER_FINDINGS.items()):
+                click.echo(f"{fid:32} {levels:16} {meaning} ({where})")
+        return
 
     entries = catalogue()
     if profile_id:

@@ -46,3 +46,32 @@ def test_checks_command() -> None:
     assert runner.invoke(cli, ["checks", "--profile", "no-such-profile"]).exit_code == 2
     text = runner.invoke(cli, ["checks"]).output
     assert "implicit.record-fields" in text
+
+
+def test_every_reader_and_diff_finding_id_is_catalogued() -> None:
+    # ids written as literals in Finding(...) / _finding(...) calls of the readers, the record checks and diff
+    import re
+
+    from aigclabel.checks import READER_FINDINGS
+
+    root = Path(__file__).parent.parent / "aigclabel"
+    used: set[str] = set()
+    pattern = re.compile(r"""["']((?:format|record|legacy|diff)\.[a-z0-9][a-z0-9.-]*)["']""")
+    for path in root.rglob("*.py"):
+        if path.name == "checks.py":
+            continue
+        used.update(pattern.findall(path.read_text(encoding="utf-8")))
+    assert used, "the scan found no ids: the pattern is wrong"
+    assert sorted(used - set(READER_FINDINGS)) == [], "new ids need an entry in aigclabel.checks.READER_FINDINGS"
+    assert sorted(set(READER_FINDINGS) - used) == [], "catalogued ids that nothing emits any more"
+    for where, levels, meaning in READER_FINDINGS.values():
+        assert where and meaning and set(levels.split(", ")) <= {"pass", "info", "warning", "error", "not-checked"}
+
+
+def test_checks_findings_lists_the_reader_ids() -> None:
+    from aigclabel.checks import READER_FINDINGS
+
+    runner = CliRunner()
+    data = json.loads(runner.invoke(cli, ["checks", "--findings", "--json"]).output)
+    assert {d["id"] for d in data} == set(READER_FINDINGS) and "format.xmp.namespace" in READER_FINDINGS
+    assert "format.png.xmp-chunk" in runner.invoke(cli, ["checks", "--findings"]).output
