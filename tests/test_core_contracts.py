@@ -238,6 +238,19 @@ def test_outcome_tells_no_label_from_a_broken_one() -> None:
     assert report.to_dict()["outcome"] == "non-compliant"
 
 
+def test_damaged_metadata_is_not_reported_as_no_label() -> None:
+    # an XMP packet that is not XML any more could have held the record: "could not check", never "not labelled"
+    marked = aigclabel.mark(jpeg(), producer=PRODUCER, explicit=False)
+    start = marked.index(b"<x:xmpmeta")
+    damaged = marked[:start] + b"<x:xmpmeta><<<" + marked[start + 14:]
+    assert len(damaged) == len(marked)
+    report = aigclabel.verify(damaged, scope="implicit")
+    (present,) = [f for f in report.findings if f.rule == "implicit.record-present"]
+    assert present.level.value == "not-checked" and "could not be read" in present.message
+    assert report.verdict is Verdict.INCONCLUSIVE and report.outcome == "not-fully-checked"
+    assert report.exit_code == 3
+
+
 def test_no_deadline_outside_an_operation() -> None:
     import time
 

@@ -11,7 +11,7 @@ from ..label import FIELDS, parse_label
 from ..report import Finding, FoundLabel, Level, Trace
 from . import _xmp
 from ._exif import TiffDirectory, parameter_traces
-from .base import ImplicitLabel
+from .base import ImplicitLabel, unreadable
 
 __all__ = ["found_label", "evidence_from_xmp", "evidence_from_exif", "build_xmp", "generator_trace",
            "exif_record_entries", "looks_like_record", "KNOWN_GENERATORS"]
@@ -57,7 +57,7 @@ def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, nor
     try:
         packet = _xmp.XmpPacket.parse(data, recover=True)
     except CorruptFile as exc:
-        return [], [], [Finding("format.xmp", Level.WARNING, f"XMP packet ignored: {exc}", location=where)]
+        return [], [], [unreadable("format.xmp", "XMP packet", exc, where)]
     findings = [_issue_finding(issue, where) for issue in packet.issues]
     labels = []
     for prop in packet.aigc_properties():
@@ -206,7 +206,7 @@ def evidence_from_exif(data: bytes, where: str, *, offset: int | None = None,
     try:
         directory = TiffDirectory(data)
     except CorruptFile as exc:
-        return [], [], [Finding("format.exif", Level.WARNING, f"EXIF block ignored: {exc}", location=where)]
+        return [], [], [unreadable("format.exif", "EXIF block", exc, where)]
     labels = [found_label(f"exif:{e.name}", f"{where}, {e.ifd} {e.name}", directory.text(e),
                           normative=False, offset=offset, before_payload=before_payload)
               for e in exif_record_entries(directory)]

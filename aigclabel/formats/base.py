@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from .._io import CountingReader
 from ..errors import UnsupportedOperation
-from ..report import Finding, FoundLabel, Trace
+from ..report import Finding, FoundLabel, Level, Trace
 
 __all__ = ["FormatHandler", "Evidence", "ImplicitLabel", "OpenOptions", "HEAD_SIZE"]
 
@@ -51,6 +51,18 @@ class Evidence:
     findings: list[Finding] = field(default_factory=list)
     #: format facts: width, height, ... (what later checks need)
     info: dict[str, Any] = field(default_factory=dict)
+
+
+#: ``Finding.actual`` of a metadata structure that could hold a record but could not be read
+UNREADABLE = "unreadable"
+
+
+def unreadable(rule: str, what: str, problem: object, location: str | None = None) -> Finding:
+    """The finding for metadata that could carry a record but could not be read (a damaged XMP packet or custom
+    properties part, an oversized text chunk): with no other record found, ``implicit.record-present`` then says
+    "could not be checked" instead of "no record" -- a damaged label is not the same answer as no label."""
+    return Finding(rule, Level.WARNING, f"{what} ignored: {problem}", location=location,
+                   expected=f"a readable {what}", actual=UNREADABLE)
 
 
 class FormatHandler(ABC):

@@ -29,7 +29,7 @@ from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
 from ._image_meta import build_xmp, evidence_from_xmp, found_label, generator_trace, looks_like_record
 from ._xmp import MAX_PACKET_SIZE
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 
 __all__ = ["GifHandler", "MAGIC_TRAILER", "xmp_extension"]
 
@@ -235,8 +235,7 @@ class GifHandler(FormatHandler):
                 try:
                     packet, standard = _xmp_packet(src, block)
                 except CorruptFile as exc:
-                    ev.findings.append(Finding("format.gif", Level.WARNING, f"XMP extension ignored: {exc}",
-                                               location=where))
+                    ev.findings.append(unreadable("format.gif", "XMP extension", exc, where))
                     continue
                 if not standard:
                     ev.findings.append(Finding(

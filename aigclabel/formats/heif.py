@@ -60,7 +60,7 @@ from ._heif_items import (
     serialize_iref,
 )
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 
 __all__ = ["HeifHandler", "HeifFile", "HEIF_BRANDS", "XMP_CONTENT_TYPE", "MAX_META", "MAX_ITEM", "ItemInfo",
            "ItemLocation", "ItemLocationBox", "ItemReference", "Extent"]
@@ -115,8 +115,7 @@ class HeifHandler(FormatHandler):
             try:
                 data, offset = f.item_data(src, item.item_id)
             except UnsupportedOperation as exc:
-                ev.findings.append(Finding("format.heif", Level.WARNING, f"{what} item not read: {exc}",
-                                           location=where))
+                ev.findings.append(unreadable("format.heif", f"{what} item", exc, where))
                 continue
             before = None if payload is None else offset < payload
             if item.is_xmp:
@@ -124,8 +123,7 @@ class HeifHandler(FormatHandler):
             else:
                 tiff, problem = _exif_tiff(data)
                 if tiff is None:
-                    ev.findings.append(Finding("format.exif", Level.WARNING, f"EXIF item ignored: {problem}",
-                                               location=where))
+                    ev.findings.append(unreadable("format.exif", "EXIF item", problem, where))
                     continue
                 found = evidence_from_exif(tiff, where, offset=offset, before_payload=before)
             ev.labels += found[0]

@@ -76,7 +76,7 @@ from ._ooxml import (
     utf8_part,
 )
 from ._zip import ZIP_MAGIC, NewMember, rewrite
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 from .document_access import OfficeAccess
 from .office_text import (
     NoticeCandidates,
@@ -286,8 +286,7 @@ class _OfficeHandler(FormatHandler):
             data = pkg.part(part, limit=16 << 20)
         except (CorruptFile, UnsupportedOperation) as exc:
             data = None
-            ev.findings.append(Finding("format.ooxml", Level.WARNING, f"custom properties ignored: {exc}",
-                                       location=part))
+            ev.findings.append(unreadable("format.ooxml", "custom properties part", exc, part))
         if data is not None:
             where = part
             registered = rel is not None and (pkg.content_type(part) or "") == CT_CUSTOM
@@ -295,8 +294,7 @@ class _OfficeHandler(FormatHandler):
                 props = read_custom(data, where)
             except CorruptFile as exc:
                 props = []
-                ev.findings.append(Finding("format.ooxml", Level.WARNING, f"custom properties ignored: {exc}",
-                                           location=where))
+                ev.findings.append(unreadable("format.ooxml", "custom properties part", exc, where))
             for prop in props:
                 if not _is_record_property(prop):
                     continue

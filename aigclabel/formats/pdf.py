@@ -41,7 +41,7 @@ from ..foreign import foreign_errors
 from ..report import Finding, Level
 from . import _xmp
 from ._image_meta import evidence_from_xmp, found_label, generator_trace
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 from .document_access import PdfAccess
 from .pdf_update import IncrementalUpdate, valid_ref
 
@@ -230,8 +230,8 @@ class PdfDocument:
         try:
             data = decode_bounded(stream, MAX_XMP_STREAM)
         except CorruptFile as exc:
-            self.findings.append(Finding("format.pdf", Level.WARNING, f"XMP metadata stream ignored: {exc}",
-                                         location=f"XMP metadata stream ({_where(ref)})"))
+            self.findings.append(unreadable("format.pdf", "XMP metadata stream", exc,
+                                            f"XMP metadata stream ({_where(ref)})"))
             self.xmp_unreadable = True
             return ref, None
         return ref, data

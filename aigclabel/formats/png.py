@@ -22,7 +22,7 @@ from ..limits import current as current_limits
 from ..report import Finding, Level, Trace
 from ._exif import TiffDirectory, blank_entry, parameters_generator
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = b"XML:com.adobe.xmp"
@@ -199,10 +199,9 @@ class PngHandler(FormatHandler):
             if _oversized(chunk):
                 # read whole, a crafted 200 MB text chunk costs seconds and a gigabyte before the XMP
                 # parser refuses it: only its keyword is looked at
-                ev.findings.append(Finding("format.png", Level.WARNING,
-                                           f"{name} chunk {_keyword(src, chunk)!r} of {chunk.length:,} bytes not read "
-                                           f"(over {MAX_TEXT >> 20} MiB: no record or XMP packet is that large)",
-                                           location=where))
+                ev.findings.append(unreadable("format.png", f"{name} chunk {_keyword(src, chunk)!r}",
+                                              f"{chunk.length:,} bytes, over {MAX_TEXT >> 20} MiB (no record or XMP "
+                                              "packet is that large)", where))
                 continue
             data = _read_checked(src, chunk)
             if chunk.type == b"IHDR" and len(data) >= 8:

@@ -27,7 +27,7 @@ from ._exif import TiffDirectory, blank_entry
 from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries
 from ._riff import iff_chunk
 from ._xmp import MAX_PACKET_SIZE
-from .base import Evidence, FormatHandler, ImplicitLabel
+from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 
 __all__ = ["WebpHandler", "bitstream_info"]
 
@@ -213,9 +213,8 @@ class WebpHandler(FormatHandler):
                 continue
             where = chunk.where()
             if chunk.size > MAX_PACKET_SIZE:
-                ev.findings.append(Finding("format.webp", Level.WARNING,
-                                           f"{chunk.name.strip()} chunk of {chunk.size} bytes is too large to read; "
-                                           "ignored", location=where))
+                ev.findings.append(unreadable("format.webp", f"{chunk.name.strip()} chunk",
+                                              f"{chunk.size} bytes is too large to read", where))
                 continue
             data = src.read_at(chunk.data_offset, chunk.size)
             if chunk.fourcc == XMP:
