@@ -26,7 +26,7 @@ from aigclabel.errors import CorruptFile, InputError, UnsupportedOperation
 from aigclabel.formats import detect
 from aigclabel.formats._bmff import Box, BytesSource
 from aigclabel.formats.mp4 import Track, _chunk_edits, _chunk_table, _Layout
-from aigclabel.report import Verdict
+from aigclabel.report import Level, Verdict
 
 from conftest import PRODUCER, record_json, xmp_packet
 
@@ -703,3 +703,21 @@ def test_large_shift_is_padded_to_an_aligned_free_box(scratch: Path, monkeypatch
     assert chunk_offsets(twice) == chunk_offsets(once)
     assert the_label(twice).raw == record_json("longer-id-0002")
     assert packets(scratch, twice) == packets(scratch, src)
+
+
+def test_moov_after_mdat_is_the_files_layout_not_a_misplaced_record(tmp_path: Path) -> None:
+    # issue 14 item 15: ffmpeg writes moov after mdat by default; marking keeps that layout (metadata only), and
+    # verify must not then warn about a layout we chose to keep: the MP4 carrier is the movie box wherever it is
+    src = tmp_path / "last.mp4"
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src)],
+                   check=True)
+    out = tmp_path / "marked.mp4"
+    aigclabel.mark_file(src, out, producer=PRODUCER, explicit=False)
+    probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_format", "-of", "json", str(out)],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert "AIGC" in probe["format"]["tags"]
+    report = aigclabel.verify(out, scope="implicit")
+    header = [f for f in report.findings if f.rule == "implicit.in-header"]
+    assert [f.level for f in header] == [Level.INFO] and "movie box" in header[0].message
+    assert report.verdict is Verdict.COMPLIANT
