@@ -1,137 +1,118 @@
-"""Benchmark: platform review of a mixed folder, metadata-only, with 1 and 2 worker processes.
+"""Benchmark: batches of small JPEGs through the CLI (one process) against one exiftool process, and --jobs 2.
 
-The folder holds JPEG, PNG, MP3, MP4 and PDF files (the bundled samples), each plain and labelled by
-aigclabel.mark(), plus Stable Diffusion PNGs (tier 3).  Review runs with ``detect_explicit="never"``
-(metadata only: no OCR, no audio decoding), exactly as ``aigclabel review DIR --jobs N
---detect-explicit never`` does, through :func:`aigclabel.batch.run`.
+The folder holds 1,000 640x480 photo-like JPEGs (300 with --quick).  Every side is a whole process:
+* ``aigclabel mark DIR -o OUT --producer P --no-explicit`` against ``exiftool -config tc260 -XMP-TC260:AIGC=...
+  -o OUT/ DIR`` (one exiftool process writing the same tag into every file), judged on CPU time;
+* ``aigclabel verify MARKED --scope implicit -q`` against ``exiftool -config tc260 -XMP-TC260:AIGC MARKED``
+  (exiftool reading the same tag from every file), judged on CPU time;
+* ``aigclabel verify MARKED --scope implicit --jobs 2`` against ``--jobs 1``, judged on wall time (the point is
+  parallelism); after every run the processes left in the command's session are counted (and killed).
 
-Target (issue #7): ``--jobs 2`` at least 1.7x ``--jobs 1`` on a 2-core machine.
-Run: python3 bench/bench_batch.py [--files N] [--repeat N]. Prints files/s, files/s per core, the
-ratio and whether the target is met; exits 1 if it is not (or if the machine has fewer than 2 CPUs,
-where the target cannot be measured: then it says so and exits 0).
+The --jobs target is judged only when this machine's own two-process ceiling (two processes running two equal
+pure-Python loops against one process running both, measured in the same run) is >= 1.9x; below that a miss is
+INCONCLUSIVE with the measured ceiling as the reason (exit 2 unless --allow-inconclusive) -- unless --jobs 2 is
+slower than --jobs 1, which no ceiling above 1x explains: that is a FAIL on any machine.
+
+Targets (issue 15 "Speed and memory targets"):
+  batch mark of 1,000 small JPEGs, one process       <= 0.333x one exiftool process (>= 3x faster)
+  batch verify of 1,000 small JPEGs, one process     <= 0.25x  one exiftool process (>= 4x faster)
+  verify --jobs 2                                    <= 0.556x --jobs 1 (>= 1.8x), if the ceiling is >= 1.9x
+  processes left after verify --jobs 2 exits         none
+
+Run: python3 bench/bench_batch.py [--quick] [--files N] [--pairs N] [--target-scale F] [--allow-inconclusive]
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
-import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
-import aigclabel
-from aigclabel.batch import discover, review_task, run
-from aigclabel.platform import PlatformConfig
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PRODUCER = "001191110102MACQD9K64010000"
-PLATFORM = "00119144030008867405X220001"
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-KINDS = ("photo.jpg", "render.png", "tone.mp3", "clip.mp4", "report.pdf")
+from _timing import (PRODUCER, Bench, Sample, aigclabel_argv, exiftool_argv, exiftool_config, main,  # noqa: E402
+                     median_ratio, pairs, parser, record_json, run_process, two_process_ceiling)
+
+CEILING = 1.9
 
 
-def make_folder(root: Path, files: int) -> list[str]:
-    """*files* files in 10 subfolders, cycling through plain and labelled copies of each sample."""
-    from PIL import Image, PngImagePlugin
+def make_jpegs(folder: Path, files: int) -> None:
+    """*files* distinct 640x480 photo-like JPEGs (noise and a gradient; one pixel row differs per file)."""
+    from PIL import Image
 
-    variants: list[tuple[str, bytes]] = []
-    for name in KINDS:
-        data = (SAMPLES / name).read_bytes()
-        stem, ext = os.path.splitext(name)
-        variants.append((f"{stem}-plain{ext}", data))
-        variants.append((f"{stem}-marked{ext}", aigclabel.mark(data, producer=PRODUCER, explicit=False)))
-    info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a lighthouse at dusk, Steps: 30, Sampler: DPM++ 2M")
-    sd = root / "_sd.png"
-    Image.open(SAMPLES / "render.png").save(sd, pnginfo=info)
-    variants.append(("sd.png", sd.read_bytes()))
-    sd.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    noise = Image.effect_noise((640, 480), 40).convert("L")
+    grad = Image.linear_gradient("L").resize((640, 480))
+    base = Image.merge("RGB", (noise, grad, Image.blend(noise, grad, 0.5)))
     for i in range(files):
-        name, data = variants[i % len(variants)]
-        folder = root / f"batch{i % 10}"
-        folder.mkdir(exist_ok=True)
-        (folder / f"{i:05d}-{name}").write_bytes(data)
-    return [p for p in discover([root], recursive=True) if isinstance(p, str)]
+        im = base.copy()
+        im.paste((i % 256, (i // 256) % 256, 0), (0, 0, 64, 1))
+        im.save(folder / f"img{i:05d}.jpg", "JPEG", quality=85)
 
 
-def timed_run(items: list[str], jobs: int) -> tuple[float, dict[str, int]]:
-    cfg = PlatformConfig(code=PLATFORM, detect_explicit="never")
-    task = functools.partial(review_task, platform=cfg)
-    counts: dict[str, int] = {}
-    t0 = time.perf_counter()
-    for outcome in run(items, task, jobs=jobs, ordered=False):
-        counts[outcome.verdict] = counts.get(outcome.verdict, 0) + 1
-    return time.perf_counter() - t0, counts
+def body(bench: Bench) -> None:
+    files = bench.args.files or (300 if bench.quick else 1000)
+    cli = aigclabel_argv()
+    with tempfile.TemporaryDirectory(prefix="aigclabel-bench-") as tmp:
+        d = Path(tmp)
+        src, marked = d / "src", d / "marked"
+        make_jpegs(src, files)
+        config = exiftool_config(d)
+        marked.mkdir()
+        run_process([*cli, "mark", str(src), "-o", str(marked), "--producer", PRODUCER, "--no-explicit"])
+        print(f"{files} JPEGs of 640x480, {sum(p.stat().st_size for p in src.iterdir()) / 1e6:.1f} MB")
+        counter = [0]
 
+        def into_new_dir(argv_for: Callable[[Path], list[str]], make_dir: bool) -> Callable[[], Sample]:
+            def run() -> Sample:
+                counter[0] += 1
+                out = d / f"out{counter[0]}"
+                if make_dir:
+                    out.mkdir()
+                sample = run_process(argv_for(out))
+                shutil.rmtree(out, ignore_errors=True)
+                return sample
+            return run
 
-def _spin(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
+        exif_mark = into_new_dir(lambda out: exiftool_argv(config, "-q", f"-XMP-TC260:AIGC={record_json()}",
+                                                           "-o", f"{out}/", str(src)), False)
+        ours_mark = into_new_dir(lambda out: [*cli, "mark", str(src), "-o", str(out), "--producer", PRODUCER,
+                                              "--no-explicit"], True)
+        base, ours = pairs(exif_mark, ours_mark, bench.n)
+        bench.ratio(f"batch mark of {files} JPEGs, one process", base, ours, 1 / 3, baseline="exiftool",
+                    target_text=">= 3x faster")
 
+        def exif_read() -> Sample:
+            return run_process(exiftool_argv(config, "-q", "-s3", "-XMP-TC260:AIGC", str(marked)))
 
-def machine_scaling(pool: ProcessPoolExecutor, n: int = 2_000_000) -> float:
-    """How much faster two processes run two equal pure-Python loops than one process runs both:
-    ~2.0 on two idle cores, less when the cores are shared (the ceiling for any --jobs 2 run)."""
-    t0 = time.perf_counter()
-    _spin(n)
-    _spin(n)
-    serial = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    list(pool.map(_spin, [n, n]))
-    return serial / (time.perf_counter() - t0)
+        def verify(jobs: int, left: list[int] | None = None) -> Callable[[], Sample]:
+            return lambda: run_process([*cli, "verify", str(marked), "--scope", "implicit", "-q", "--jobs",
+                                        str(jobs)], leftovers=left)
 
+        base, ours = pairs(exif_read, verify(1), bench.n)
+        bench.ratio(f"batch verify of {files} JPEGs, one process", base, ours, 1 / 4, baseline="exiftool",
+                    target_text=">= 4x faster")
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--files", type=int, default=3000)
-    ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    root = Path(tempfile.mkdtemp(prefix="aigclabel-bench-"))
-    try:
-        items = make_folder(root, args.files)
-        timed_run(items[:50], 1)  # warm imports and the page cache
-        times: dict[int, list[float]] = {1: [], 2: []}
-        scaling: list[float] = []
-        counts: dict[str, int] = {}
-        with ProcessPoolExecutor(2) as pool:
-            list(pool.map(_spin, [1, 1]))
-            for _ in range(args.repeat):  # interleaved, so a busy moment hurts both sides alike
-                scaling.append(machine_scaling(pool))
-                for jobs in (1, 2):
-                    elapsed, counts = timed_run(items, jobs)
-                    times[jobs].append(elapsed)
-        t1, t2 = statistics.median(times[1]), statistics.median(times[2])
-        ceiling = statistics.median(scaling)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    n = len(items)
-    print(f"mixed folder: {n} files (JPEG, PNG, MP3, MP4, PDF; plain, labelled, SD); verdicts {counts}")
-    print(f"--jobs 1: {t1:.3f} s = {n / t1:.0f} files/s ({n / t1:.0f} files/s per core)")
-    print(f"--jobs 2: {t2:.3f} s = {n / t2:.0f} files/s ({n / t2 / 2:.0f} files/s per core)")
-    ratio = t1 / t2
-    print(f"speed-up --jobs 2 / --jobs 1: {ratio:.2f}x (target >= 1.7x on 2 cores)")
-    print(f"this machine's own 2-process scaling in the same run: {ceiling:.2f}x "
-          f"(review reaches {ratio / ceiling:.0%} of it)")
-    if cpus < 2:
-        print(f"only {cpus} CPU available: the target needs 2 cores; not judged")
-        return 0
-    if ratio >= 1.7:
-        print("target met")
-        return 0
-    if ceiling < 1.8:
-        print("target not reached, but the cores were shared during the run (scaling ceiling "
-              f"{ceiling:.2f}x < 1.8x): inconclusive; rerun on an idle machine")
-        return 0
-    print("TARGET MISSED")
-    return 1
+        left: list[int] = []
+        ceilings = [two_process_ceiling()]
+        base, ours = pairs(verify(1), verify(2, left), bench.n)
+        ceilings.append(two_process_ceiling())
+        ceiling = min(ceilings)
+        # a low ceiling explains a speed-up short of 1.8x, never a slow-down: --jobs 2 slower than --jobs 1 fails
+        slower = median_ratio(base, ours, "wall") > 1.0
+        reason = (f"this machine's two-process ceiling measured {ceiling:.2f}x (< {CEILING}x) in the same run"
+                  if ceiling < CEILING and not slower else None)
+        print(f"  two-process ceiling before/after: {ceilings[0]:.2f}x / {ceilings[1]:.2f}x")
+        bench.ratio(f"verify --jobs 2 vs --jobs 1, {files} JPEGs", base, ours, 1 / 1.8, baseline="--jobs 1",
+                    clock="wall", inconclusive=reason, target_text=">= 1.8x faster")
+        runs = bench.n + 1  # the warm-up run is checked too
+        bench.check("no process left after verify --jobs 2 exits", not left,
+                    f"{len(left)} process(es) left over {runs} runs" if left else f"none over {runs} runs")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ap = parser(__doc__)
+    ap.add_argument("--files", type=int, default=None, help="number of JPEGs (default 1,000; 300 with --quick)")
+    sys.exit(main("batch", ap, body))
