@@ -302,10 +302,14 @@ def test_bad_crc_in_a_metadata_chunk(ctype, png: bytes):
 
 
 @pytest.mark.parametrize("ctype", [b"IDAT", b"IEND"])
-def test_bad_crc_in_image_data(ctype, png: bytes, tmp_path: Path):
+def test_bad_crc_in_image_data_is_copied_not_judged(ctype, png: bytes, tmp_path: Path):
+    # Issue 15: chunks we do not parse are kernel-copied as they are (their CRCs are the image reader's business,
+    # and checking them pushed every pixel byte through Python).  The damage is kept exactly, never made worse.
     bad = _flip_crc(png, ctype)
-    with pytest.raises(CorruptFile, match="CRC"):
-        mark(bad)
+    out = mark(bad)
+    damaged = next(c for c in png_chunks(bad) if c.type == ctype)
+    copied = next(c for c in png_chunks(out) if c.type == ctype)
+    assert copied.raw == damaged.raw and not copied.crc_ok
     # Verifying reads no image data, so the damage is not seen there: the report is still made.
     report = aigclabel.verify(bad, scope="implicit")
     assert report.labels and report.bytes_read < len(bad)
@@ -390,7 +394,7 @@ BAD_FILES = {
     "truncated-jpeg": lambda j, p: j[:len(j) // 2],
     "bad-length-jpeg": lambda j, p: j[:4] + b"\xff\xff" + j[6:],
     "truncated-png": lambda j, p: p[:len(p) - 30],
-    "bad-crc-png": lambda j, p: _flip_crc(p, b"IDAT"),
+    "bad-crc-png": lambda j, p: _flip_crc(p, b"tEXt"),  # a chunk we parse: its CRC is checked
 }
 
 

@@ -372,9 +372,9 @@ def test_bytes_file_object_and_path(tmp_path: Path, exiftool):
 
 
 def test_failure_leaves_no_temp_files(tmp_path: Path):
-    good = make_png()
+    good = make_png(text=[("Comment", "a text chunk the writer parses")])
     chunks = png_chunks(good)
-    idat = next(c for c in chunks if c.type == b"IDAT")
+    idat = next(c for c in chunks if c.type == b"tEXt")  # a chunk we parse, so its bad CRC stops the write
     crc_at = idat.offset + 8 + len(idat.data)
     bad = good[:crc_at] + bytes([good[crc_at] ^ 0xFF]) + good[crc_at + 1:]
     src = tmp_path / "in" / "bad.png"

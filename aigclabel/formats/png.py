@@ -185,8 +185,18 @@ class PngHandler(FormatHandler):
     def score(cls, head: bytes) -> int:
         return 100 if head.startswith(SIGNATURE) else 0
 
-    def read(self, src: CountingReader) -> Evidence:
+    def _chunks(self, src: CountingReader) -> list[Chunk]:
+        """The chunk list of *src*, walked once per source: marking reads, checks and writes the same file, and
+        a large PNG has hundreds of IDAT chunks to walk each time."""
+        cached = getattr(self, "_walked", None)
+        if cached is not None and cached[0] is src and cached[1] == src.size:
+            return list(cached[2])
         chunks = walk_chunks(src)
+        self._walked = (src, src.size, chunks)  # the source itself, not its id: an id can be reused
+        return list(chunks)
+
+    def read(self, src: CountingReader) -> Evidence:
+        chunks = self._chunks(src)
         ev = Evidence(self.name, self.kind)
         seen_idat = False
         for chunk in chunks:
@@ -263,7 +273,7 @@ class PngHandler(FormatHandler):
         # Pillow reads every text chunk while opening the file (refusing them past MAX_TEXT_MEMORY only
         # after holding them): refuse from the chunk headers, before reading a byte of them, what our
         # own reader would not read either.
-        text = sum(c.length for c in walk_chunks(src) if c.type in _TEXT_TYPES)
+        text = sum(c.length for c in self._chunks(src) if c.type in _TEXT_TYPES)
         limit = min(MAX_TEXT, PngImagePlugin.MAX_TEXT_MEMORY, current_limits().max_allocation)
         if text > limit:
             raise LimitExceeded("max_allocation", f"the PNG's text chunks hold {text:,} bytes, more than the "
@@ -271,7 +281,7 @@ class PngHandler(FormatHandler):
         return PngAccess(read_all(src))
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
-        chunks = walk_chunks(src)
+        chunks = self._chunks(src)
         if not any(c.type == b"IDAT" for c in chunks):
             raise CorruptFile("corrupt: PNG has no IDAT chunk")
         # bytes to write, or a chunk to copy unchanged (streamed and CRC-checked when written, so the
@@ -326,9 +336,20 @@ class PngHandler(FormatHandler):
                 parts.append(chunk)
         assert xmp_slot is not None
         parts[xmp_slot] = xmp_chunk(build_xmp(existing_xmp, label))
-        for part in parts:
+        # Chunks we do not parse (the image data above all) are copied as they are, runs of adjacent ones in one
+        # kernel copy; their CRCs are not ours to check (a reader of the image does that), so the pixels never
+        # pass through Python (issue 15: the CRC-checked copy was 3.5x a plain copy).
+        run_start: int | None = None
+        run_end = 0
+        for part in [*parts, b""]:
+            if isinstance(part, Chunk) and run_start is not None and part.offset == run_end:
+                run_end = part.offset + part.length + 12
+                continue
+            if run_start is not None:
+                _copy_run(src, run_start, run_end, dst)
+                run_start = None
             if isinstance(part, Chunk):
-                _copy_checked(src, part, dst)
+                run_start, run_end = part.offset, part.offset + part.length + 12
             else:
                 dst.write(part)
         # Bytes after IEND (a vendor trailer, an appended archive) are not ours to drop: copy them as
@@ -337,26 +358,11 @@ class PngHandler(FormatHandler):
         src.copy_to(dst)
 
 
-def _copy_checked(src: CountingReader, chunk: Chunk, dst: BinaryIO, block: int = 1 << 20) -> None:
-    """Copy one chunk unchanged in bounded blocks, checking its CRC on the way.
-
-    A bad CRC is found only after part of the chunk was written; the caller's output is then
-    discarded (marking writes to a temporary file or a buffer), never shipped.
-    """
-    src.seek(chunk.offset)
-    head = src.read_exact(8, f"chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
-    dst.write(head)
-    crc = zlib.crc32(head[4:])
-    remaining = chunk.length
-    while remaining:
-        data = src.read_exact(min(block, remaining), f"chunk {chunk.type.decode('latin-1')}")
-        crc = zlib.crc32(data, crc)
-        dst.write(data)
-        remaining -= len(data)
-    stored = src.read_exact(4, f"the CRC of chunk {chunk.type.decode('latin-1')}")
-    if struct.unpack(">I", stored)[0] != crc:
-        raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
-    dst.write(stored)
+def _copy_run(src: CountingReader, start: int, end: int, dst: BinaryIO) -> None:
+    """Copy the bytes [start, end) of *src* (whole chunks) unchanged; a short read is a truncated file."""
+    src.seek(start)
+    if src.copy_to(dst, end - start) != end - start:
+        raise CorruptFile(f"corrupt: PNG truncated inside the chunks at offsets {start}-{end}")
 
 
 def _generator(text: str, where: str) -> Trace | None:
