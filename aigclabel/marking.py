@@ -1,6 +1,9 @@
 """Marking: Profile + label -> plan -> explicit step -> metadata step -> (signing step, always last).
 
 Signing (C2PA, :mod:`aigclabel.c2pa`) is the last write, made in one place: :func:`_sign_last`.
+TC260 SecurityData (``signer=``, :mod:`aigclabel.security`) is not a write of its own: the content binding is
+hashed after the explicit step, in one streaming pass over the bytes the metadata step never touches, and the
+signed value goes into ``ReservedCode1`` of the record the metadata step then writes (:func:`_sign_record`).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from .reading import open_handler, write_implicit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .c2pa import C2paOptions
+    from .security import PrivateKey
 
-__all__ = ["mark", "mark_file", "MarkResult", "build_record"]
+__all__ = ["mark", "mark_file", "MarkResult", "build_record", "load_signer"]
 
 EXPLICIT_ADDED = "added"
 EXPLICIT_WAIVED = "waived"  # Measures Art. 9: the user asked for output without the explicit label
@@ -145,7 +149,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               audio_positions: list[str] | None = None,
               explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None,
               audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
-              kind: str | None = None, force_explicit: bool = False) -> MarkResult:
+              kind: str | None = None, force_explicit: bool = False,
+              signer: str | os.PathLike[str] | PrivateKey | None = None) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -170,8 +175,15 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     found where.  *force_explicit* adds the label anyway.  Text, PDF and Office notices of ours are
     replaced rather than stacked, so for those content kinds a new *text*, *position*, *pages* or
     *explicit_extra* also rewrites the notice as asked (without looking first).
+
+    *signer* (an SM2 private key: a PEM path or a loaded :class:`~aigclabel.security.PrivateKey`) fills
+    ``ReservedCode1`` with TC260 SecurityData: the label signature over appendix A.1's message and, where the
+    format has one (:mod:`aigclabel.formats.binding`), a signed content binding hashed after the explicit step;
+    a note says what was signed.  Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation`
+    without it, before anything is read).
     """
     prof = load_profile(profile)
+    key = load_signer(signer, prof)
     record = build_record(prof, producer=producer, produce_id=produce_id, propagator=propagator,
                           propagate_id=propagate_id)
     implicit = ImplicitLabel(_record_text(record, prof), prof.marking.digital_source_type or None)
@@ -187,7 +199,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                           in_place=in_place, durable=durable, text=text, position=position, font=font, pages=pages,
                           password=password, prompt=prompt, audio_positions=audio_positions,
                           explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
-                          details=details, kind=kind, keep_id=produce_id is None, force_explicit=force_explicit)
+                          details=details, kind=kind, keep_id=produce_id is None, force_explicit=force_explicit,
+                          key=key)
     finally:
         if close_log and log is not None:
             log.close()
@@ -204,7 +217,7 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
                explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
                limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None,
-               keep_id: bool = False, force_explicit: bool = False) -> MarkResult:
+               keep_id: bool = False, force_explicit: bool = False, key: PrivateKey | None = None) -> MarkResult:
     with open_handler(source, password=password, limits=limits) as (src, handler):
         _check_kind(source, handler, kind)
         # Read the file first: its structure is validated (and declared sizes checked against the limits)
@@ -265,6 +278,9 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                 notes += drawn.notes
                 details.update(drawn.details)
                 src = CountingReader(io.BytesIO(drawn.data), src.name, len(drawn.data))
+        if key is not None:
+            record = _sign_record(record, key, handler, src, notes)
+            implicit = ImplicitLabel(_record_text(record, prof), implicit.digital_source_type)
         mode_from = os.fspath(source) if in_place and isinstance(source, (str, os.PathLike)) else None
         output = (contextlib.nullcontext(io.BytesIO()) if destination is None else
                   atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable))
@@ -281,6 +297,52 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
             if log is not None:  # before the rename: no output without its log line
                 log.append(result.audit_record())
     return result
+
+
+def load_signer(signer: str | os.PathLike[str] | PrivateKey | None, prof: Profile) -> PrivateKey | None:
+    """The loaded key, checked before any file is opened (missing extra, unreadable key, a schema without
+    ReservedCode1)."""
+    if signer is None:
+        return None
+    from .security import PrivateKey as Key
+    from .security import crypto, load_signing_key
+
+    crypto.require()  # UnsupportedOperation naming the extra, before the key file is even read
+    if prof.marking.schema == "tc260-2023":
+        raise OptionError(f"profile {prof.id} writes the 2023 record, which has no ReservedCode1 for SecurityData")
+    if isinstance(signer, Key):
+        return signer
+    if isinstance(signer, (str, os.PathLike)):
+        return load_signing_key(signer)
+    raise OptionError(f"signer must be a PEM key path or an aigclabel.security.PrivateKey, not "
+                      f"{type(signer).__name__}")
+
+
+def _sign_record(record: AigcRecord | LegacyRecord, key: PrivateKey, handler: FormatHandler,
+                 src: CountingReader, notes: list[str]) -> AigcRecord:
+    """*record* with ReservedCode1 = SecurityData signed by *key* over the content as it will be written.
+
+    *src* is the content after the explicit step: the binding's selection excludes everything the metadata
+    step writes, so the hash taken here (one streaming pass) still matches the output - and any later read.
+    """
+    from .formats.binding import binding_digest
+    from .security import sign_fields
+
+    assert isinstance(record, AigcRecord)  # _signing_key refused the 2023 schema
+    try:
+        digest = binding_digest(handler, src)
+    finally:
+        src.seek(0)
+    signed = dataclasses.replace(record, reserved_code1=sign_fields(record, key, digest))
+    signed.check_writable()
+    what = (f"signed ReservedCode1: TC260 SecurityData, SM3withSM2 by KeyID {key.public.key_id()} over Label, "
+            "ContentProducer, ProduceID")
+    if digest is None:
+        notes.append(f"{what}; no content binding: {handler.name.upper()} has no binding selection yet, so the "
+                     "signature proves the label, not that it belongs to this content")
+    else:
+        notes.append(f"{what}; content binding {digest.selection} (SM3 over {digest.length} bytes)")
+    return signed
 
 
 def _present(existing: Evidence, handler: FormatHandler, src: CountingReader, prof: Profile, force: bool,
@@ -359,13 +421,13 @@ def mark(source: SourceLike, destination: None = None, *, producer: str, produce
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
          audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
-         force_explicit: bool = ...) -> bytes: ...
+         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...) -> bytes: ...
 @overload
 def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
          audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
-         force_explicit: bool = ...) -> MarkResult: ...
+         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...) -> MarkResult: ...
 
 
 def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
@@ -373,7 +435,8 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
          overwrite: bool = False, text: str | None = None, position: str | None = None,
          font: str | None = None, kind: str | None = None,
          audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
-         force_explicit: bool = False) -> bytes | MarkResult:
+         force_explicit: bool = False, signer: str | os.PathLike[str] | PrivateKey | None = None
+         ) -> bytes | MarkResult:
     """Label *source* (path, bytes or binary file) for *producer*.
 
     With *destination* the marked file is written there atomically (never over an existing file
@@ -382,11 +445,12 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
     result's notes (e.g. "the record was not embedded"): call :func:`mark_file` without a
     destination to get the full :class:`MarkResult` with the bytes in ``result.data``.  Bytes that
     match no binary format are text only with ``kind="text"``.  A file that already shows an explicit
-    label gets no second one unless *force_explicit* (see :func:`mark_file`).
+    label gets no second one unless *force_explicit* (see :func:`mark_file`).  *signer* signs the label
+    into ``ReservedCode1`` (TC260 SecurityData; see :func:`mark_file`).
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
                        explicit=explicit, overwrite=overwrite, text=text, position=position, font=font, kind=kind,
-                       audit_log=audit_log, limits=limits, force_explicit=force_explicit)
+                       audit_log=audit_log, limits=limits, force_explicit=force_explicit, signer=signer)
     if destination is None:
         assert result.data is not None
         return result.data

@@ -56,16 +56,21 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._io import SourceLike, atomic_output, describe_source
 from .c2pa import GENAI_SIGNALS, POSSIBLY_GENAI_SIGNALS  # plain names: the SDK is imported only on use
-from .errors import LabelError, ProfileError, UnsupportedOperation
+from .errors import LabelError, OptionError, ProfileError, UnsupportedOperation
 from .limits import Limits
 from .label import (FIELDS, SCHEMA_GB, SCHEMA_TC260_2023, AigcRecord, check_provider_code, is_allowed_value,
                     new_produce_id)
 from .profiles import DEFAULT_PROFILE
-from .report import FoundLabel, Level, Trace
+from .report import Finding, FoundLabel, Level, Trace
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._io import CountingReader
+    from .formats import FormatHandler
+    from .security import PrivateKey, TrustedKeys
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,7 +95,7 @@ DETECT_EXPLICIT = ("auto", "always", "never")
 
 _MEASURES_ART6 = "Measures Art. 6"
 _TOML_KEYS = {"code", "name", "language", "notices", "profile", "detect_explicit", "unknown_producer",
-              "replace_malformed", "ai_source_types"}
+              "replace_malformed", "ai_source_types", "trusted_keys", "sign_key"}
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -102,7 +107,9 @@ class PlatformConfig:
 
     ``notices`` maps a language to the notice of each tier; ``language`` picks the one shown in
     :attr:`Review.notice` (every language is in :attr:`Review.notices`).  ``profile`` supplies the
-    wording rules of the explicit checks.
+    wording rules of the explicit checks.  ``trusted_keys`` (a trusted-keys file: provider code -> SM2
+    public keys) pins the producers' SecurityData keys; ``sign_key`` (an SM2 PEM key) signs this platform's
+    fields into ``ReservedCode2`` when writing.  Both are paths, so a config crosses process boundaries.
     """
 
     code: str
@@ -115,6 +122,8 @@ class PlatformConfig:
     unknown_producer: str = "unknown"
     replace_malformed: bool = False
     ai_source_types: tuple[str, ...] = AI_SOURCE_TYPES
+    trusted_keys: str = ""
+    sign_key: str = ""
 
     def __post_init__(self) -> None:
         for what, value in (("platform code", self.code), ("unknown_producer", self.unknown_producer)):
@@ -162,7 +171,8 @@ class PlatformConfig:
                 "notices": {lang: {f"tier{t}": s for t, s in table.items()} for lang, table in self.notices.items()},
                 "profile": self.profile, "detect_explicit": self.detect_explicit,
                 "unknown_producer": self.unknown_producer, "replace_malformed": self.replace_malformed,
-                "ai_source_types": list(self.ai_source_types)}
+                "ai_source_types": list(self.ai_source_types), "trusted_keys": self.trusted_keys,
+                "sign_key": self.sign_key}
 
 
 def _tier_key(key: Any) -> int | None:
@@ -186,6 +196,9 @@ def load_platform(path: str | os.PathLike, **overrides: Any) -> PlatformConfig:
     unknown = sorted(set(data) - _TOML_KEYS)
     if unknown:
         raise ProfileError(f"{path}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(_TOML_KEYS))})")
+    for key in ("trusted_keys", "sign_key"):  # paths in the file are relative to the file
+        if isinstance(data.get(key), str) and data[key]:
+            data[key] = os.path.join(os.path.dirname(os.path.abspath(path)), os.path.expanduser(data[key]))
     data.update({k: v for k, v in overrides.items() if v is not None})
     if "code" not in data:
         raise ProfileError(f"{path}: no platform code (key 'code')")
@@ -228,6 +241,8 @@ class Review:
     output: str | None = None
     #: why a requested write was not done (policy, not error); None otherwise
     write_refused: str | None = None
+    #: the explicit-label findings, when the explicit checks ran (structured, for the review page; not in to_dict)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -405,7 +420,7 @@ def _decide(labels: list[FoundLabel], traces: list[Trace], cfg: PlatformConfig, 
 
 
 def _explicit_traces(handler: Any, evidence: Any, src: Any, cfg: PlatformConfig,
-                     ev: list[EvidenceItem]) -> list[Trace]:
+                     ev: list[EvidenceItem], checked: list[Finding]) -> list[Trace]:
     """Run the profile's explicit-label checks; a PASS means a perceivable label was found."""
     from .profiles import load_profile
     from .verifier import check_evidence
@@ -413,6 +428,7 @@ def _explicit_traces(handler: Any, evidence: Any, src: Any, cfg: PlatformConfig,
     prof = load_profile(cfg.profile)
     found: list[Trace] = []
     for f in check_evidence(evidence, prof, "explicit", src, handler=handler):
+        checked.append(f)
         if f.level is Level.PASS:
             trace = Trace("explicit-label", f"{f.rule}: {f.message}", f.location or "")
             found.append(trace)
@@ -484,10 +500,102 @@ def _propagate(plan: _Plan, cfg: PlatformConfig, propagate_id: str | None, reser
     return record
 
 
+def _platform_key(signer: str | os.PathLike[str] | PrivateKey | None,
+                  reserved_code2: str | None) -> PrivateKey | None:
+    if signer is None:
+        return None
+    if reserved_code2 is not None:
+        raise OptionError("give either reserved_code2 (a value of your own) or a signing key, not both")
+    from .security import PrivateKey as Key
+    from .security import crypto, load_signing_key
+
+    crypto.require()
+    return signer if isinstance(signer, Key) else load_signing_key(signer)
+
+
+def _trusted(given: str | os.PathLike[str] | TrustedKeys | None) -> TrustedKeys | None:
+    if given is None:
+        return None
+    from .security import trusted_keys_from
+
+    return trusted_keys_from(given)
+
+
+def _check_security(plan: _Plan, handler: FormatHandler, src: CountingReader, trusted: TrustedKeys | None,
+                    declared_ai: bool, ev: list[EvidenceItem]) -> None:
+    """Verify the relied-on record's SecurityData; a forged or tampered one is not relied on.
+
+    Why demote rather than ignore: an unsigned record is still tier 1 (signing is optional), but a record
+    whose own signature says it is not what its producer signed - a field changed, the content changed, or
+    a key that is not the named producer's - cannot vouch for "AI-generated by this producer"; it remains a
+    trace of AI generation, and is not propagated (replacing or extending it is for a person to decide).
+    """
+    lab = plan.base_label
+    if lab is None or not lab.fields or lab.parsed is None or lab.parsed.schema != SCHEMA_GB:
+        return
+    if not any(lab.fields.get(f) for f in ("ReservedCode1", "ReservedCode2")):
+        return
+    from .security import Status, check_record
+
+    try:
+        results = check_record(lab.fields, handler, src, trusted)
+    finally:
+        src.seek(0)
+    producer = results[0]
+    for res in results:
+        if res.status is Status.ABSENT:
+            continue
+        detail = f"{res.field}: {res.status.value}: {res.reason}"
+        if res.status is Status.VALID:
+            detail += f"; binding {res.binding}" + (f" ({res.binding_reason})" if res.binding_reason else "")
+            detail += f"; key {res.trust}: {res.trust_reason}"
+        ev.append(EvidenceItem("security-data", detail))
+    bad = None
+    if producer.status is Status.INVALID:
+        bad = f"its ReservedCode1 SecurityData is invalid ({producer.reason})"
+    elif producer.status is Status.VALID and producer.trust == "mismatch":
+        bad = f"its ReservedCode1 signature is valid but {producer.trust_reason}"
+    if bad is None:
+        if producer.status is Status.VALID and producer.trust == "trusted":
+            plan.relied += " (signed by a key trusted for its ContentProducer)"
+        elif producer.status is Status.VALID:
+            plan.relied += " (signature valid; the key is not pinned to the producer)"
+        return
+    relied = plan.relied
+    plan.tier = 2 if declared_ai else 3
+    plan.relied = (f"not tier 1: the {relied} is not relied on because {bad}; "
+                   + ("the uploader's declaration of AI generation" if declared_ai else
+                      "the record remains a trace of AI generation"))
+    plan.refuse = f"the relied-on AIGC record is not propagated: {bad} (a person should decide)"
+    ev.append(EvidenceItem("security-demoted", plan.relied))
+
+
+def _sign_propagation(record: AigcRecord, key: PrivateKey, handler: FormatHandler, src: CountingReader,
+                      ev: list[EvidenceItem]) -> AigcRecord:
+    """*record* with ReservedCode2 signed by the platform over its propagation fields and the content."""
+    from dataclasses import replace
+
+    from .formats.binding import binding_digest
+    from .security import sign_fields
+
+    try:
+        digest = binding_digest(handler, src)
+    finally:
+        src.seek(0)
+    signed = replace(record, reserved_code2=sign_fields(record, key, digest, role="propagator"))
+    signed.check_writable()
+    ev.append(EvidenceItem("signed", f"ReservedCode2: TC260 SecurityData, SM3withSM2 by KeyID "
+                           f"{key.public.key_id()} over Label, ContentPropagator, PropagateID; "
+                           + (f"content binding {digest.selection}" if digest is not None else
+                              f"no content binding ({handler.name.upper()} has no binding selection yet)")))
+    return signed
+
+
 def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: bool = False, write: bool = False,
            output: str | os.PathLike | None = None, propagate_id: str | None = None,
            reserved_code2: str | None = None, overwrite: bool = False, password: str | None = None,
-           limits: Limits | None = None) -> Review:
+           limits: Limits | None = None, signer: str | os.PathLike[str] | PrivateKey | None = None,
+           trusted_keys: str | os.PathLike[str] | TrustedKeys | None = None) -> Review:
     """Decide the tier of *source* for *platform* and, when asked, write the propagation record.
 
     *platform* is a :class:`PlatformConfig` or just the platform code.  *write* rewrites *source* in
@@ -496,6 +604,14 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
     would be.  Raises :class:`~aigclabel.errors.InputError` when the file cannot be read,
     :class:`~aigclabel.errors.LabelError` for an invalid *propagate_id*/*reserved_code2*, and
     :class:`~aigclabel.errors.OutputError` when *output* cannot be written.
+
+    TC260 SecurityData: the relied-on record's ``ReservedCode1``/``ReservedCode2`` are verified (evidence
+    ``security-data``).  *trusted_keys* (default :attr:`PlatformConfig.trusted_keys`) pins producers' keys: a
+    record whose signature is valid but by a key not listed for its ContentProducer (a forged label), or
+    whose signature is invalid (changed since signing), is not relied on - no tier 1 from it (tier 2 when
+    declared, else 3: the record is still a trace) and it is not propagated.  *signer* (default
+    :attr:`PlatformConfig.sign_key`; an SM2 key) signs the platform's fields into ``ReservedCode2`` when
+    writing, over the same content binding as the producer's; the producer's fields stay as read.
     """
     from .formats import ImplicitLabel
     from .reading import C2PA_NOTE, read_evidence, write_implicit
@@ -503,9 +619,12 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
     cfg = platform if isinstance(platform, PlatformConfig) else PlatformConfig(code=platform)
     if write and output is not None:
         raise UnsupportedOperation("give either write=True (in place) or an output path, not both")
+    key = _platform_key(signer if signer is not None else (cfg.sign_key or None), reserved_code2)
+    trusted = _trusted(trusted_keys if trusted_keys is not None else (cfg.trusted_keys or None))
     if write and not isinstance(source, (str, os.PathLike)):
         raise UnsupportedOperation("writing in place needs a file path")
     ev: list[EvidenceItem] = []
+    explicit: list[Finding] = []
     with read_evidence(source, password=password, c2pa_mode=C2PA_NOTE, limits=limits) as opened:
         src, handler, evidence = opened.src, opened.handler, opened.evidence
         _c2pa_notes(evidence, ev)
@@ -513,8 +632,9 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
             if f.level in (Level.WARNING, Level.ERROR):
                 ev.append(EvidenceItem("file-note", f.message + (f" ({f.location})" if f.location else "")))
         plan, ai_traces = _decide(evidence.labels, evidence.traces, cfg, declared_ai, ev)
+        _check_security(plan, handler, src, trusted, declared_ai, ev)
         if cfg.detect_explicit == "always" or (cfg.detect_explicit == "auto" and plan.tier is None):
-            found = _explicit_traces(handler, evidence, src, cfg, ev)
+            found = _explicit_traces(handler, evidence, src, cfg, ev, explicit)
             if found and plan.tier is None:
                 plan.tier, plan.created = 3, True
                 plan.relied = "an explicit (perceivable) label found in the content"
@@ -556,6 +676,8 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
                 refused = "the file carries a C2PA manifest; writing in place would break its hard binding"
         if wants and record is not None and refused is None and not handler.can_write:
             refused = f"writing labels into {handler.name.upper()} is not supported yet"
+        if wants and record is not None and refused is None and key is not None:
+            record = _sign_propagation(record, key, handler, src, ev)
         if wants and record is not None and refused is None:
             implicit = ImplicitLabel(record.to_json(), None)
             if write:
@@ -582,4 +704,4 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
     notices = {lang: cfg.notices[lang][plan.tier] for lang in cfg.notices} if plan.tier else {}
     return Review(path=describe_source(source), format=fmt, tier=plan.tier, notice=cfg.notice(plan.tier),
                   notices=notices, evidence=ev, record=record, relied_on=plan.relied, output=out_path,
-                  write_refused=refused if wants else None)
+                  write_refused=refused if wants else None, findings=explicit)

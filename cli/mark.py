@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._batch import batch_options, drive, report_error
+from ._batch import batch_options, drive, is_dir_input, report_error
 from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, decided_codes, dump_json, final_code, guarded, json_option,
                       limits_option, profile_option)
 
@@ -22,8 +22,16 @@ Examples:
   aigclabel mark labelled.jpg -o again.jpg --producer CODE --force-explicit
   aigclabel mark speech.mp3 -o out.mp3 --producer CODE --prompt both --audio-position start --audio-position end
   aigclabel mark report.pdf -o out.pdf --producer CODE --pages all
+  aigclabel mark gen.jpg -o out.jpg --producer CODE --sign-key keys/sm2-key.pem
+  aigclabel mark gen/ -r -o out/ --producer CODE --sign-key keys/sm2-key.pem
   aigclabel mark gen.jpg -o out.jpg --producer CODE --c2pa \\
-      --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem
+      --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem [--security-key keys/sm2-key.pem]
+
+\b
+--sign-key with an SM2 key (aigclabel keys init --sm2 DIR) signs the label: ReservedCode1 gets TC260
+SecurityData (SM3withSM2 over Label/ContentProducer/ProduceID, and a content binding where the format has
+one), checked by 'aigclabel verify'. With --c2pa, --sign-key is the C2PA certificate's key; give the SM2
+key as --security-key to sign both. Needs the [sign] extra.
 """
 
 
@@ -83,7 +91,10 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False), metavar="CHAIN.pem",
               help="C2PA signing certificate chain (signer first, then intermediates).")
 @click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="KEY.pem",
-              help="Private key of the C2PA signing certificate.")
+              help="An SM2 key: sign the label into ReservedCode1 (TC260 SecurityData; [sign] extra). With --c2pa: "
+                   "the private key of the C2PA signing certificate.")
+@click.option("--security-key", type=click.Path(exists=True, dir_okay=False), metavar="SM2.pem",
+              help="The SM2 key that signs ReservedCode1 (what --sign-key means without --c2pa).")
 @click.option("--tsa", metavar="URL", help="RFC 3161 time-stamp authority for the C2PA signature (network request).")
 @click.option("--system", "system", metavar="NAME[/VERSION]",
               help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
@@ -99,7 +110,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
              prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
              video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
              sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
-             tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any, as_json: bool,
+             security_key: str | None, tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any,
+             as_json: bool,
              recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Label INPUT files (or the files in INPUT directories) as AI-generated: the AIGC record + the explicit label."""
     from aigclabel.batch import mark_task
@@ -125,11 +137,12 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     if text is not None and not no_explicit and not prof.wording_ok(text):
         raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
                          f"as profile {prof.id} requires")
-    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key, tsa, system)
-    dirs = tuple(i for i in inputs if os.path.isdir(i))
+    signer = _security_key(c2pa, sign_key, security_key, prof)
+    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key if c2pa else None, tsa, system)
+    dirs = tuple(i for i in inputs if is_dir_input(i))
     to_dir = output is not None and (len(inputs) > 1 or bool(dirs) or output.endswith(("/", os.sep))
-                                     or os.path.isdir(output))
-    if to_dir and not os.path.isdir(output):  # type: ignore[arg-type]  # to_dir implies an output
+                                     or is_dir_input(output))
+    if to_dir and not is_dir_input(output):  # type: ignore[arg-type]  # to_dir implies an output
         click.echo(f"aigclabel: error: {output}: output directory does not exist", err=True)
         sys.exit(EXIT_ERROR)
     if dirs and produce_id:
@@ -144,7 +157,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         explicit=not no_explicit, force_explicit=force_explicit, overwrite=force, in_place=in_place,
         durable=durable, text=text, position=position,
         font=font, pages=pages, password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
-        explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options, limits=limits)
+        explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options, limits=limits,
+        signer=signer)
     results: list[dict[str, Any]] = []
     codes = decided_codes()
 
@@ -174,11 +188,29 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
     sys.exit(final_code(codes))
 
 
+def _security_key(c2pa: bool, sign_key: str | None, security_key: str | None, prof: Any) -> str | None:
+    """The SM2 key path for ReservedCode1, loaded once here so a bad key or a missing extra stops the run
+    before any file (exit 2 / 3); the workers get the path (a key object does not cross processes)."""
+    path = security_key or (None if c2pa else sign_key)
+    if path is None:
+        return None
+    from aigclabel.errors import OptionError
+    from aigclabel.marking import load_signer
+
+    try:
+        load_signer(path, prof)
+    except OptionError as exc:
+        hint = "" if c2pa or security_key else " (a C2PA key? add --c2pa and --sign-cert)"
+        raise click.BadParameter(f"{exc}{hint}", param_hint="--security-key" if security_key else "--sign-key") \
+            from None
+    return os.path.abspath(path)
+
+
 def _c2pa_options(c2pa: bool, sign_cert: str | None, sign_key: str | None, tsa: str | None,
                   system: str | None) -> Any:
     """The C2PA signing options, checked before any file (unusable credentials: exit 2)."""
-    if (sign_cert or sign_key or tsa or system) and not c2pa:
-        raise click.UsageError("--sign-cert, --sign-key, --tsa and --system go with --c2pa")
+    if (sign_cert or tsa or system) and not c2pa:
+        raise click.UsageError("--sign-cert, --tsa and --system go with --c2pa")
     if not c2pa:
         return None
     if not (sign_cert and sign_key):

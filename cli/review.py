@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ._common import EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option
-from ._batch import batch_options, drive, report_error
+from ._batch import batch_options, drive, is_dir_input, make_output_dir, report_error
 
 EPILOG = """\b
 Examples:
@@ -59,14 +59,23 @@ malformed records, C2PA in place, format not writable), 2 usage, 3 a file could 
               help="Look for visible/audible labels (OCR, Morse): only when metadata decides nothing (auto, "
                    "default), always, or never (metadata only, fastest).")
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="SM2.pem",
+              help="Sign the platform's fields into ReservedCode2 (TC260 SecurityData; [sign] extra) when writing.")
+@click.option("--trusted-keys", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Trusted keys (provider code -> SM2 public keys): a record signed by a key not listed for its "
+                   "ContentProducer, or with an invalid signature, is not tier 1.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="REPORT.html",
+              help="Also write the review page of these files as one self-contained HTML file (no external "
+                   "request): verdicts, records, findings, OCR boxes, waveforms, notices, C2PA chains.")
 @limits_option
 @json_option
 @batch_options
 @guarded
 def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file: str | None, declared_ai: bool,
                output: str | None, write: bool, force: bool, propagate_id: str | None, reserved_code2: str | None,
-               language: str | None, detect_explicit: str | None, password: str | None, limits: Any, as_json: bool,
-               recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
+               language: str | None, detect_explicit: str | None, password: str | None, sign_key: str | None,
+               trusted_keys: str | None, limits: Any, as_json: bool,
+               recursive: bool, jobs: int, jsonl: bool, skip_done: str | None, html_out: str | None = None) -> None:
     """Review uploads as a platform: decide the tier and notice of each FILE, add the propagation fields."""
     from aigclabel.batch import review_task
     from aigclabel.platform import PlatformConfig, load_platform
@@ -75,7 +84,9 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
         raise click.UsageError("give either -o/--output or --write, not both")
     if as_json and jsonl:
         raise click.UsageError("give either --json or --jsonl, not both")
-    overrides = {"code": platform_code, "language": language, "detect_explicit": detect_explicit}
+    overrides = {"code": platform_code, "language": language, "detect_explicit": detect_explicit,
+                 "sign_key": sign_key and os.path.abspath(sign_key),
+                 "trusted_keys": trusted_keys and os.path.abspath(trusted_keys)}
     if platform_file:
         cfg = load_platform(platform_file, **overrides)
     elif platform_code:
@@ -84,21 +95,21 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
         raise click.UsageError("give --platform-code CODE (or --platform FILE.toml)")
     for warning in cfg.code_warnings():
         click.echo(f"aigclabel: warning: {warning}", err=True)
-    single = len(files) == 1 and not os.path.isdir(files[0])
+    single = len(files) == 1 and not is_dir_input(files[0])
     if (propagate_id or reserved_code2) and not single:
         raise click.UsageError("--propagate-id/--reserved-code2 belong to one piece of content; give one file")
     out_file = out_dir = None
     if output:
-        if single and not (output.endswith(("/", os.sep)) or os.path.isdir(output)):
+        if single and not (output.endswith(("/", os.sep)) or is_dir_input(output)):
             out_file = output
         else:
             out_dir = output
             try:
-                os.makedirs(out_dir, exist_ok=True)
+                make_output_dir(out_dir)
             except OSError as exc:
                 click.echo(f"aigclabel: error: {out_dir}: cannot create output directory ({exc.strerror})", err=True)
                 sys.exit(3)
-    roots = tuple(f for f in files if os.path.isdir(f))
+    roots = tuple(f for f in files if is_dir_input(f))
 
     if single:
         # one file: the library call directly, so --propagate-id and --reserved-code2 apply
@@ -115,7 +126,10 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
     results: list[dict[str, Any]] = []
     codes: list[int] = decided_codes()
 
+    reviewed: list[tuple[str, Any]] = []  # (path, error) for --html
+
     def on_outcome(outcome: Any) -> dict[str, Any]:
+        reviewed.append((outcome.path, outcome.error))
         codes.append(outcome.exit_code)
         if outcome.error is not None:
             report_error(outcome)
@@ -133,7 +147,34 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
           label="review", on_outcome=on_outcome, text_to_stdout=not (as_json or jsonl))
     if as_json:
         dump_json(results)
+    if html_out:
+        _write_html(html_out, reviewed, cfg, declared_ai, password, limits)
     sys.exit(final_code(codes))
+
+
+def _write_html(dest: str, reviewed: list[tuple[str, Any]], cfg: Any, declared_ai: bool, password: str | None,
+                limits: Any) -> None:
+    """--html: each file's view (the review page's data model) in one self-contained file."""
+    from aigclabel.errors import AigcLabelError
+    from aigclabel.reviewpage import build_view, render_html
+
+    views, errors = [], []
+    for path, error in reviewed:
+        if error is None:
+            try:
+                views.append(build_view(path, platform=cfg, declared_ai=declared_ai, password=password,
+                                        limits=limits, name=path))
+                continue
+            except AigcLabelError as exc:
+                error = {"message": str(exc)}
+        errors.append({"path": path, "error": str(error.get("message", error) if isinstance(error, dict) else error)})
+    try:
+        with open(dest, "w", encoding="utf-8") as fh:
+            fh.write(render_html(views, errors))
+    except OSError as exc:
+        click.echo(f"aigclabel: error: {dest}: cannot write the HTML report ({exc.strerror})", err=True)
+        sys.exit(3)
+    click.echo(f"aigclabel: review page of {len(views)} file(s) written to {dest}", err=True)
 
 
 _TIER_COLOUR = {1: "red", 2: "yellow", 3: "magenta"}

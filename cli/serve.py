@@ -79,12 +79,15 @@ def parse_size(text: str) -> int:
               help="Time allowed to receive a request body (408 beyond it) [default: --timeout].")
 @click.option("--header-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               metavar="SECONDS", help="Time allowed for a new connection to send its request headers.")
+@click.option("--trusted-keys", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Trusted keys (provider code -> SM2 public keys) every review and verify checks SecurityData "
+                   "signers against: a label signed by a key not listed for its producer is an error / not tier 1.")
 @click.option("-q", "--quiet", is_flag=True, help="No request log (errors are still reported).")
 @guarded
 def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, platform_file: str | None,
               detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None,
               limits_spec: str | None, jobs: int | None, max_queue: int, worker_memory: str, max_connections: int,
-              body_timeout: float | None, header_timeout: float, quiet: bool) -> None:
+              body_timeout: float | None, header_timeout: float, trusted_keys: str | None, quiet: bool) -> None:
     """Serve review and verify over HTTP.
 
     Each upload is read in a worker process under the resource budget (--limits) and a memory cap
@@ -112,13 +115,22 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
     elif platform_code:
         options: dict[str, Any] = {"detect_explicit": detect_explicit} if detect_explicit else {}
         platform = PlatformConfig(code=platform_code, **options)
+    if trusted_keys:
+        from aigclabel.errors import OptionError
+        from aigclabel.security import load_trusted_keys
+
+        try:
+            load_trusted_keys(trusted_keys)  # a bad file stops the server before it listens
+        except OptionError as exc:
+            raise click.BadParameter(str(exc), param_hint="--trusted-keys") from None
+        trusted_keys = os.path.abspath(trusted_keys)
     memory = parse_size(worker_memory)
     extra: dict[str, Any] = {"max_concurrency": jobs} if jobs else {}
     cfg = ServiceConfig(platform=platform, max_upload_bytes=parse_size(max_upload),
                         upload_timeout_s=body_timeout or timeout, timeout_s=timeout,
                         tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None, limits=limits, max_queue=max_queue,
                         worker_memory_bytes=memory or None, header_timeout_s=header_timeout,
-                        access_log=not quiet, **extra)
+                        access_log=not quiet, trusted_keys=trusted_keys, **extra)
     # Every worker process builds its app from the environment (uvicorn imports the factory by name).
     os.environ[ENV_CONFIG] = cfg.to_json()
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it: let that end the process the

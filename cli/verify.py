@@ -19,6 +19,7 @@ Examples:
   aigclabel verify photo.jpg --profile my-profile.toml
   aigclabel verify out/*.png --format sarif > aigclabel.sarif
   aigclabel verify signed.jpg --profile c2pa --trust-anchors devkeys/ca.pem
+  aigclabel verify labelled.jpg --trusted-keys providers.toml     # SecurityData signers pinned to producers
   aigclabel verify uploads/ -r --jobs 4 --jsonl > verify.jsonl
   aigclabel verify uploads/ -r --jobs 4 --jsonl --skip-done verify.jsonl >> verify.jsonl   # resume
 
@@ -30,6 +31,21 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 
 
 # ------------------------------------------------------------------------------ verify
+
+
+def trusted_profile(prof: Any, trusted_keys: str) -> Any:
+    """*prof* with the SecurityData rule pinned to *trusted_keys*, the file checked now (a bad one: exit 2).
+
+    The keys ride in the profile because that is what every batch task already receives."""
+    from aigclabel.errors import OptionError
+    from aigclabel.security import load_trusted_keys
+    from aigclabel.verifier import with_trusted_keys
+
+    try:
+        load_trusted_keys(trusted_keys)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trusted-keys") from None
+    return with_trusted_keys(prof, trusted_keys)
 
 
 @click.command("verify", epilog=EPILOG + "\n\n" + EXIT_CODES_HELP)
@@ -45,6 +61,9 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
 @click.option("--trust-anchors", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="PEM file of CA certificates trusted as C2PA signers (e.g. keys init's ca.pem).")
+@click.option("--trusted-keys", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="Trusted keys (provider code -> SM2 public keys, TOML/JSON; keys init --sm2 writes one): a "
+                   "ReservedCode1/2 signature by a key not listed for the producer it names is an error.")
 @click.option("--allow-network", is_flag=True,
               help="Let C2PA validation fetch remote manifests and OCSP status (off by default).")
 @limits_option
@@ -52,7 +71,8 @@ no "error" are skipped, files that failed are tried again. The summary goes to s
 @batch_options
 @guarded
 def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, verbose: bool, fmt: str | None,
-               password: str | None, trust_anchors: str | None, allow_network: bool, limits: Any, as_json: bool,
+               password: str | None, trust_anchors: str | None, trusted_keys: str | None, allow_network: bool,
+               limits: Any, as_json: bool,
                recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Check that each FILE (or each file in DIR) carries the labels the profile requires."""
     from aigclabel.batch import verify_task
@@ -75,7 +95,10 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, ve
         except SigningError as exc:
             raise click.BadParameter(str(exc), param_hint="--trust-anchors") from None
         c2pa_options = ReadOptions(trust_anchors=anchors, allow_network=allow_network)
-    task = functools.partial(verify_task, profile=profile, scope=scope, password=password, limits=limits,
+    task_profile: Any = profile
+    if trusted_keys:
+        task_profile = trusted_profile(prof, trusted_keys)
+    task = functools.partial(verify_task, profile=task_profile, scope=scope, password=password, limits=limits,
                              c2pa=c2pa_options)
     out: list[dict[str, Any]] = []
     reports: list[Any] = []

@@ -20,8 +20,6 @@ trusted-keys file (:mod:`aigclabel.security.trust`); a caller may also pass one 
 from __future__ import annotations
 
 import json
-import os
-from functools import lru_cache
 from typing import Any, Iterator
 
 from ..errors import AigcLabelError
@@ -38,21 +36,10 @@ OPTIONS: dict[str, Any] = {
 DESCRIPTION = "SecurityData in ReservedCode1/2 verifies (SM2 signature, content binding, trusted key)"
 
 
-@lru_cache(maxsize=8)
-def _trusted(path: str, mtime: float) -> Any:
-    from ..security import load_trusted_keys
-
-    return load_trusted_keys(path)
-
-
 def _trusted_keys(ctx: Any, options: dict[str, Any]) -> Any:
-    given = (ctx.extra or {}).get("trusted_keys") or options.get("trusted_keys") or ""
-    if not isinstance(given, (str, os.PathLike)):
-        return given  # already loaded
-    if not given:
-        return None
-    path = os.fspath(given)
-    return _trusted(path, os.stat(path).st_mtime)
+    from ..security import trusted_keys_from
+
+    return trusted_keys_from((ctx.extra or {}).get("trusted_keys") or options.get("trusted_keys") or None)
 
 
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:

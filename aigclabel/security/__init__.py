@@ -3,7 +3,9 @@
 * :func:`sign_fields` - the SecurityData value for a record, signed with an SM2 key (:func:`load_signing_key`),
   with a content binding from :func:`aigclabel.formats.binding.binding_digest`;
 * :func:`verify_field` - absent · opaque · valid · invalid · unverifiable, with the binding and trust results;
-* :func:`load_trusted_keys` - provider code -> public keys (see :mod:`aigclabel.security.trust`).
+* :func:`load_trusted_keys` - provider code -> public keys (see :mod:`aigclabel.security.trust`);
+* :func:`check_record` - both fields of one record at once, the binding recomputed from the open file
+  (what ``inspect`` and ``review`` show).
 
 Vendor forms (guide, MiniMax, StepFun) are TOML files in ``vendors/``.  SM2/SM3 come from the ``sign`` extra
 (:mod:`aigclabel.security.crypto` says why that library).
@@ -12,17 +14,23 @@ Vendor forms (guide, MiniMax, StepFun) are TOML files in ``vendors/``.  SM2/SM3 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
 from .core import ROLE_FIELD, ROLES, SecurityResult, Status, label_message, sign_fields, verify_field
 from .crypto import PrivateKey, PublicKey, available
 from .model import SecurityData, parse_security_data, vendor_forms
-from .trust import TrustedKeys, load_trusted_keys
+from .trust import TrustedKeys, load_trusted_keys, trusted_keys_from
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._io import CountingReader
+    from ..formats.base import FormatHandler
 
 __all__ = ["Status", "SecurityResult", "SecurityData", "TrustedKeys", "PrivateKey", "PublicKey", "ROLES",
            "ROLE_FIELD", "available", "label_message", "sign_fields", "verify_field", "parse_security_data",
-           "vendor_forms", "load_trusted_keys", "load_signing_key"]
+           "vendor_forms", "load_trusted_keys", "load_signing_key", "trusted_keys_from", "check_record"]
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> PrivateKey:
@@ -35,3 +43,20 @@ def load_signing_key(path: str | os.PathLike[str]) -> PrivateKey:
     except OSError as exc:
         raise OptionError(f"{p}: cannot read the signing key ({exc.strerror})") from None
     return load_private_pem(data, str(p))
+
+
+def check_record(fields: Mapping[str, Any], handler: FormatHandler | None = None, src: CountingReader | None = None,
+                 trusted: TrustedKeys | None = None) -> list[SecurityResult]:
+    """The :func:`verify_field` results of ``ReservedCode1`` and ``ReservedCode2`` of one record's *fields*;
+    with *handler* and *src* (the open file) content bindings are recomputed, else reported unchecked."""
+    import json
+
+    from ..formats.binding import checker
+
+    content = checker(handler, src)
+    out = []
+    for name in ("ReservedCode1", "ReservedCode2"):
+        raw = fields.get(name) or ""
+        value = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        out.append(verify_field(value, fields, field=name, content=content, trusted=trusted))
+    return out

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import OptionError
@@ -31,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TrustedKeys", "load_trusted_keys"]
+__all__ = ["TrustedKeys", "load_trusted_keys", "trusted_keys_from"]
 
 
 @dataclass
@@ -83,6 +84,28 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> TrustedKeys:
         if entry.get("name"):
             out.names[str(code)] = str(entry["name"])
     return out
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime_ns: int, size: int) -> TrustedKeys:
+    return load_trusted_keys(path)
+
+
+def trusted_keys_from(given: str | os.PathLike[str] | TrustedKeys | None) -> TrustedKeys | None:
+    """*given* loaded: a path is read once per version of the file (cached by mtime and size, so a service
+    worker does not re-parse it for every request, yet sees an update), a loaded value passes through."""
+    if given is None or isinstance(given, TrustedKeys):
+        return given
+    if not isinstance(given, (str, os.PathLike)):
+        raise OptionError(f"trusted keys must be a file path or TrustedKeys, not {type(given).__name__}")
+    path = os.fspath(given)
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read the trusted keys ({exc.strerror})") from None
+    return _cached(os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
 
 def _from_pem(pem: str, where: str) -> PublicKey:

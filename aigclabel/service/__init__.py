@@ -51,6 +51,7 @@ class ServiceConfig:
       arrived within this (:mod:`.protocol`).
     * ``access_log``: one line per request on stderr (method, path, status, ms, bytes; :mod:`.access`);
       ``aigclabel serve`` turns it on unless ``--quiet``.
+    * ``trusted_keys``: a trusted-keys file applied to every request (``aigclabel serve --trusted-keys``).
     """
 
     platform: PlatformConfig | None = None
@@ -66,6 +67,8 @@ class ServiceConfig:
     recycle_rss_bytes: int | None = 768 << 20
     header_timeout_s: float = 10.0
     access_log: bool = False
+    #: a trusted-keys file (provider code -> SM2 keys) every review and verify checks SecurityData against
+    trusted_keys: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -251,7 +251,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             result = await run_job("review", {
                 "path": upload.path, "platform": platform, "declared_ai": declared, "output": out,
                 "propagate_id": opts.get("propagate_id") or None, "reserved_code2": opts.get("reserved_code2"),
-                "password": opts.get("password")}, request, replace)
+                "password": opts.get("password"), "trusted_keys": cfg.trusted_keys}, request, replace)
             body = _scrub(result["body"], replace)
             body["path"] = upload.name
             if not return_file:
@@ -286,7 +286,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                 raise HttpError(400, "bad-request", f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
             replace = {upload.path: upload.name}
             result = await run_job("verify", {"path": upload.path, "profile": profile, "scope": scope,
-                                              "password": opts.get("password")}, request, replace)
+                                              "password": opts.get("password"),
+                                              "trusted_keys": cfg.trusted_keys}, request, replace)
             body = _scrub(result["body"], replace)
             body["path"] = upload.name
             return JSONResponse(body)
@@ -307,6 +308,9 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                           openapi_extra={**_UPLOAD_BODY, "parameters": [
                               _query("profile", "profile id (GET /v1/profiles)"),
                               _query("scope", "implicit, explicit or all")]})
+    from .page import add_page_routes  # the review page at / and POST /v1/inspect
+
+    add_page_routes(app, cfg, run_job)
     return app
 
 

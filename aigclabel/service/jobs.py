@@ -16,16 +16,27 @@ __all__ = ["JOBS", "warm", "status_for", "error_payload"]
 
 
 def review_job(path: str, platform: PlatformConfig, declared_ai: bool, output: str | None,
-               propagate_id: str | None, reserved_code2: str | None, password: str | None) -> dict[str, Any]:
+               propagate_id: str | None, reserved_code2: str | None, password: str | None,
+               trusted_keys: str | None = None) -> dict[str, Any]:
     result = review(path, platform=platform, declared_ai=declared_ai, output=output, propagate_id=propagate_id,
-                    reserved_code2=reserved_code2, password=password)
+                    reserved_code2=reserved_code2, password=password, trusted_keys=trusted_keys)
     return {"body": result.to_dict(), "output": result.output, "tier": result.tier, "format": result.format,
             "record": result.record.to_json() if result.record is not None else "", "notice": result.notice or "",
             "c2pa_broken": any(e.kind == "c2pa-hard-binding" for e in result.evidence)}
 
 
-def verify_job(path: str, profile: str, scope: str, password: str | None) -> dict[str, Any]:
-    return {"body": verify(path, profile=profile, scope=scope, password=password).to_dict()}
+def verify_job(path: str, profile: str, scope: str, password: str | None,
+               trusted_keys: str | None = None) -> dict[str, Any]:
+    # the trusted keys are read once per worker (cached by the file's mtime), not per request
+    return {"body": verify(path, profile=profile, scope=scope, password=password,
+                           trusted_keys=trusted_keys).to_dict()}
+
+
+def inspect_job(path: str, name: str, platform: PlatformConfig, declared_ai: bool,
+                password: str | None) -> dict[str, Any]:
+    from ..reviewpage import build_view
+
+    return {"body": build_view(path, platform=platform, declared_ai=declared_ai, password=password, name=name)}
 
 
 def ping_job() -> dict[str, Any]:
@@ -83,4 +94,5 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
             "message": f"internal error ({type(exc).__name__}) while reading the file; please report it"}
 
 
-JOBS: dict[str, Callable[..., dict[str, Any]]] = {"review": review_job, "verify": verify_job, "ping": ping_job}
+JOBS: dict[str, Callable[..., dict[str, Any]]] = {"review": review_job, "verify": verify_job, "inspect": inspect_job,
+                                                  "ping": ping_job}
