@@ -74,5 +74,35 @@ def demo(out_dir: str | None) -> None:
     click.echo("\n'explicit label' is what marking drew or inserted (visible text, audible prompt, PDF stamp). "
                "'after: all' is\ninconclusive where a label could not be checked (e.g. OCR not installed): "
                "a check that cannot run is\nreported as not checked, never as a pass.")
-    click.echo(f"Try: aigclabel verify {os.path.join(out_dir, samples[0].name) if samples else ''}")
+    failures += _rendition_demo(Path(out_dir))
+    click.echo(f"\nTry: aigclabel verify {os.path.join(out_dir, samples[0].name) if samples else ''}")
     sys.exit(1 if failures else 0)
+
+
+def _rendition_demo(out_dir: Path) -> int:
+    """A platform's thumbnail of the marked photo: what the resize lost (diff), the label carried back (carry),
+    and marking the photo again (no second label).  Returns 1 when a step did not do what it says."""
+    from PIL import Image
+
+    from aigclabel.carrying import carry
+    from aigclabel.diffing import diff
+    from aigclabel.marking import mark_file
+
+    photo = out_dir / "photo.jpg"
+    if not photo.exists():
+        return 0
+    click.echo("\nA platform's rendition of the marked photo (Pillow resize to WebP, as most pipelines do):")
+    thumb, carried = out_dir / "photo-thumb.webp", out_dir / "photo-thumb-labelled.webp"
+    with Image.open(photo) as im:
+        im.convert("RGB").resize((im.width // 4, im.height // 4)).save(thumb, "WEBP", quality=80)
+    before = diff(photo, thumb)
+    lost = ", ".join(sorted({f.rule for f in before.lost})) or "nothing"
+    click.echo(f"  aigclabel diff photo.jpg photo-thumb.webp          -> lost: {lost}")
+    carry(photo, thumb, carried, overwrite=True)
+    after = diff(photo, carried)
+    kept = "nothing lost" if not after.lost else ", ".join(sorted({f.rule for f in after.lost}))
+    click.echo(f"  aigclabel carry photo.jpg photo-thumb.webp -o ... -> {kept}")
+    again = mark_file(photo, out_dir / "photo-again.jpg", producer=DEMO_PRODUCER, overwrite=True)
+    click.echo(f"  aigclabel mark photo.jpg (already marked)         -> explicit label {again.explicit}, "
+               "not drawn twice")
+    return 0 if before.lost and not after.lost and again.explicit == "present" else 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import aigclabel
 from aigclabel.cli.main import cli
 
 PRODUCER = "001191110102MACQD9K64010000"
@@ -212,6 +212,11 @@ def test_demo(runner: CliRunner, tmp_path: Path) -> None:
     assert "photo.jpg" in res.output and "misnamed.jpg" in res.output
     marked = sorted(p.name for p in tmp_path.iterdir())
     assert "photo.jpg" in marked and "render.png" in marked
+    # the rendition part: a thumbnail loses the record, carry brings it back, re-marking adds no second label
+    assert "lost: diff.iptc-lost, diff.record-removed" in res.output and "-> nothing lost" in res.output
+    assert "explicit label present" in res.output
+    thumb = aigclabel.verify(tmp_path / "photo-thumb-labelled.webp", scope="implicit")
+    assert thumb.verdict.value == "compliant"
 
 
 def test_help_has_examples(runner: CliRunner) -> None:
@@ -230,7 +235,7 @@ def _aigclabel() -> list[str]:
 
 
 def test_installed_command_runs_from_any_directory(tmp_path: Path) -> None:
-    src = make_jpeg(tmp_path / "in.jpg")
+    make_jpeg(tmp_path / "in.jpg")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = lambda *a: subprocess.run([*_aigclabel(), *a], cwd=tmp_path, env=env,  # noqa: E731
                                     capture_output=True, text=True, timeout=60)
