@@ -112,6 +112,9 @@ class Finding:
     #: True when the requirement is mandatory in the profile: a NOT_CHECKED required finding
     #: makes the verdict inconclusive
     required: bool = True
+    #: structured evidence for viewers (e.g. OCR boxes in pixels, prompt segments in seconds); not in
+    #: :meth:`to_dict`, whose shape reports and SARIF keep -- :mod:`aigclabel.reviewpage` shows it
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -85,6 +85,12 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                       expected=_EXPECTED)
         return
     searched = _searched(det)
+    # the prompts and windows in seconds, for viewers (the review page marks them on a waveform)
+    data = {"duration_s": det.duration_s, "windows": [list(w) for w in det.windows],
+            "segments": [{"kind": "rhythm", "start_s": round(h.start_s, 3), "end_s": round(h.end_s, 3)}
+                         for h in det.rhythm]
+            + [{"kind": "voice", "start_s": round(v.start_s, 3), "end_s": None} for v in det.voice]
+            + [{"kind": "speech", "start_s": round(a, 3), "end_s": round(b, 3)} for _w, a, b in det.speech]}
     if det.rhythm or det.voice:
         parts = [h.describe() for h in det.rhythm]
         parts += [f"voice prompt '人工智能生成' (aigclabel's shipped clip) found at {v.start_s:.2f} s "
@@ -97,7 +103,7 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
              f"{' '.join(f'{u:.2f}' for u in h.units)}" for h in det.rhythm]
             + [f"voice clip at {v.start_s:.2f} s, score {v.score:.2f}" for v in det.voice])
         yield Finding(ID, Level.PASS, "; ".join(parts) + f" (searched {searched})", location=location,
-                      expected=_EXPECTED, actual=actual)
+                      expected=_EXPECTED, actual=actual, data=data)
         return
     if det.speech and options.get("speech_without_asr", "not-checked") != "error":
         where = ", ".join(f"{a:.1f}-{b:.1f} s" for _w, a, b in det.speech[:4])
@@ -105,11 +111,11 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                       f"no rhythm prompt and none of aigclabel's voice clips found (searched {searched}); speech-like "
                       f"audio at {where} may be a voice prompt of other wording: checking its words needs speech "
                       "recognition, which is not available (not checked)",
-                      expected=_EXPECTED, actual="speech-like audio, words not recognised")
+                      expected=_EXPECTED, actual="speech-like audio, words not recognised", data=data)
         return
     yield Finding(ID, Level.ERROR, f"no audible label found at the start, end or middle (searched {searched}; "
                   "no rhythm prompt ·− ·· and no voice prompt)",
-                  expected=_EXPECTED, actual="no prompt found")
+                  expected=_EXPECTED, actual="no prompt found", data=data)
 
 
 def summary(finding: Finding) -> str:

@@ -347,7 +347,22 @@ def assess(decoded: Decoded, profile: Profile, options: dict[str, Any], *, bands
         seen.extend(ocr.read_text(ocr.scaled_view(decoded.image, rel), min_confidence=min_conf))
         candidates = judge(seen)
         searched = "the corner and edge bands, then the whole image" if bands else "the whole image"
-    yield _finding(candidates, decoded, profile, options, searched)
+    finding = _finding(candidates, decoded, profile, options, searched)
+    finding.data = _boxes_data(candidates, decoded, options)
+    yield finding
+
+
+def _boxes_data(candidates: list[Candidate], decoded: Decoded, options: dict[str, Any]) -> dict[str, Any]:
+    """Every text line judged, in original pixels, and the area the label must be in (for viewers)."""
+    W, H = decoded.width, decoded.height
+    short = min(W, H)
+    return {"width": W, "height": H, "edge_margin_px": round(float(options["edge_margin_ratio"]) * short, 1),
+            "require_edge": bool(options["require_edge"]),
+            "required_height_px": round(required_height_px(W, H, options), 1),
+            "boxes": [{"text": c.text, "box": list(c.box), "ink_height_px": round(c.ink_height, 1),
+                       "height_pct": round(c.height_ratio * 100, 2), "position": c.position,
+                       "confidence": round(c.confidence, 3), "label": c.label_like,
+                       "qualifies": _qualifies(c, options)} for c in candidates]}
 
 
 def _normalise(text: str) -> str:

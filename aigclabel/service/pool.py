@@ -315,6 +315,9 @@ class WorkerPool:
                     worker.proc.join(5)
                     raise WorkerStopped(worker.proc.exitcode) from None
                 await anyio.wait_readable(worker.conn.fileno())
+            # uvloop leaves the pipe non-blocking after waiting on it: a result larger than the pipe's buffer
+            # (a review page's preview) would then fail half-read, so read it blocking (the worker sends it whole)
+            os.set_blocking(worker.conn.fileno(), True)
             try:
                 status, payload = worker.conn.recv()
             except (EOFError, OSError):
