@@ -770,7 +770,8 @@ def signal_traces(manifest: ManifestInfo) -> list[Trace]:
 def _collect(evidence: Evidence, src: CountingReader, profile: Profile | None,
              options: ReadOptions | None) -> dict[str, Any]:
     if not available():
-        return {"status": "not-installed", "message": f"C2PA manifests were not read: install {INSTALL_HINT}"}
+        return {"status": "not-installed",
+                "message": f"C2PA manifests were not read: install the C2PA extra: {INSTALL_HINT}"}
     sdk = _sdk()
     mime = mime_for(evidence.format, evidence.info)
     if not _supported(mime, signing=False):

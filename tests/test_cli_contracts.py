@@ -208,3 +208,16 @@ def test_install_hints_read_as_one_instruction() -> None:
     assert missing == "install the OCR extra: pip install 'aigclabel[ocr]'"
     glib = ocr.unavailable_hint(ImportError("libgthread-2.0.so.0: cannot open shared object file"))
     assert "apt-get install libglib2.0-0" in glib
+
+
+def test_no_hint_reads_install_pip_install() -> None:
+    # the hints are "pip install 'aigclabel[x]'" commands: a message must not put "install" in front of one
+    import re
+
+    root = Path(__file__).parent.parent / "aigclabel"
+    bad = []
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        bad += [f"{path.name}: {m.group(0)}" for m in re.finditer(r"install \{[A-Za-z_.]*INSTALL_HINT\}", text)]
+        bad += [f"{path.name}: install pip install" for _ in re.finditer(r"install pip install", text)]
+    assert bad == []
