@@ -234,6 +234,8 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                 implicit = ImplicitLabel(_record_text(record, prof), implicit.digital_source_type)
                 notes.append(f"kept the file's existing ProduceID {kept!r} (give produce_id / --produce-id to "
                              "replace it)")
+        notes += handler.write_notes(src)
+        src.seek(0)
         notes += _usage_notes(handler, destination, explicit, {"pages": pages, "prompt": prompt,
                                                                 "audio_positions": audio_positions,
                                                                 "position": position})

@@ -716,3 +716,14 @@ def test_html_fragment_gets_the_record_without_a_stray_head() -> None:
     # a document that has <html> but no <head> still gets one (it clearly wants a head)
     doc = aigclabel.mark_text("<!doctype html><html><body><p>x</p></body></html>\n", fmt="html", producer=PRODUCER)
     assert "<head>" in doc and doc.index("<head>") < doc.index('<meta name="AIGC"') < doc.index("<body>")
+
+
+def test_marking_an_html_fragment_says_where_the_record_went(tmp_path: Path) -> None:
+    src = tmp_path / "fragment.html"
+    src.write_text("<p>generated answer</p>\n", encoding="utf-8")
+    result = aigclabel.mark_file(src, tmp_path / "out.html", producer=PRODUCER)
+    assert any("HTML fragment" in n and "first line" in n for n in result.notes), result.notes
+    full = tmp_path / "doc.html"
+    full.write_text("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>\n")
+    assert not any("fragment" in n for n in aigclabel.mark_file(full, tmp_path / "doc-out.html",
+                                                                producer=PRODUCER).notes)

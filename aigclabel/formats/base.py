@@ -92,6 +92,11 @@ class FormatHandler(ABC):
         """Copy *src* to *dst* with *label* as the file's one implicit record."""
         raise UnsupportedOperation(f"writing the implicit label into {self.name.upper()} is not supported yet")
 
+    def write_notes(self, src: CountingReader) -> list[str]:
+        """What writing the record into *src* will do that the caller should be told (where it goes when that
+        is not the obvious place); marking adds these to its result's notes."""
+        return []
+
     # -- structured access for the explicit step and the rules ---------------------------------
     # The handler is the only door to a file's structure: markers (explicit/) and checks (rules/)
     # ask for these instead of walking container bytes themselves, under the same resource limits

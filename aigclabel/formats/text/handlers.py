@@ -112,5 +112,14 @@ class HtmlHandler(_TextBase):
             return 0
         return 80 if _HTML_START.match(text.lstrip()) else 10
 
+    def write_notes(self, src: CountingReader) -> list[str]:
+        from .htmlscan import is_fragment
+
+        _, doc = self._decode(src)
+        if not is_fragment(doc.text):
+            return []
+        return ["HTML fragment (no doctype, <html> or <head>): the record went in as a <meta name=\"AIGC\"> on its "
+                "first line, without adding a <head> (a document parse puts it in the implied head)"]
+
 
 HANDLERS: dict[str, type[_TextBase]] = {"txt": TextHandler, "markdown": MarkdownHandler, "html": HtmlHandler}
