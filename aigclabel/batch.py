@@ -8,6 +8,11 @@
   ``error``, never the end of the run; a file that kills its worker process (a crash in a native
   library) is retried alone in a fresh pool and, if it kills that one too, reported as
   ``worker-crashed``.
+* With *scheduler* the same chunks go to a Dask cluster instead (:mod:`aigclabel.cluster`).
+* *file_timeout* / *file_memory* bound each file: it runs in a sandbox process (one per worker,
+  kept between files) with an address-space cap, and one that runs too long is killed and
+  reported as ``timeout`` (too much memory: ``memory``) while the rest carry on.
+* Inputs may be URLs (``s3://bucket/prefix/``): :mod:`aigclabel.storage` lists and reads them.
 * :class:`Summary` counts verdicts and error kinds.
 * :func:`load_done` reads a JSON Lines log of an earlier run, for resuming: paths whose line has no
   ``error`` are done.
@@ -21,8 +26,15 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import pickle
+import resource
+import select
 import signal
 import stat
+import struct
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,6 +42,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from . import storage
 from .errors import SourceError
 from .limits import Limits
 from .report import EXIT_POLICY, error_dict
@@ -68,6 +81,9 @@ def discover(inputs: Iterable[str | os.PathLike], *, recursive: bool = False,
     """
     for item in inputs:
         path = os.fspath(item)
+        if storage.is_url(path):
+            yield from _discover_url(path, recursive, include_hidden)
+            continue
         try:
             is_dir = stat.S_ISDIR(os.stat(path).st_mode)
         except OSError:
@@ -82,6 +98,23 @@ def discover(inputs: Iterable[str | os.PathLike], *, recursive: bool = False,
         if not found:
             where = "in its tree" if recursive else "at its top level (add --recursive to walk subdirectories)"
             yield BadPath(path, error_dict(SourceError(f"{path}: is a directory with no files {where}")))
+
+
+def _discover_url(url: str, recursive: bool, include_hidden: bool) -> Iterator[str | BadPath]:
+    try:
+        if not storage.is_dir(url):
+            yield url
+            return
+        found = False
+        for entry in storage.list_files(url, recursive=recursive, include_hidden=include_hidden):
+            found = True
+            yield entry
+    except SourceError as exc:
+        yield BadPath(url, error_dict(exc))
+        return
+    if not found:
+        where = "in its tree" if recursive else "at its top level (add --recursive to walk subdirectories)"
+        yield BadPath(url, error_dict(SourceError(f"{url}: is a prefix with no objects {where}")))
 
 
 def _walk(top: str, recursive: bool, include_hidden: bool) -> Iterator[str | BadPath]:
@@ -140,12 +173,160 @@ def _call(task: Callable[[str], Any], index: int, path: str) -> Outcome:
     t0 = time.perf_counter()
     try:
         value = task(path)
+    except MemoryError as exc:  # an allocation refused under --file-memory (or by the system)
+        error = {"kind": "memory", "type": "MemoryError",
+                 "message": f"{path}: out of memory while processing this file ({exc or 'allocation refused'})"}
+        return Outcome(index, path, error=error, seconds=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
         return Outcome(index, path, error=error_dict(exc), seconds=time.perf_counter() - t0)
     return Outcome(index, path, value=value, seconds=time.perf_counter() - t0)
 
 
+@dataclass(frozen=True)
+class FileLimits:
+    """Per-file bounds of a batch: wall-clock seconds and bytes of address space (``None``: unbounded)."""
+
+    timeout: float | None = None
+    memory: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.timeout is not None or self.memory is not None
+
+
+# ------------------------------------------------------------------------------------------ sandbox
+#
+# A file under --file-timeout/--file-memory runs in a sandbox: a child interpreter started with
+# subprocess (Dask workers are daemonic processes, which multiprocessing forbids to have children),
+# fed one path at a time over a pipe. A file that overruns is cut off by killing the sandbox (a
+# decoder stuck in C never returns to Python, so no signal handler could stop it); the next file gets a
+# fresh one. The memory cap is RLIMIT_AS set, before each file, to the sandbox's size plus the cap: an
+# allocation past it fails with MemoryError.
+
+_FRAME = struct.Struct(">Q")
+
+
+def _send(fh: Any, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    fh.write(_FRAME.pack(len(data)) + data)
+    fh.flush()
+
+
+def _recv(fh: Any) -> Any:
+    head = fh.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        raise EOFError
+    (size,) = _FRAME.unpack(head)
+    data = fh.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm", "rb") as fh:
+        return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _sandbox_main() -> None:
+    """The sandbox's loop: receive (task, memory cap), then (index, path) pairs; answer with outcomes."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a library that prints must not corrupt the result stream
+    inp = sys.stdin.buffer
+    task, memory = _recv(inp)
+    _send(out, None)  # loaded (imports done): the parent's clock for the first file starts now
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    while True:
+        try:
+            index, path = _recv(inp)
+        except EOFError:
+            return
+        if memory is not None:
+            cap = _address_space() + memory
+            resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+        try:
+            outcome = _call(task, index, path)
+        finally:
+            if memory is not None:
+                resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+        error = outcome.error
+        if memory is not None and error is not None and error.get("message", "").endswith("[max_allocation]"):
+            # a decoder's MemoryError, which the handler words as a limit: here it is the --file-memory cap
+            outcome.error = {**error, "kind": "memory", "message": error["message"] + " (--file-memory)"}
+        try:
+            _send(out, outcome)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            _send(out, Outcome(index, path, error=error_dict(exc), seconds=outcome.seconds))
+
+
+class _Sandbox:
+    def __init__(self, task: Callable[[str], Any], limits: FileLimits) -> None:
+        self.task, self.limits = task, limits
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", "from aigclabel.batch import _sandbox_main; _sandbox_main()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        _send(proc.stdin, (self.task, self.limits.memory))
+        _recv(proc.stdout)
+        return proc
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self.proc = None
+
+    def call(self, index: int, path: str) -> Outcome:
+        if self.proc is None:
+            self.proc = self._start()
+        proc = self.proc
+        assert proc.stdout is not None
+        t0 = time.perf_counter()
+        try:
+            _send(proc.stdin, (index, path))
+            timeout = self.limits.timeout
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
+            if not ready:
+                self.stop()
+                return Outcome(index, path, seconds=time.perf_counter() - t0, error={
+                    "kind": "timeout", "type": "FileTimeout",
+                    "message": f"{path}: still running after {timeout:g} s (--file-timeout); stopped"})
+            outcome: Outcome = _recv(proc.stdout)
+            return outcome
+        except (EOFError, OSError):
+            self.stop()
+            return Outcome(index, path, seconds=time.perf_counter() - t0, error={
+                "kind": "worker-crashed", "type": "SandboxDied",
+                "message": f"{path}: the sandbox process died while processing this file "
+                           "(a crash in a decoder or native library, or out of memory)"})
+
+
+_sandboxes = threading.local()  # Dask runs tasks in threads: one sandbox per thread
+
+
+def _limited_call(task: Callable[[str], Any], limits: FileLimits, index: int, path: str) -> Outcome:
+    box: _Sandbox | None = getattr(_sandboxes, "box", None)
+    if box is None or box.task is not task or box.limits != limits:
+        if box is not None:
+            box.stop()
+        box = _sandboxes.box = _Sandbox(task, limits)
+    return box.call(index, path)
+
+
+def process_chunk(task: Callable[[str], Any], chunk: list[tuple[int, str]],
+                  limits: FileLimits | None = None) -> list[Outcome]:
+    """Outcomes of a chunk of (index, path), each file under *limits* when given (pool and Dask workers)."""
+    if limits:
+        return [_limited_call(task, limits, i, p) for i, p in chunk]
+    return [_call(task, i, p) for i, p in chunk]
+
+
 _worker_task: Callable[[str], Any] | None = None
+_worker_limits: FileLimits | None = None
 
 
 class WorkerTerminated(SystemExit):
@@ -156,9 +337,9 @@ def _terminate_worker(signum: int, frame: object) -> None:
     raise WorkerTerminated(128 + signum)
 
 
-def _init_worker(task: Callable[[str], Any]) -> None:
-    global _worker_task
-    _worker_task = task
+def _init_worker(task: Callable[[str], Any], limits: FileLimits | None = None) -> None:
+    global _worker_task, _worker_limits
+    _worker_task, _worker_limits = task, limits
     signal.signal(signal.SIGTERM, _terminate_worker)
 
 
@@ -173,11 +354,12 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
     assert _worker_task is not None
-    return [_call(_worker_task, i, p) for i, p in chunk]
+    return process_chunk(_worker_task, chunk, _worker_limits)
 
 
 def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int = 1, ordered: bool = True,
-        chunk_size: int = 4, start_method: str | None = None) -> Iterator[Outcome]:
+        chunk_size: int = 4, start_method: str | None = None, scheduler: str | None = None,
+        file_limits: FileLimits | None = None) -> Iterator[Outcome]:
     """Apply *task* to each path of *items*; yield one :class:`Outcome` per item.
 
     With ``jobs > 1`` the task runs in that many worker processes (it must be picklable: a module
@@ -185,15 +367,21 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
     then in chunks grown to take about 50 ms each (at most 256 paths), and at most ``2 * jobs``
     chunks are in flight, so *items* may be an endless generator.  *start_method* overrides the
     multiprocessing start method (default ``forkserver`` where available: see :func:`_context`).
+
+    *scheduler* (a Dask scheduler address, or ``local[:N]``) sends the chunks to a Dask cluster
+    instead of local processes (*jobs* is then unused); *file_limits* bounds each file.
     """
-    if jobs <= 1:
-        for index, item in enumerate(items):
-            if isinstance(item, BadPath):
-                yield Outcome(index, item.path, error=item.error)
-            else:
-                yield _call(task, index, item)
+    if scheduler is not None:
+        from .cluster import run_on_cluster
+
+        stream = run_on_cluster(items, task, scheduler, file_limits=file_limits)
+    elif jobs <= 1:
+        stream = _serial(items, task, file_limits)
+    else:
+        stream = _pool_run(items, task, jobs, max(1, chunk_size), start_method, file_limits)
+    if jobs <= 1 and scheduler is None:
+        yield from stream  # already in input order
         return
-    stream = _pool_run(items, task, jobs, max(1, chunk_size), start_method)
     if not ordered:
         yield from stream
         return
@@ -206,6 +394,21 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
             want += 1
     for index in sorted(pending):  # pragma: no cover - every index arrives; kept for safety
         yield pending.pop(index)
+
+
+def _serial(items: Iterable[str | BadPath], task: Callable[[str], Any],
+            file_limits: FileLimits | None) -> Iterator[Outcome]:
+    try:
+        for index, item in enumerate(items):
+            if isinstance(item, BadPath):
+                yield Outcome(index, item.path, error=item.error)
+            else:
+                yield process_chunk(task, [(index, item)], file_limits)[0]
+    finally:
+        box = getattr(_sandboxes, "box", None)
+        if box is not None:
+            box.stop()
+            _sandboxes.box = None
 
 
 #: modules the fork server imports once, so each worker starts with them loaded -- the format
@@ -229,8 +432,9 @@ def _context(start_method: str | None) -> Any:
     return ctx
 
 
-def _new_pool(task: Callable[[str], Any], jobs: int, start_method: str | None) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task,),
+def _new_pool(task: Callable[[str], Any], jobs: int, start_method: str | None,
+              file_limits: FileLimits | None = None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task, file_limits),
                                mp_context=_context(start_method))
 
 
@@ -241,10 +445,10 @@ _MAX_CHUNK = 256
 
 
 def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: int,
-              chunk_size: int, start_method: str | None) -> Iterator[Outcome]:
+              chunk_size: int, start_method: str | None, file_limits: FileLimits | None = None) -> Iterator[Outcome]:
     source = enumerate(items)
     exhausted = False
-    pool = _new_pool(task, jobs, start_method)
+    pool = _new_pool(task, jobs, start_method, file_limits)
     running: dict[Future[list[Outcome]], list[tuple[int, str]]] = {}
     retry: list[list[tuple[int, str]]] = []  # chunks to resubmit after a crash, one path each
     suspects: set[int] = set()  # indexes that were running when a worker died
@@ -301,7 +505,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
                 broken += list(running.values())
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = _new_pool(task, jobs, start_method)
+                pool = _new_pool(task, jobs, start_method, file_limits)
                 for chunk in broken:
                     if len(chunk) == 1 and chunk[0][0] in suspects:
                         index, path = chunk[0]
@@ -371,7 +575,7 @@ def load_done(path: str | os.PathLike) -> set[str]:
             except ValueError:
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("path"), str) and not obj.get("error"):
-                done.add(os.path.normpath(obj["path"]))
+                done.add(_done_key(obj["path"]))
     return done
 
 
@@ -382,7 +586,11 @@ def pending(files: Iterable[str], *, recursive: bool = False, skip_done: str | o
     if not skip_done:
         return iter(items)
     done = load_done(skip_done)
-    return (i for i in items if isinstance(i, BadPath) or os.path.normpath(i) not in done)
+    return (i for i in items if isinstance(i, BadPath) or _done_key(i) not in done)
+
+
+def _done_key(path: str) -> str:
+    return path if storage.is_url(path) else os.path.normpath(path)
 
 
 def jobs_count(jobs: int) -> int:
@@ -404,11 +612,28 @@ def verify_task(path: str, *, profile: str, scope: str = "all", password: str | 
 def output_for(path: str, out_dir: str, roots: Iterable[str] = ()) -> str:
     """Where the copy of *path* goes under *out_dir*: its path relative to the input directory it was
     found in (the tree is mirrored), or its base name for a file given by name."""
+    if storage.is_url(path) or storage.is_url(out_dir):
+        return _url_output_for(path, out_dir, roots)
     norm = os.path.normpath(path)
     for root in sorted((os.path.normpath(r) for r in roots), key=len, reverse=True):
         if norm.startswith(root.rstrip(os.sep) + os.sep):
             return os.path.join(out_dir, os.path.relpath(norm, root))
     return os.path.join(out_dir, os.path.basename(norm))
+
+
+def _url_output_for(path: str, out_dir: str, roots: Iterable[str]) -> str:
+    """:func:`output_for` when the input or the output directory is a URL ("/" separates its parts)."""
+    join = storage.url_join if storage.is_url(out_dir) else os.path.join
+    for root in sorted(roots, key=len, reverse=True):
+        if storage.is_url(root) and storage.is_url(path):
+            prefix = root.rstrip("/") + "/"
+            if path.startswith(prefix):
+                return join(out_dir, path[len(prefix):])
+        elif not storage.is_url(root) and not storage.is_url(path):
+            norm, top = os.path.normpath(path), os.path.normpath(root)
+            if norm.startswith(top.rstrip(os.sep) + os.sep):
+                return join(out_dir, os.path.relpath(norm, top).replace(os.sep, "/"))
+    return join(out_dir, path.rstrip("/").rsplit("/", 1)[-1] if storage.is_url(path) else os.path.basename(path))
 
 
 def review_task(path: str, *, platform: Any, declared_ai: bool = False, write: bool = False,

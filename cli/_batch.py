@@ -15,8 +15,68 @@ from typing import Any, Callable, Iterable
 import click
 
 
+_META = "aigclabel.batch"
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Store an engine option in the context for :func:`drive`, so commands need not pass it along."""
+    ctx.meta.setdefault(_META, {})[param.name] = value
+    return value
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return _keep(ctx, param, None)
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = value.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
+    try:
+        size = int(float(number) * units[unit])
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a size such as 512M or 2G") from None
+    if size < 1 << 20:
+        raise click.BadParameter(f"{value!r}: at least 1M (the interpreter alone needs more)")
+    return _keep(ctx, param, size)
+
+
+def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
+    from aigclabel.storage import parse_options
+
+    try:
+        return _keep(ctx, param, parse_options(value))  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from aigclabel.cluster import parse_scheduler
+
+        try:
+            parse_scheduler(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return _keep(ctx, param, value)  # type: ignore[no-any-return]
+
+
 def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--recursive, --jobs, --jsonl, --skip-done (shared by verify and review)."""
+    """--recursive, --jobs, --jsonl, --skip-done, and the engine options (shared by the batch commands).
+
+    --scheduler, --file-timeout, --file-memory and --storage-option are not passed to the command:
+    :func:`drive` reads them from the click context.
+    """
+    func = click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
+                        expose_value=False, callback=_storage_options,
+                        help="fsspec option for URL inputs/outputs (s3://...), e.g. endpoint_url=http://minio:9000 "
+                             "or client_kwargs.region_name=cn-north-1; repeatable.")(func)
+    func = click.option("--file-memory", metavar="SIZE", expose_value=False, callback=_size,
+                        help="Memory cap per file (e.g. 512M, 2G): a file that needs more is 'error: memory'.")(func)
+    func = click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                        expose_value=False, callback=_keep,
+                        help="Time limit per file: a file still running after it is stopped, 'error: timeout'.")(func)
+    func = click.option("--scheduler", metavar="ADDRESS", expose_value=False, callback=_scheduler,
+                        help="Run on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] for N "
+                             "worker processes on this host (needs the [cluster] extra; --jobs is then unused).")(func)
     func = click.option("--skip-done", type=click.Path(dir_okay=False), metavar="FILE.jsonl",
                         help="Resume: skip files already done in this JSON Lines log (lines without \"error\").")(func)
     func = click.option("--jsonl", is_flag=True,
@@ -43,8 +103,14 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
     Returns the :class:`~aigclabel.batch.Summary`; prints it to stderr when there was more than one
     file or a directory input.
     """
-    from aigclabel.batch import Summary, jobs_count, pending, run
+    from aigclabel import storage
+    from aigclabel.batch import FileLimits, Summary, jobs_count, pending, run
 
+    engine = click.get_current_context().meta.get(_META, {})
+    options = engine.get("storage_options") or {}
+    storage.configure(options)
+    task = storage.wrap(task, options)
+    limits = FileLimits(engine.get("file_timeout"), engine.get("file_memory"))
     items: Iterable[Any] = pending(files, recursive=recursive, skip_done=skip_done)
     summary = Summary()
     bar = None
@@ -54,7 +120,8 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
             bar = click.progressbar(length=len(items), label=label, file=sys.stderr)
             bar.__enter__()
     try:
-        for outcome in run(items, task, jobs=jobs_count(jobs), ordered=not jsonl):
+        for outcome in run(items, task, jobs=jobs_count(jobs), ordered=not jsonl, scheduler=engine.get("scheduler"),
+                           file_limits=limits or None):
             summary.add(outcome)
             obj = on_outcome(outcome)
             if jsonl and obj is not None:
@@ -65,9 +132,29 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
 
         if bar is not None:
             bar.__exit__(None, None, None)
-    if summary.files > 1 or any(os.path.isdir(f) for f in files):
+    if summary.files > 1 or any(is_dir_input(f) for f in files):
         click.echo(f"aigclabel {label}: {summary.line()}", err=True)
     return summary
+
+
+def is_dir_input(path: str) -> bool:
+    """A directory, or a URL prefix (``s3://bucket/prefix/``): its files are the inputs."""
+    from aigclabel import storage
+
+    if storage.is_url(path):
+        try:
+            return storage.is_dir(path)
+        except Exception:  # noqa: BLE001 - an unreachable URL is a file input; processing it says why
+            return False
+    return os.path.isdir(path)
+
+
+def make_output_dir(path: str) -> None:
+    """Create a local output directory (a URL prefix needs nothing: objects have no parents)."""
+    from aigclabel import storage
+
+    if not storage.is_url(path):
+        os.makedirs(path, exist_ok=True)
 
 
 def report_error(outcome: Any) -> None:

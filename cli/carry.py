@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._batch import batch_options, drive, report_error
+from ._batch import batch_options, drive, is_dir_input, make_output_dir, report_error
 from ._common import EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option
 
 EPILOG = """\b
@@ -66,21 +66,21 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
         raise click.UsageError("give either --json or --jsonl, not both")
     if propagate_id and platform_code is None:
         raise click.UsageError("--propagate-id needs --platform-code")
-    single = len(files) == 1 and not os.path.isdir(files[0])
+    single = len(files) == 1 and not is_dir_input(files[0])
     if propagate_id and not single:
         raise click.UsageError("--propagate-id belongs to one piece of content; give one DERIVED")
     out_file = out_dir = None
     if output:
-        if single and not (output.endswith(("/", os.sep)) or os.path.isdir(output)):
+        if single and not (output.endswith(("/", os.sep)) or is_dir_input(output)):
             out_file = output
         else:
             out_dir = output
             try:
-                os.makedirs(out_dir, exist_ok=True)
+                make_output_dir(out_dir)
             except OSError as exc:
                 click.echo(f"aigclabel: error: {out_dir}: cannot create output directory ({exc.strerror})", err=True)
                 sys.exit(3)
-    roots = tuple(f for f in files if os.path.isdir(f))
+    roots = tuple(f for f in files if is_dir_input(f))
     task = functools.partial(carry_task, original=original, output=out_file, out_dir=out_dir, roots=roots,
                              platform_code=platform_code, propagate_id=propagate_id, overwrite=force,
                              in_place=in_place, password=password, limits=limits)

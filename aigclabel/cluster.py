@@ -1,0 +1,182 @@
+"""Batch runs on a Dask cluster: the same per-file tasks as the local pool, in chunks, on many machines.
+
+``scheduler`` is a Dask scheduler address (``tcp://host:8786``) or ``local[:N]``, which starts a
+:class:`distributed.LocalCluster` of N worker processes (default: one per CPU) on 127.0.0.1 for the
+run. Dask does the scheduling, data movement and worker supervision; this module only cuts the
+input into chunks and streams the outcomes back:
+
+* a chunk holds many files (it grows until one takes about :data:`CHUNK_SECONDS`, up to
+  :data:`MAX_CHUNK` files), so per-task overhead of the scheduler is paid once per chunk, not per file;
+* at most two chunks per worker thread are in flight, so the input may be an endless listing;
+* outcomes come back in completion order, chunk by chunk: a chunk's outcomes are yielded only once
+  it has finished, so a worker that dies mid-chunk loses nothing that was reported -- Dask runs the
+  chunk again elsewhere, and the caller never sees a file twice;
+* a chunk that keeps killing workers (Dask gives up with ``KilledWorker``) is split into one-file
+  tasks; a file that kills a worker on its own is reported as ``worker-crashed``.
+
+Needs the ``[cluster]`` extra (``dask[distributed]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from typing import Any, Callable, Iterable, Iterator
+
+from .batch import BadPath, FileLimits, Outcome, process_chunk
+from .errors import AigcLabelError
+
+__all__ = ["run_on_cluster", "client_for", "parse_scheduler", "SchedulerError", "CHUNK_SECONDS", "MAX_CHUNK"]
+
+#: a chunk should take about this long on a worker ...
+CHUNK_SECONDS = 0.5
+#: ... and hold at most this many files (the first chunks hold FIRST_CHUNK, until timings are known)
+MAX_CHUNK = 1000
+FIRST_CHUNK = 32
+
+
+class SchedulerError(AigcLabelError):
+    """The Dask scheduler cannot be reached, or the ``[cluster]`` extra is missing."""
+
+    kind = "scheduler-error"
+
+
+def parse_scheduler(value: str) -> tuple[str, int | None]:
+    """``local`` / ``local:N`` -> ("local", N or None); anything else -> (address, None)."""
+    if value == "local":
+        return "local", None
+    if value.startswith("local:"):
+        count = value.partition(":")[2]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"{value!r}: local:N needs a worker count N >= 1")
+        return "local", int(count)
+    return value, None
+
+
+@contextlib.contextmanager
+def client_for(scheduler: str) -> Iterator[Any]:
+    """A :class:`distributed.Client` for *scheduler*; a ``local[:N]`` cluster lives as long as the block."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SchedulerError("--scheduler needs Dask: pip install 'aigclabel[cluster]'") from None
+    address, workers = parse_scheduler(scheduler)
+    if address == "local":
+        # processes, one thread each: the work is CPU-bound Python, so threads would share one GIL
+        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(address, timeout=30)
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"{address}: cannot reach the Dask scheduler ({exc})") from None
+    with client:
+        yield client
+
+
+def _crashed(index: int, path: str) -> Outcome:
+    return Outcome(index, path, error={
+        "kind": "worker-crashed", "type": "KilledWorker",
+        "message": f"{path}: a Dask worker died while processing this file, each time it was tried "
+                   "(a crash in a decoder or native library, or out of memory)"})
+
+
+def run_on_cluster(items: Iterable[str | BadPath], task: Callable[[str], Any], scheduler: str | Any, *,
+                   file_limits: FileLimits | None = None) -> Iterator[Outcome]:
+    """Outcomes of *task* over *items*, computed on the Dask cluster *scheduler* (an address or a Client)."""
+    if isinstance(scheduler, str):
+        with client_for(scheduler) as client:
+            yield from _stream(items, task, client, file_limits)
+    else:
+        yield from _stream(items, task, scheduler, file_limits)
+
+
+def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: Any,
+            file_limits: FileLimits | None) -> Iterator[Outcome]:
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    run_id = uuid.uuid4().hex[:12]
+    threads = max(1, sum(client.nthreads().values()))
+    remote_task = client.scatter(task, broadcast=True) if _large(task) else task
+    source = enumerate(items)
+    exhausted = False
+    size, spent, finished, serial = FIRST_CHUNK, 0.0, 0, 0
+    chunks: dict[Any, list[tuple[int, str]]] = {}
+    retry: list[list[tuple[int, str]]] = []  # one-file chunks of a chunk that kept killing workers
+    ready: list[Outcome] = []
+    futures = as_completed()
+
+    def submit(chunk: list[tuple[int, str]]) -> None:
+        nonlocal serial
+        serial += 1
+        fut = client.submit(process_chunk, remote_task, chunk, file_limits, key=f"aigclabel-{run_id}-{serial}",
+                            pure=False, retries=1)
+        chunks[fut] = chunk
+        futures.add(fut)
+
+    def fill() -> None:
+        nonlocal exhausted
+        while len(chunks) < 2 * threads and (retry or not exhausted):
+            if retry:
+                submit(retry.pop())
+                continue
+            chunk: list[tuple[int, str]] = []
+            while len(chunk) < size:
+                try:
+                    index, item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                if isinstance(item, BadPath):
+                    ready.append(Outcome(index, item.path, error=item.error))
+                else:
+                    chunk.append((index, item))
+            if chunk:
+                submit(chunk)
+
+    try:
+        fill()
+        yield from ready
+        ready.clear()
+        while chunks:
+            fut = next(futures)
+            chunk = chunks.pop(fut)
+            try:
+                outcomes: list[Outcome] = fut.result()
+            except KilledWorker:
+                if len(chunk) == 1:
+                    yield _crashed(*chunk[0])
+                else:
+                    retry.extend([pair] for pair in chunk)
+                outcomes = []
+            for outcome in outcomes:
+                spent += outcome.seconds
+                finished += 1
+            yield from outcomes
+            if finished:
+                per_file = spent / finished
+                size = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / per_file) if per_file > 0 else MAX_CHUNK))
+            fill()
+            yield from ready
+            ready.clear()
+    finally:
+        if chunks:  # interrupted: do not leave the cluster working for nobody
+            client.cancel(list(chunks))
+
+
+def _large(task: Any) -> bool:
+    """Whether *task* is worth sending once per worker rather than with every chunk."""
+    import pickle
+
+    try:
+        return len(pickle.dumps(task)) > 64 * 1024
+    except Exception:  # noqa: BLE001 - unpicklable by pickle: cloudpickle sends it with each chunk
+        return False
