@@ -633,6 +633,9 @@ def review(source: SourceLike, *, platform: PlatformConfig | str, declared_ai: b
                 ev.append(EvidenceItem("file-note", f.message + (f" ({f.location})" if f.location else "")))
         plan, ai_traces = _decide(evidence.labels, evidence.traces, cfg, declared_ai, ev)
         _check_security(plan, handler, src, trusted, declared_ai, ev)
+        from .watermark import review_traces  # a watermark: tier-1 evidence, or tier 3 without metadata
+
+        review_traces(handler, evidence, src, plan, cfg, ev)
         if cfg.detect_explicit == "always" or (cfg.detect_explicit == "auto" and plan.tier is None):
             found = _explicit_traces(handler, evidence, src, cfg, ev, explicit)
             if found and plan.tier is None:

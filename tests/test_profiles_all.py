@@ -224,14 +224,14 @@ def test_c2pa_profiles_on_an_unsigned_file(pid: str, marked: bytes, keys: Any) -
         assert report.verdict is Verdict.NONCOMPLIANT and lv["c2pa.manifest"] == [Level.ERROR]
 
 
-def test_eu_signed_with_iptc_is_inconclusive_for_want_of_a_watermark_detector(marked: bytes, keys: Any) -> None:
+def test_eu_signed_with_iptc_but_no_watermark_is_noncompliant(marked: bytes, keys: Any) -> None:
     signed = sign(keys, make_jpeg())
     report = aigclabel.verify(signed, profile="eu-ai-act-art50", c2pa=read_opts(keys))
     lv = levels(report)
     assert lv["c2pa.manifest"] == lv["c2pa.digital-source-type"] == lv["implicit.digital-source-type"] == [Level.PASS]
     assert lv["c2pa.timestamp"] == [Level.WARNING]  # no TSA in an offline test
-    assert lv["implicit.watermark"] == [Level.NOT_CHECKED]
-    assert report.verdict is Verdict.INCONCLUSIVE
+    assert lv["implicit.watermark"] == [Level.ERROR]  # looked for (images), not there: mark --watermark adds it
+    assert report.verdict is Verdict.NONCOMPLIANT
 
 
 def test_c2pa_profile_signed(keys: Any) -> None:

@@ -1,0 +1,161 @@
+"""The invisible image watermark (aigclabel.watermark): round trip, JPEG re-save, the rule, mark, review."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+from PIL import Image, ImageFilter  # noqa: E402
+
+import aigclabel  # noqa: E402
+from aigclabel import watermark  # noqa: E402
+from aigclabel.platform import PlatformConfig, review  # noqa: E402
+
+PRODUCER = "001191110102MACQD9K64010000"
+
+
+def photo(size: tuple[int, int] = (640, 480), seed: int = 3) -> Image.Image:
+    """A photo-like picture: smooth colour blobs with grain."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 1, (size[1] // 24 + 2, size[0] // 24 + 2, 3))
+    im = Image.fromarray(((base - base.min()) / np.ptp(base) * 255).astype(np.uint8)).resize(
+        size, Image.Resampling.BICUBIC)
+    grain = np.asarray(im, dtype=np.float64) + rng.normal(0, 5, (size[1], size[0], 3))
+    return Image.fromarray(grain.clip(0, 255).astype(np.uint8))
+
+
+def textured(size: tuple[int, int] = (512, 512)) -> Image.Image:
+    rng = np.random.default_rng(9)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).filter(
+        ImageFilter.GaussianBlur(2))
+
+
+def jpeg_bytes(im: Image.Image, quality: int = 90) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make", [photo, textured, lambda: photo((480, 800), 5)])
+def test_round_trip_and_psnr(make) -> None:
+    im = make()
+    ident = watermark.payload_for(("P1", "id-1"))
+    marked = watermark.embed(im, ident)
+    assert marked.size == im.size and marked.mode == im.mode
+    mse = ((np.asarray(marked, float) - np.asarray(im, float)) ** 2).mean()
+    assert 10 * np.log10(255 ** 2 / mse) >= 38
+    found = watermark.detect(marked)
+    assert found.found and found.payload == ident and found.confidence > 0.9
+    assert not watermark.detect(im).found  # the unmarked picture
+
+
+def test_survives_jpeg_q70_resave_by_pillow() -> None:
+    ident = 0x0123456789
+    marked = watermark.embed(photo(), ident)
+    again = Image.open(io.BytesIO(jpeg_bytes(marked, 70)))
+    found = watermark.detect(again)
+    assert found.found and found.payload == ident
+    assert found.matches(ident) and not found.matches(ident ^ 0xFFFF)
+
+
+def test_payload_is_keyed() -> None:
+    rec = {"ContentProducer": PRODUCER, "ProduceID": "x1"}
+    assert watermark.payload_for(rec) == watermark.payload_for((PRODUCER, "x1"))
+    assert watermark.payload_for(rec, "secret") != watermark.payload_for(rec)
+    assert watermark.payload_for(rec) < 1 << watermark.ID_BITS
+
+
+def test_small_picture_refused() -> None:
+    with pytest.raises(aigclabel.errors.UnsupportedOperation, match="too small"):
+        watermark.embed(photo((200, 150)), 1)
+
+
+def _findings(path: Path, profile: str) -> list:
+    report = aigclabel.verify(str(path), profile=profile, scope="implicit")
+    return [f for f in report.findings if f.rule == "implicit.watermark"]
+
+
+def test_mark_cli_then_verify_and_exiftool(tmp_path: Path) -> None:
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes(photo((800, 600)), 88))
+    out = tmp_path / "out.jpg"
+    run = subprocess.run(["aigclabel", "mark", str(src), "-o", str(out), "--producer", PRODUCER, "--produce-id",
+                          "wm-1", "--watermark", "--no-explicit"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "invisible watermark embedded" in run.stdout
+    # independent readers: Pillow decodes the picture, exiftool still finds the record the metadata step wrote
+    with Image.open(out) as im:
+        assert im.size == (800, 600)
+        assert watermark.detect(im).payload == watermark.payload_for((PRODUCER, "wm-1"))
+    exif = subprocess.run(["exiftool", "-s", "-s", "-s", "-XMP:all", str(out)], capture_output=True, text=True)
+    assert "wm-1" in exif.stdout
+    (f,) = _findings(out, "eu-ai-act-art50")
+    assert f.level is aigclabel.Level.PASS and "watermark found" in f.message and "matches the record" in f.message
+    # the unmarked input: "no watermark found", never "not AI-generated"
+    (g,) = _findings(src, "eu-ai-act-art50")
+    assert g.level is aigclabel.Level.ERROR and "no watermark found" in g.message
+    assert "not AI-generated" not in g.message and "says nothing about whether" in g.message
+    # the default Chinese profile does not pay for a decode: not checked, cheaply
+    (h,) = _findings(out, "cn-gb45438-2025")
+    assert h.level is aigclabel.Level.NOT_CHECKED and "detect = false" in h.message
+
+
+def test_library_mark_with_key_no_record_match(tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    photo((600, 400)).save(src)
+    out = tmp_path / "out.png"
+    result = aigclabel.mark_file(str(src), str(out), producer=PRODUCER, produce_id="k-1", explicit=False,
+                                 watermark="our-key")
+    assert any("re-encoded" in n and "watermark" in n for n in result.notes)
+    with Image.open(out) as im:
+        assert im.format == "PNG"
+        assert watermark.detect(im).payload == watermark.payload_for((PRODUCER, "k-1"), "our-key")
+    # the profile's key is the default one: the word is found but does not match the record under it
+    (f,) = _findings(out, "eu-ai-act-art50")
+    assert f.level is aigclabel.Level.PASS and "does not match the file's record" in f.message
+
+
+def test_review_tier3_on_watermark_only_file(tmp_path: Path) -> None:
+    marked = watermark.embed(photo((640, 480)), watermark.payload_for((PRODUCER, "gone")))
+    path = tmp_path / "shot.jpg"
+    path.write_bytes(jpeg_bytes(marked, 85))  # no metadata at all: a screenshot's fate
+    cfg = PlatformConfig(code="PLATFORM1", profile="eu-ai-act-art50")
+    r = review(str(path), platform=cfg)
+    assert r.tier == 3
+    assert any(e.kind == "watermark" and "watermark found" in e.detail for e in r.evidence)
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(jpeg_bytes(photo((640, 480)), 85))
+    assert review(str(plain), platform=cfg).tier is None
+
+
+def test_review_tier1_watermark_matches_record(tmp_path: Path) -> None:
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg_bytes(photo((640, 480)), 90))
+    out = tmp_path / "out.jpg"
+    aigclabel.mark_file(str(src), str(out), producer=PRODUCER, produce_id="t1", explicit=False, watermark=True,
+                        profile="eu-ai-act-art50")
+    r = review(str(out), platform=PlatformConfig(code="PLATFORM1", profile="eu-ai-act-art50"))
+    assert r.tier == 1
+    assert any(e.kind == "watermark" and "matches the relied-on record" in e.detail for e in r.evidence)
+
+
+def test_not_checked_without_the_extra(tmp_path: Path) -> None:
+    path = tmp_path / "in.jpg"
+    path.write_bytes(jpeg_bytes(photo(), 90))
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import aigclabel\n"
+        f"r = aigclabel.verify({str(path)!r}, profile='eu-ai-act-art50', scope='implicit')\n"
+        "(f,) = [f for f in r.findings if f.rule == 'implicit.watermark']\n"
+        "print(f.level.value, '|', f.message)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("not-checked |") and "aigclabel[watermark]" in run.stdout
