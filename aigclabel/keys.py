@@ -20,6 +20,11 @@ signatures in ReservedCode1/2 (:mod:`aigclabel.security`)::
     DIR/trusted-keys.toml the public key as a trusted-keys entry (see aigclabel.security.trust), with the
                           hex forms SecurityData uses (point 04||x||y, SPKI DER) and its KeyID in comments
 
+``--rsa`` (RSA-3072, RSA/SHA-256 ``1.2.840.113549.1.1.11``) and ``--ecdsa-p256`` (ECDSA P-256/SHA-256
+``1.2.840.10045.4.3.2``), the other algorithms the guide allows, write ``rsa-key.pem``/``rsa-pub.pem`` or
+``ecdsa-p256-key.pem``/``ecdsa-p256-pub.pem`` and the same ``trusted-keys.toml`` (:func:`init_signing_keys`);
+their KeyValue is the SPKI DER.
+
 The C2PA credentials are for trying signing out.  A manifest signed with them validates as *Valid*
 everywhere and as *Trusted* only where ``ca.pem`` is configured as a trust anchor; production
 signing needs a certificate from a CA on the C2PA trust list.
@@ -35,7 +40,8 @@ from typing import Any
 
 from .errors import OutputError
 
-__all__ = ["DevKeys", "Sm2Keys", "init_keys", "init_sm2_keys", "CA_FILE", "CHAIN_FILE", "KEY_FILE", "SM2_KEY_FILE",
+__all__ = ["DevKeys", "Sm2Keys", "SigningKeys", "SIGNING_ALGORITHMS", "init_keys", "init_sm2_keys",
+           "init_signing_keys", "CA_FILE", "CHAIN_FILE", "KEY_FILE", "SM2_KEY_FILE",
            "SM2_PUB_FILE", "SM2_TRUST_FILE"]
 
 CA_FILE = "ca.pem"
@@ -103,20 +109,28 @@ def _write_all(root_dir: Path, items: list[tuple[Path, bytes, int]]) -> None:
 
 @dataclass
 class Sm2Keys:
-    """Where :func:`init_sm2_keys` wrote the SM2 key pair, and the public key's forms."""
+    """Where :func:`init_sm2_keys` / :func:`init_signing_keys` wrote the key pair, and the public key's forms."""
 
     directory: Path
     key: Path
     public: Path
     trusted: Path
     key_id: str
-    point_hex: str  # 04||x||y, uppercase hex (SecurityData KeyValue)
-    spki_hex: str  # SubjectPublicKeyInfo DER, uppercase hex
+    point_hex: str  # 04||x||y, uppercase hex (the SM2 KeyValue); "" for RSA
+    spki_hex: str  # SubjectPublicKeyInfo DER, uppercase hex (the RSA and ECDSA P-256 KeyValue)
+    algorithm: str = "sm2"  # one of SIGNING_ALGORITHMS
 
     def to_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "key": str(self.key), "public": str(self.public),
                 "trusted": str(self.trusted), "key_id": self.key_id, "point_hex": self.point_hex,
-                "spki_hex": self.spki_hex}
+                "spki_hex": self.spki_hex, "algorithm": self.algorithm}
+
+
+SigningKeys = Sm2Keys
+
+#: keys init's algorithm name -> (file name prefix, the signature OID SecurityData names it by)
+SIGNING_ALGORITHMS = {"sm2": ("sm2", "1.2.156.10197.1.501"), "rsa": ("rsa", "1.2.840.113549.1.1.11"),
+                      "ecdsa-p256": ("ecdsa-p256", "1.2.840.10045.4.3.2")}
 
 
 def init_sm2_keys(directory: str | os.PathLike, *, producer: str = "") -> Sm2Keys:
@@ -125,25 +139,44 @@ def init_sm2_keys(directory: str | os.PathLike, *, producer: str = "") -> Sm2Key
     *producer* (a provider code) names the trusted-keys entry; without it the entry says where to put it.
     Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation` otherwise).
     """
+    return init_signing_keys(directory, "sm2", producer=producer)
+
+
+def init_signing_keys(directory: str | os.PathLike, algorithm: str = "sm2", *, producer: str = "") -> Sm2Keys:
+    """Create a SecurityData signing key pair of *algorithm* (``sm2``, ``rsa``: RSA-3072 for RSA/SHA-256
+    ``1.2.840.113549.1.1.11``, ``ecdsa-p256``: ECDSA P-256/SHA-256 ``1.2.840.10045.4.3.2``) in *directory*:
+    ``<alg>-key.pem`` (PKCS#8, mode 0600), ``<alg>-pub.pem`` and ``trusted-keys.toml``; never overwrites.
+
+    SM2 needs the ``sign`` extra; RSA and ECDSA keys come from ``cryptography`` (marking still hashes the
+    content binding with SM3, so signing with them needs the extra too).
+    """
     from .security import crypto
 
+    if algorithm not in SIGNING_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(SIGNING_ALGORITHMS)}, not {algorithm!r}")
     if any(c in producer for c in '"\\\n\r'):
         raise ValueError("producer must not contain quotes, backslashes or line breaks")
-    root_dir, paths = _prepare(directory, (SM2_KEY_FILE, SM2_PUB_FILE, SM2_TRUST_FILE))
-    key = crypto.generate()
-    point, spki, kid = key.public.point().hex().upper(), key.public.spki_der().hex().upper(), key.public.key_id()
+    prefix, oid = SIGNING_ALGORITHMS[algorithm]
+    key_file, pub_file = f"{prefix}-key.pem", f"{prefix}-pub.pem"
+    root_dir, paths = _prepare(directory, (key_file, pub_file, SM2_TRUST_FILE))
+    key = crypto.generate(oid)
+    spki, kid = key.public.spki_der().hex().upper(), key.public.key_id()
+    point = key.public.point().hex().upper() if algorithm != "rsa" else ""
+    value = key.public.key_value()
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-    trusted = (f"# aigclabel trusted keys, version 1 (aigclabel.security.trust); made by keys init --sm2, {now}\n"
-               f"# KeyID {kid} (SM3 of the SubjectPublicKeyInfo DER, first 16 bytes)\n"
-               f"# SPKI DER hex: {spki}\n"
+    trusted = (f"# aigclabel trusted keys, version 1 (aigclabel.security.trust); made by keys init --{algorithm}, "
+               f"{now}\n"
+               f"# {crypto.ALGORITHMS[oid]} ({oid}); KeyID {kid} (SM3 of the SubjectPublicKeyInfo DER, first 16 "
+               "bytes)\n"
+               + (f"# SPKI DER hex: {spki}\n" if value != spki else "")
                + ("" if producer else "# replace the code below with your provider code (27 characters)\n")
                + f'[providers."{producer or "PROVIDER-CODE"}"]\n'
-               f'keys = ["{point}"]\n')
-    _write_all(root_dir, [(paths[SM2_KEY_FILE], key.pem(), 0o600),
-                          (paths[SM2_PUB_FILE], key.public.pem(), 0o644),
+               f'keys = ["{value}"]\n')
+    _write_all(root_dir, [(paths[key_file], key.pem(), 0o600),
+                          (paths[pub_file], key.public.pem(), 0o644),
                           (paths[SM2_TRUST_FILE], trusted.encode("ascii"), 0o644)])
-    return Sm2Keys(directory=root_dir, key=paths[SM2_KEY_FILE], public=paths[SM2_PUB_FILE],
-                   trusted=paths[SM2_TRUST_FILE], key_id=kid, point_hex=point, spki_hex=spki)
+    return Sm2Keys(directory=root_dir, key=paths[key_file], public=paths[pub_file],
+                   trusted=paths[SM2_TRUST_FILE], key_id=kid, point_hex=point, spki_hex=spki, algorithm=algorithm)
 
 
 def init_keys(directory: str | os.PathLike, *, organization: str = _DEFAULT_ORG,

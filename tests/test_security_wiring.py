@@ -171,11 +171,16 @@ def test_batch_mark_directory_signs_every_file(keys: dict[str, Path], tmp_path: 
 
 
 def test_mark_refuses_a_key_that_is_not_sm2_and_a_2023_profile(keys: dict[str, Path], tmp_path: Path) -> None:
-    c2pa_dir = tmp_path / "c2pa"
-    assert _run("keys", "init", str(c2pa_dir)).exit_code == 0
+    # ECDSA P-256 and RSA keys now sign SecurityData too (tests/test_bindings.py); an Ed25519 key does not
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    other = tmp_path / "ed25519.pem"
+    other.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     done = _run("mark", str(SAMPLES / "photo.jpg"), "-o", str(tmp_path / "x.jpg"), "--producer", PRODUCER,
-                "--sign-key", str(c2pa_dir / "signer-key.pem"))
-    assert done.exit_code == 2 and "SM2 private key" in done.output and "--c2pa" in done.output
+                "--sign-key", str(other))
+    assert done.exit_code == 2 and "ECDSA P-256 private key" in done.output and "--c2pa" in done.output
     assert not (tmp_path / "x.jpg").exists()
     from aigclabel.errors import OptionError
 

@@ -1,6 +1,7 @@
 """Signed labels: TC260-PG-202511A SecurityData in ReservedCode1 (producer) / ReservedCode2 (propagator).
 
-* :func:`sign_fields` - the SecurityData value for a record, signed with an SM2 key (:func:`load_signing_key`),
+* :func:`sign_fields` - the SecurityData value for a record, signed with an SM2 key (or RSA / ECDSA P-256,
+  :func:`load_signing_key`),
   with a content binding from :func:`aigclabel.formats.binding.binding_digest`;
 * :func:`verify_field` - absent · opaque · valid · invalid · unverifiable, with the binding and trust results;
 * :func:`load_trusted_keys` - provider code -> public keys (see :mod:`aigclabel.security.trust`);
@@ -34,7 +35,8 @@ __all__ = ["Status", "SecurityResult", "SecurityData", "TrustedKeys", "PrivateKe
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> PrivateKey:
-    """An SM2 private key from a PEM file (``aigclabel keys init --sm2`` or ``openssl genpkey -algorithm SM2``)."""
+    """A signing key from a PEM file: SM2 (``aigclabel keys init --sm2`` or ``openssl genpkey -algorithm SM2``),
+    RSA (``--rsa``) or ECDSA P-256 (``--ecdsa-p256``)."""
     from .crypto import load_private_pem
 
     p = Path(path)

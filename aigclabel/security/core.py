@@ -108,19 +108,22 @@ def _record_fields(record: Any) -> dict[str, Any]:
 def sign_fields(record: Any, key: crypto.PrivateKey, binding_digest: ContentDigest | None = None,
                 role: str = "producer") -> str:
     """The ``ReservedCode1`` (producer) or ``ReservedCode2`` (propagator) value: SecurityData signed by *key*
-    over *record*'s fields for *role*, with a content binding when *binding_digest* is given."""
+    over *record*'s fields for *role*, with a content binding when *binding_digest* is given.
+
+    *key*'s algorithm (SM3withSM2, RSA/SHA-256 or ECDSA P-256/SHA-256) names every ``AlgID`` of the PubKey and
+    DS entries; the binding hash stays SM3 (``1.2.156.10197.1.401``) whatever signs it."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     fields = _record_fields(record)
-    kid = key.public.key_id()
-    pub = {"Type": "PubKey", "AlgID": crypto.OID_SM2_SM3, "KeyID": kid, "KeyValue": key.public.point().hex().upper()}
-    md = {"Type": "DS", "AlgID": crypto.OID_SM2_SM3, "KeyID": kid, "TBSData": {"Type": "Md"},
+    kid, alg = key.public.key_id(), key.algorithm
+    pub = {"Type": "PubKey", "AlgID": alg, "KeyID": kid, "KeyValue": key.public.key_value()}
+    md = {"Type": "DS", "AlgID": alg, "KeyID": kid, "TBSData": {"Type": "Md"},
           "Signature": key.sign(label_message(fields, _GUIDE_FIELDS[role])).hex().upper()}
     sd: dict[str, Any] = {"Type": "TC260PG", "Version": 1, "PubSD": [pub, md]}
     if binding_digest is not None:
         entry = {"Type": "Bnd", "AlgID": crypto.OID_SM3, "CntSel": binding_digest.selection,
                  "Value": binding_digest.value.upper()}
-        sd["PubSD"].append({"Type": "DS", "AlgID": crypto.OID_SM2_SM3, "KeyID": kid, "TBSData": {"Type": "Bnd"},
+        sd["PubSD"].append({"Type": "DS", "AlgID": alg, "KeyID": kid, "TBSData": {"Type": "Bnd"},
                             "Signature": key.sign(compact_json(entry)).hex().upper()})
         sd["Bindings"] = [entry]
     return json.dumps({"SecurityData": sd}, separators=(",", ":"), ensure_ascii=True)
@@ -207,7 +210,8 @@ def verify_field(value: str | None, fields: Mapping[str, Any], *, field: str = "
         res.status, res.reason = Status.INVALID, bad
         return res
     res.status = Status.VALID
-    res.reason = f"the label signature verifies ({form.title}, SM3withSM2 over {', '.join(names)})"
+    res.reason = (f"the label signature verifies ({form.title}, {crypto.ALGORITHMS[sig.algorithm]} over "
+                  f"{', '.join(names)})")
     if trusted is not None:
         producer = str(fields.get("ContentProducer" if role == "producer" else "ContentPropagator", ""))
         res.trust, res.trust_reason = trusted.judge(producer, key)

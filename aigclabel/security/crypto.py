@@ -25,8 +25,10 @@ pyca/cryptography  no SM2       -                     has SM3 but no SM2 curve (
 
 So SM2 and SM3 come from ``tongsuopy`` (the ``sign`` extra: ``pip install aigclabel[sign]``); nothing here
 does elliptic-curve arithmetic itself (a bare x coordinate is lifted by the library's point decoder, given
-the ``02`` prefix).  RSA/SHA-256 and ECDSA P-256 (seen in vendor records) are verified with
-``cryptography``, a core dependency.  Without ``tongsuopy`` :func:`available` is False and callers report
+the ``02`` prefix).  RSA/SHA-256 (PKCS#1 v1.5, ``1.2.840.113549.1.1.11``) and ECDSA P-256 with SHA-256
+(``1.2.840.10045.4.3.2``), the other algorithms the guide allows, are signed and verified with
+``cryptography``, a core dependency; their ``KeyValue`` is the SubjectPublicKeyInfo DER (the only form
+without a curve of its own to assume).  Without ``tongsuopy`` :func:`available` is False and callers report
 "unverifiable (install aigclabel[sign])", never "tampered".
 """
 
@@ -36,14 +38,18 @@ from typing import Any, BinaryIO
 
 from ..errors import OptionError, UnsupportedOperation
 
-__all__ = ["OID_SM2_SM3", "OID_SM3", "OID_RSA_SHA256", "OID_ECDSA_SHA256", "available", "require",
+__all__ = ["OID_SM2_SM3", "OID_SM3", "OID_RSA_SHA256", "OID_ECDSA_SHA256", "ALGORITHMS", "available", "require",
            "Sm3", "sm3", "PublicKey", "PrivateKey", "generate", "load_private_pem", "public_key_from_hex",
-           "DEFAULT_USER_ID"]
+           "public_key_from_spki", "DEFAULT_USER_ID"]
 
 OID_SM2_SM3 = "1.2.156.10197.1.501"  # SM3withSM2 (GM/T 0006)
 OID_SM3 = "1.2.156.10197.1.401"
 OID_RSA_SHA256 = "1.2.840.113549.1.1.11"  # sha256WithRSAEncryption (Honor)
 OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+#: signature OID -> the name reports use
+ALGORITHMS = {OID_SM2_SM3: "SM3withSM2", OID_RSA_SHA256: "RSA/SHA-256", OID_ECDSA_SHA256: "ECDSA P-256/SHA-256"}
+#: RSA keys we generate: 3072 bits (NIST SP 800-57's size for use beyond 2030)
+RSA_BITS = 3072
 #: GM/T 0009 default SM2 signer id; tongsuopy (like OpenSSL's distid option) uses it for the Z value
 DEFAULT_USER_ID = b"1234567812345678"
 
@@ -125,7 +131,9 @@ class PublicKey:
         return bytes(self._key.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo))
 
     def point(self) -> bytes:
-        """The uncompressed point ``04||x||y`` (SM2 / EC keys only)."""
+        """The uncompressed point ``04||x||y`` (SM2 / EC keys only; ValueError for RSA)."""
+        if self.algorithm == OID_RSA_SHA256:
+            raise ValueError("an RSA key has no curve point")
         if self.algorithm == OID_SM2_SM3:
             _, _, ser = _ts()
         else:
@@ -133,8 +141,13 @@ class PublicKey:
         return bytes(self._key.public_bytes(ser.Encoding.X962, ser.PublicFormat.UncompressedPoint))
 
     def pem(self) -> bytes:
-        _, _, ser = _ts()
+        ser = _ts()[2] if self.algorithm == OID_SM2_SM3 else _cser()
         return bytes(self._key.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo))
+
+    def key_value(self) -> str:
+        """The ``KeyValue`` we write: the point ``04||x||y`` for SM2 (the guide's form), the SPKI DER for
+        RSA and ECDSA P-256 (uppercase hex)."""
+        return (self.point() if self.algorithm == OID_SM2_SM3 else self.spki_der()).hex().upper()
 
     def key_id(self) -> str:
         """Our KeyID (a documented choice, the guide gives none we could read): the first 16 bytes of the
@@ -168,36 +181,87 @@ class PublicKey:
 
 
 class PrivateKey:
-    """An SM2 signing key."""
+    """A signing key: SM2 (the default), RSA or ECDSA P-256, named by its signature OID."""
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: Any, algorithm: str = OID_SM2_SM3) -> None:
         self._key = key
-        self.public = PublicKey(key.public_key(), OID_SM2_SM3)
+        self.algorithm = algorithm
+        self.public = PublicKey(key.public_key(), algorithm)
 
     def sign(self, message: bytes) -> bytes:
-        """SM3withSM2 over *message* with the default user id: a DER ``SEQUENCE{r, s}``."""
-        ec, hashes, _ = _ts()
-        return bytes(self._key.sign(message, ec.ECDSA(hashes.SM3())))
+        """A DER signature over *message*: SM3withSM2 with the default user id (``SEQUENCE{r, s}``), ECDSA
+        P-256 over SHA-256 (``SEQUENCE{r, s}``) or RSA PKCS#1 v1.5 over SHA-256."""
+        if self.algorithm == OID_SM2_SM3:
+            ec, hashes, _ = _ts()
+            return bytes(self._key.sign(message, ec.ECDSA(hashes.SM3())))
+        from cryptography.hazmat.primitives import hashes as chashes
+
+        if self.algorithm == OID_RSA_SHA256:
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            return bytes(self._key.sign(message, padding.PKCS1v15(), chashes.SHA256()))
+        from cryptography.hazmat.primitives.asymmetric import ec as cec
+
+        return bytes(self._key.sign(message, cec.ECDSA(chashes.SHA256())))
 
     def pem(self) -> bytes:
-        _, _, ser = _ts()
+        ser = _ts()[2] if self.algorithm == OID_SM2_SM3 else _cser()
         return bytes(self._key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()))
 
 
-def generate() -> PrivateKey:
-    ec, _, _ = _ts()
-    return PrivateKey(ec.generate_private_key(ec.SM2()))
+def _cser() -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
+def generate(algorithm: str = OID_SM2_SM3) -> PrivateKey:
+    """A new key for *algorithm* (a signature OID of :data:`ALGORITHMS`)."""
+    if algorithm == OID_SM2_SM3:
+        ec, _, _ = _ts()
+        return PrivateKey(ec.generate_private_key(ec.SM2()))
+    if algorithm == OID_RSA_SHA256:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        return PrivateKey(rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS), algorithm)
+    if algorithm == OID_ECDSA_SHA256:
+        from cryptography.hazmat.primitives.asymmetric import ec as cec
+
+        return PrivateKey(cec.generate_private_key(cec.SECP256R1()), algorithm)
+    raise ValueError(f"unknown signature algorithm {algorithm!r} (one of {', '.join(ALGORITHMS)})")
+
+
+def _algorithm_of(key: Any) -> str | None:
+    """The signature OID a cryptography key object signs with, None for a key we do not sign with."""
+    from cryptography.hazmat.primitives.asymmetric import ec as cec
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return OID_RSA_SHA256 if key.key_size >= 2048 else None
+    if isinstance(key, (cec.EllipticCurvePrivateKey, cec.EllipticCurvePublicKey)):
+        return OID_ECDSA_SHA256 if isinstance(key.curve, cec.SECP256R1) else None
+    return None
 
 
 def load_private_pem(data: bytes, what: str = "key") -> PrivateKey:
-    """An SM2 private key from PEM (PKCS#8 or SEC1, as ``openssl genpkey -algorithm SM2`` writes)."""
+    """A private key from PEM (PKCS#8 or SEC1/PKCS#1): SM2 (as ``openssl genpkey -algorithm SM2`` writes it),
+    RSA of 2048 bits or more, or ECDSA P-256."""
+    try:  # RSA and P-256 first: cryptography cannot load an SM2 key and says so, then tongsuopy does
+        ckey = _cser().load_pem_private_key(data, None)
+    except Exception:  # noqa: BLE001 - an SM2 key, or not a key at all (told below)
+        ckey = None
+    if ckey is not None:
+        algorithm = _algorithm_of(ckey)
+        if algorithm is None:
+            raise OptionError(f"{what}: not an SM2, RSA (2048 bits or more) or ECDSA P-256 private key")
+        return PrivateKey(ckey, algorithm)
     ec, _, ser = _ts()
     try:
         key = ser.load_pem_private_key(data, None)
     except Exception as exc:  # noqa: BLE001 - the library's errors vary by failure
-        raise OptionError(f"{what}: not an unencrypted SM2 private key in PEM ({exc})") from None
+        raise OptionError(f"{what}: not an unencrypted SM2, RSA or ECDSA P-256 private key in PEM ({exc})") from None
     if not isinstance(getattr(key, "curve", None), ec.SM2):
-        raise OptionError(f"{what}: not an SM2 key")
+        raise OptionError(f"{what}: not an SM2, RSA or ECDSA P-256 key")
     return PrivateKey(key)
 
 
@@ -249,10 +313,23 @@ def _spki(raw: bytes, algorithm: str) -> tuple[PublicKey, str] | None:
         except Exception:  # noqa: BLE001
             return None
         return (PublicKey(key, algorithm), "spki") if isinstance(getattr(key, "curve", None), ec.SM2) else None
-    from cryptography.hazmat.primitives import serialization as cser
-
     try:
-        ckey = cser.load_der_public_key(raw)
+        ckey = _cser().load_der_public_key(raw)
     except Exception:  # noqa: BLE001
         return None
-    return PublicKey(ckey, algorithm), "spki"
+    # a key of another kind than the algorithm names cannot verify it (say so here, not by a failed check)
+    return (PublicKey(ckey, algorithm), "spki") if _algorithm_of(ckey) == algorithm else None
+
+
+def public_key_from_spki(raw: bytes) -> PublicKey | None:
+    """A SubjectPublicKeyInfo DER of any algorithm we verify (SM2, RSA, ECDSA P-256), or None."""
+    if available():
+        found = _spki(raw, OID_SM2_SM3)
+        if found is not None:
+            return found[0]
+    try:
+        ckey = _cser().load_der_public_key(raw)
+    except Exception:  # noqa: BLE001 - not a key, or an SM2 key without the library to read it
+        return None
+    algorithm = _algorithm_of(ckey)
+    return PublicKey(ckey, algorithm) if algorithm is not None else None

@@ -8,8 +8,9 @@ is not listed for the claimed producer into a failure.  Format (TOML, or the sam
     # aigclabel trusted keys, version 1
     [providers."001191110102MACQD9K64010000"]
     name = "Example Generation Co."        # optional, for reports
-    keys = ["04A1B2...", "3059301306..."]   # KeyValue hex in any form SecurityData uses (point, SPKI, x)
-    pem = ["-----BEGIN PUBLIC KEY-----\\n...\\n-----END PUBLIC KEY-----"]   # optional
+    keys = ["04A1B2...", "3059301306..."]   # KeyValue hex in any form SecurityData uses (SM2: point, SPKI,
+                                            # x; RSA and ECDSA P-256: SPKI DER)
+    pem = ["-----BEGIN PUBLIC KEY-----\\n...\\n-----END PUBLIC KEY-----"]   # optional, any of the three
 
 A producer with no entry is "unpinned" (integrity only); ``aigclabel keys init --sm2`` writes a
 ``trusted-keys.toml`` entry template beside the key.
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import OptionError
-from .crypto import OID_SM2_SM3, PublicKey, public_key_from_hex
+from .crypto import OID_SM2_SM3, PublicKey, public_key_from_hex, public_key_from_spki
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,10 +75,10 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> TrustedKeys:
             raise OptionError(f"{p}: providers.{code} must be a table with keys = [...]")
         keys: list[PublicKey] = []
         for value in entry.get("keys", []):
-            decoded = public_key_from_hex(str(value), OID_SM2_SM3)
+            decoded = _from_hex(str(value))
             if decoded is None:
                 raise OptionError(f"{p}: providers.{code}: {str(value)[:24]}... is not a public key in a known form")
-            keys.append(decoded[0])
+            keys.append(decoded)
         for pem in entry.get("pem", []):
             keys.append(_from_pem(str(pem), f"{p}: providers.{code}"))
         out.providers[str(code)] = keys
@@ -108,14 +109,28 @@ def trusted_keys_from(given: str | os.PathLike[str] | TrustedKeys | None) -> Tru
     return _cached(os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
 
-def _from_pem(pem: str, where: str) -> PublicKey:
-    from .crypto import _ts
-
-    ec, _, ser = _ts()
+def _from_hex(value: str) -> PublicKey | None:
+    """A listed key: any SM2 form SecurityData uses, or the SPKI DER of an RSA or ECDSA P-256 key."""
+    decoded = public_key_from_hex(value, OID_SM2_SM3)
+    if decoded is not None:
+        return decoded[0]
     try:
-        key = ser.load_pem_public_key(pem.encode("ascii"))
-    except Exception as exc:  # noqa: BLE001
-        raise OptionError(f"{where}: not a PEM public key ({exc})") from None
-    if not isinstance(getattr(key, "curve", None), ec.SM2):
-        raise OptionError(f"{where}: not an SM2 public key")
-    return PublicKey(key, OID_SM2_SM3)
+        raw = bytes.fromhex(value.strip())
+    except ValueError:
+        return None
+    return public_key_from_spki(raw) if raw[:1] == b"\x30" else None
+
+
+def _from_pem(pem: str, where: str) -> PublicKey:
+    import base64
+    import re
+
+    body = re.search(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", pem, re.S)
+    try:
+        raw = base64.b64decode("".join((body.group(1) if body else "").split()), validate=True)
+    except ValueError:
+        raw = b""
+    key = public_key_from_spki(raw) if raw else None
+    if key is None:
+        raise OptionError(f"{where}: not a PEM public key of SM2, RSA or ECDSA P-256")
+    return key

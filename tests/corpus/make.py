@@ -5,7 +5,8 @@ the table in ``tests/corpus/README.md``.  The files are checked in and the regre
 this script, so an upgrade of exiftool, ffmpeg, Pillow or mutagen cannot silently change the inputs;
 rerun it only to add or deliberately change a case, then ``python3 scripts/corpus.py --update`` and review
 both diffs.  ``--only NAME`` (repeatable) rewrites just those files, ``--index`` only ``index.json`` and
-the README table, ``--out DIR`` writes a fresh copy elsewhere (a rerun gives the same bytes today).
+the README table, ``--out DIR`` writes a fresh copy elsewhere (a rerun gives the same bytes today, but for
+the three signed cases: an SM2 signature takes a random nonce).
 
 Each case is one function that writes one file, registered with :func:`case` together with how the file
 is made, what it tests and the verdict we believe is *right* (``expect``), which may differ from what
@@ -358,6 +359,28 @@ def mark_ours(src: Path, dst: Path, **kw: Any) -> None:
     aigclabel.mark_file(src, dst, producer=PRODUCER, produce_id=f"corpus-{dst.stem}", overwrite=True, **kw)
 
 
+#: a published SM2 test key (keys/README.md): the signed cases' SecurityData is signed with it
+TEST_KEY = HERE / "keys" / "sm2-test-key.pem"
+
+
+def signed_record(p: Path, pid: str) -> dict[str, str]:
+    """``record(pid)`` with ``ReservedCode1`` = SecurityData signed by the corpus test key over *p* as it is now:
+    the label signature and the content binding of *p*'s format (aigclabel's selection, hashed before the record
+    goes in; the tool that then writes the record - exiftool, mutagen - leaves the selected bytes alone).
+    SM2 signatures take a random nonce, so a rerun writes other signature bytes (then ``corpus.py --update``)."""
+    from aigclabel._io import CountingReader
+    from aigclabel.formats import handler_for
+    from aigclabel.formats.binding import binding_digest
+    from aigclabel.security import load_signing_key, sign_fields
+
+    rec = record(pid)
+    with p.open("rb") as fh:
+        src = CountingReader(fh, p.name, p.stat().st_size)
+        digest = binding_digest(handler_for(src), src)
+    rec["ReservedCode1"] = sign_fields(rec, load_signing_key(TEST_KEY), digest)
+    return rec
+
+
 def tc260(rec: Any) -> str:
     return f"-XMP-TC260:AIGC={js(rec)}"
 
@@ -433,6 +456,28 @@ def _jpeg_nonascii(p: Path) -> None:
 def _jpeg_security(p: Path) -> None:
     save_image(p, "JPEG", quality=70)
     exiftool(p, tc260(record("jpeg-security", ReservedCode1=SECURITY_DATA)))
+
+
+@case("jpeg-signed.jpg", "Pillow JPEG; SecurityData signed with the corpus test key (keys/) over the label and the "
+      "jpeg-scan binding; exiftool XMP-TC260:AIGC writes the record",
+      "a genuinely signed label: SM3withSM2 verifies, content binding matches after another tool wrote the record",
+      "compliant; security-data valid (binding bound, key unpinned), tier 1")
+def _jpeg_signed(p: Path) -> None:
+    save_image(p, "JPEG", quality=70)
+    exiftool(p, tc260(signed_record(p, "jpeg-signed")))
+
+
+@case("jpeg-signed-tampered.jpg", "jpeg-signed with one byte of the entropy-coded scan changed by hand",
+      "content changed after signing", "noncompliant: security-data invalid (content binding mismatch)")
+def _jpeg_signed_tampered(p: Path) -> None:
+    _jpeg_signed(p)
+    data = bytearray(p.read_bytes())
+    sos = data.index(b"\xff\xda")
+    at = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big") + 10
+    while data[at] in (0xFF, 0x00):  # a data byte, never a marker or a stuffed zero
+        at += 1
+    data[at] ^= 0x01
+    p.write_bytes(bytes(data))
 
 
 @case("jpeg-duplicate.jpg", "exiftool: the same record in XMP-TC260:AIGC and in EXIF UserComment",
@@ -781,6 +826,19 @@ def _mp3_security(p: Path) -> None:
     from mutagen.id3 import TXXX
 
     _mp3_with(p, TXXX(encoding=3, desc="AIGC", text=[js(record("mp3-security", ReservedCode1=SECURITY_DATA))]))
+
+
+@case("mp3-signed.mp3", "ffmpeg libmp3lame; SecurityData signed with the corpus test key (keys/) over the label "
+      "and the mp3-frames binding; mutagen ID3v2.4 TXXX:AIGC writes the record",
+      "a genuinely signed audio label (as MiniMax MP3s carry, in the guide's spellings)",
+      "compliant; security-data valid (binding bound, key unpinned)")
+def _mp3_signed(p: Path) -> None:
+    from mutagen.id3 import ID3, TXXX
+
+    ffmpeg(p)
+    tags = ID3()
+    tags.add(TXXX(encoding=3, desc="AIGC", text=[js(signed_record(p, "mp3-signed"))]))
+    tags.save(p, v2_version=4)
 
 
 @case("mp3-disagree.mp3", "mutagen TXXX:AIGC (Label 1) and TXXX:AIGC_copy (Label 2, other ProduceID)",
