@@ -20,6 +20,7 @@ Examples:
   aigclabel serve --host 0.0.0.0 --port 8080 --workers 4 --platform-code 00119144030008867405X220001
   aigclabel serve --platform platform.toml --max-upload 50M --timeout 30
   aigclabel serve --limits max_pixels=50e6,max_decode_seconds=20 --worker-memory 2G --max-queue 32
+  AIGCLABEL_API_KEY=$(cat key.txt) aigclabel serve --host 0.0.0.0   (a key on every request)
 
 \b
 It prints where it listens ("aigclabel: serving on http://127.0.0.1:8000 (docs at /docs)") and one
@@ -82,12 +83,17 @@ def parse_size(text: str) -> int:
 @click.option("--trusted-keys", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Trusted keys (provider code -> SM2 public keys) every review and verify checks SecurityData "
                    "signers against: a label signed by a key not listed for its producer is an error / not tier 1.")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY", envvar="AIGCLABEL_API_KEY",
+              help="Require this key on every API and page request (Authorization: Bearer KEY or X-API-Key: "
+                   "KEY; 401 without it); repeat for several keys [env: AIGCLABEL_API_KEY]. Open without a key: "
+                   "the page shell, /healthz and the docs.")
 @click.option("-q", "--quiet", is_flag=True, help="No request log (errors are still reported).")
 @guarded
 def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, platform_file: str | None,
               detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None,
               limits_spec: str | None, jobs: int | None, max_queue: int, worker_memory: str, max_connections: int,
-              body_timeout: float | None, header_timeout: float, trusted_keys: str | None, quiet: bool) -> None:
+              body_timeout: float | None, header_timeout: float, trusted_keys: str | None, api_keys: tuple[str, ...],
+              quiet: bool) -> None:
     """Serve review and verify over HTTP.
 
     Each upload is read in a worker process under the resource budget (--limits) and a memory cap
@@ -130,7 +136,7 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
                         upload_timeout_s=body_timeout or timeout, timeout_s=timeout,
                         tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None, limits=limits, max_queue=max_queue,
                         worker_memory_bytes=memory or None, header_timeout_s=header_timeout,
-                        access_log=not quiet, trusted_keys=trusted_keys, **extra)
+                        access_log=not quiet, trusted_keys=trusted_keys, api_keys=_keys(api_keys), **extra)
     # Every worker process builds its app from the environment (uvicorn imports the factory by name).
     os.environ[ENV_CONFIG] = cfg.to_json()
     # uvicorn shuts down gracefully on SIGTERM and then re-raises it: let that end the process the
@@ -142,7 +148,8 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
                             limit_concurrency=max_connections)
     sock = _listen(host, port)  # bound here, so the line below names the real port (also for --port 0)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"aigclabel: serving on http://{shown}:{sock.getsockname()[1]} (docs at /docs)", err=True)
+    keyed = f", {len(cfg.api_keys)} API key(s) required" if cfg.api_keys else ""
+    click.echo(f"aigclabel: serving on http://{shown}:{sock.getsockname()[1]} (docs at /docs{keyed})", err=True)
     server = uvicorn.Server(config)
     try:
         if workers > 1:
@@ -157,6 +164,16 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
         sock.close()
     if workers == 1 and not server.started:
         sys.exit(EXIT_ERROR)  # the app could not start (uvicorn said why)
+
+
+def _keys(given: tuple[str, ...]) -> list[str]:
+    """The API keys, each stripped; an empty or blank key is a usage error, never "no key needed"."""
+    keys = [k.strip() for k in given]
+    if any(not k for k in keys):
+        raise click.BadParameter("an API key must not be empty", param_hint="--api-key")
+    if any(not k.isprintable() or " " in k for k in keys):
+        raise click.BadParameter("an API key must be printable, without spaces", param_hint="--api-key")
+    return keys
 
 
 def _listen(host: str, port: int) -> socket.socket:

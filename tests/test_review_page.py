@@ -1,18 +1,23 @@
-"""The review page in a real headless Chromium: `aigclabel serve`'s page at / and `aigclabel review --html`.
+"""The review page in a real headless Chromium driven by Selenium: `aigclabel serve`'s page and `review --html`.
 
-Chromium is driven over its DevTools protocol (a websocket; the `websockets` client comes with the service
-extra's uvicorn[standard]), not Selenium: no extra package, and the protocol's own network log sees every
-request the page makes (the no-external-request assertion) and its console and exception events.
+Chromium and its driver are the Debian packages ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them);
+Selenium is pointed at /usr/bin/chromedriver, so Selenium Manager never runs and nothing is downloaded.  Chromium's
+performance log (``goog:loggingPrefs``) lists every request the page made: none may leave 127.0.0.1.
 
-Real files, read back independently: where the label really is comes from Pillow (the text we drew, the
-marker's reported box), the prompt's place from the marker's report, the PDF notice from pypdf; the page's
-DOM must put its boxes, segments and highlights there.  Screenshots are kept under the test's temp dir (or
-``$AIGCLABEL_ARTIFACTS`` when set, for CI to upload).
+Five files, as the issue asks -- a labelled JPEG, an OCR-tier-3 PNG, an MP3 with a Morse prompt, a PDF and a
+C2PA-signed image (an edit of an AI-generated picture: the active manifest with the AI one as its ingredient) --
+plus one whose record holds markup.  What the page draws is checked against independent readers: where the label
+really is (Pillow's measure of the text we drew, the marker's reported box), where the prompt is (the marker's
+report), the PDF's text (pypdf), the C2PA chain (the c2pa SDK's own Reader).  The server runs with an API key,
+so every request the page makes carries it.  Also: keyboard operation, no horizontal scroll at 640 px (1280 px at
+200 % zoom), and the time to the first view of a 12 MP JPEG against the /v1/review call for the same file.
+
+Screenshots go to ``$AIGCLABEL_SCREENSHOTS`` (``docs/screenshots`` for the README) or ``$AIGCLABEL_ARTIFACTS``
+(CI uploads it), else the test's temp dir.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
@@ -20,7 +25,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,26 +34,58 @@ import pytest
 httpx = pytest.importorskip("httpx", reason="the service tests need the service extra: "
                             "pip install 'aigclabel[service]'")
 pytest.importorskip("fastapi", reason="pip install 'aigclabel[service]'")
-ws_client = pytest.importorskip("websockets.sync.client", reason="pip install 'aigclabel[service]' (uvicorn[standard])")
+pytest.importorskip("selenium", reason="the browser tests need Selenium: pip install 'aigclabel[test]'")
 pytest.importorskip("rapidocr_onnxruntime", reason="the OCR boxes need the OCR extra: pip install 'aigclabel[ocr]'")
 pytest.importorskip("numpy", reason="the waveform needs the audio extra")
+pytest.importorskip("lameenc", reason="the MP3 prompt needs the audio extra")
+c2pa_sdk = pytest.importorskip("c2pa", reason="the C2PA file needs the c2pa extra")
 
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 import aigclabel  # noqa: E402
+from aigclabel import c2pa as prov  # noqa: E402
+from aigclabel.keys import init_keys  # noqa: E402
+from aigclabel.marking import mark_file  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium)")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FFMPEG = shutil.which("ffmpeg")
+pytestmark = pytest.mark.skipif(not (os.path.isfile(CHROMIUM) and os.path.isfile(CHROMEDRIVER) and FFMPEG),
+                                reason="needs Chromium, its driver and ffmpeg (Debian: apt-get install chromium "
+                                       "chromium-driver ffmpeg)")
 
 PLATFORM = "00119144030008867405X220001"
 PRODUCER = "001191110102MACQD9K64010000"
+API_KEY = "test-key-0f3a9c"
 HOSTILE = "<img/src=x/onerror=alert(1)>"
+COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
 SAMPLES = Path(aigclabel.__file__).resolve().parent.parent / "samples"
 FONT = Path(aigclabel.__file__).resolve().parent / "explicit" / "fonts" / "NotoSansCJKsc-Regular-subset.otf"
 OCR_TEXT_AT = (24, 400)
+NAMES = ("labelled.jpg", "ocr.png", "prompt.mp3", "report.pdf", "c2pa-edited.jpg", "hostile.png")
+SHOT_LIMIT = 200 * 1024
 
 
 # ------------------------------------------------------------------------------------------ files
+
+
+def _scene(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """A picture with smooth areas and edges (compresses like a photo, unlike noise)."""
+    w, h = size
+    im = Image.linear_gradient("L").resize(size).convert("RGB")
+    im = Image.merge("RGB", (im.getchannel(0), im.getchannel(0).rotate(90, expand=False).resize(size),
+                             Image.new("L", size, 150 + seed * 20)))
+    draw = ImageDraw.Draw(im)
+    for i in range(6):
+        x, y = (w * (i + 1)) // 8, (h * ((i * 3) % 5 + 1)) // 7
+        r = max(8, min(w, h) // (6 + i))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=((40 * i + 60) % 255, 90 + 20 * i, 200 - 25 * i))
+    return im
 
 
 def _ocr_png(path: Path) -> tuple[int, int, int, int]:
@@ -63,20 +99,60 @@ def _ocr_png(path: Path) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(x1), int(y1)
 
 
+def _c2pa_edit(d: Path) -> dict[str, Any]:
+    """An AI-generated JPEG signed by our marker, then an edit of it signed with the c2pa SDK itself: the active
+    manifest (opened + edited with a composite source type) names the generated one as its parent ingredient.
+    The development CA of `aigclabel keys init` signs both."""
+    keys = init_keys(d / "keys")
+    buf = io.BytesIO()
+    _scene((480, 320), 1).save(buf, "JPEG", quality=88)
+    parent = mark_file(buf.getvalue(), producer=PRODUCER, explicit=False,
+                       c2pa=prov.C2paOptions(sign_cert=keys.chain, sign_key=keys.key, system_name="Seedream",
+                                             system_version="3.0", title="generated.jpg")).data
+    assert parent is not None
+    manifest = {"claim_generator_info": [{"name": "photo-editor-test", "version": "1.0"}], "title": "edited.jpg",
+                "format": "image/jpeg", "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+                    {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}},
+                    {"action": "c2pa.edited",
+                     "digitalSourceType": f"http://cv.iptc.org/newscodes/digitalsourcetype/{COMPOSITE}"}]}}]}
+    info = c2pa_sdk.C2paSignerInfo(b"es256", keys.chain.read_bytes(), keys.key.read_bytes(), None)
+    ctx = c2pa_sdk.Context.from_dict({"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
+    edited = io.BytesIO()
+    _scene((480, 320), 2).save(edited, "JPEG", quality=88)
+    edited.seek(0)
+    out = io.BytesIO()
+    with c2pa_sdk.Signer.from_info(info) as signer, c2pa_sdk.Builder(manifest, context=ctx) as builder:
+        builder.add_ingredient({"title": "generated.jpg", "relationship": "parentOf", "label": "parent"},
+                               "image/jpeg", io.BytesIO(parent))
+        builder.sign(signer, "image/jpeg", edited, out)
+    (d / "c2pa-edited.jpg").write_bytes(out.getvalue())
+    # the independent reading of the chain: the SDK's Reader, our development CA trusted
+    trust = {"trust": {"user_anchors": keys.ca.read_text()}, "verify": {"remote_manifest_fetch": False,
+                                                                         "ocsp_fetch": False}}
+    reader = c2pa_sdk.Reader("image/jpeg", io.BytesIO(out.getvalue()), None, c2pa_sdk.Context.from_dict(trust))
+    store = json.loads(reader.json())
+    active = store["manifests"][store["active_manifest"]]
+    return {"active": store["active_manifest"], "ingredient": active["ingredients"][0]["active_manifest"]}
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("page-files")
-    rng_pixels = Image.effect_noise((800, 600), 40).convert("RGB")
-    rng_pixels.save(d / "plain.jpg", quality=90)
+    _scene((800, 600)).save(d / "plain.jpg", quality=90)
     jpg = aigclabel.mark(d / "plain.jpg", d / "labelled.jpg", producer=PRODUCER)
     ocr_box = _ocr_png(d / "ocr.png")
-    wav = aigclabel.mark(SAMPLES / "voice.wav", d / "prompt.wav", producer=PRODUCER)
+    subprocess.run([FFMPEG, "-v", "error", "-y", "-i", str(SAMPLES / "voice.wav"), "-ac", "1", "-ar", "16000",
+                    "-b:a", "32k", str(d / "voice.mp3")], check=True, timeout=60)
+    mp3 = aigclabel.mark(d / "voice.mp3", d / "prompt.mp3", producer=PRODUCER)
     pdf = aigclabel.mark(SAMPLES / "report.pdf", d / "report.pdf", producer=PRODUCER)
+    chain = _c2pa_edit(d)
     buf = io.BytesIO()
     Image.new("RGB", (200, 120), (200, 220, 240)).save(buf, "PNG")
     aigclabel.mark(buf.getvalue(), d / "hostile.png", producer=HOSTILE, explicit=False)
-    return {"dir": d, "jpg": jpg, "ocr_box": ocr_box, "wav": wav, "pdf": pdf,
-            "paths": [d / n for n in ("labelled.jpg", "ocr.png", "prompt.wav", "report.pdf", "hostile.png")]}
+    # the 12 MP JPEG of the timing check: no record, so its review reads the picture's visible text (OCR)
+    _scene((4000, 3000), 3).save(d / "big-12mp.jpg", quality=85)
+    return {"dir": d, "jpg": jpg, "ocr_box": ocr_box, "mp3": mp3, "pdf": pdf, "chain": chain,
+            "paths": [d / n for n in NAMES], "big": d / "big-12mp.jpg"}
 
 
 def _marked_box(result: Any) -> list[int]:
@@ -93,104 +169,25 @@ def _prompt_span(result: Any) -> tuple[float, float]:
     return float(at), float(at) + float(length.split(" s long", 1)[0])
 
 
-# ------------------------------------------------------------------------------------------ browser
-
-
-class Cdp:
-    """A minimal Chrome DevTools protocol client over one page target's websocket."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self.next_id += 1
-        ident = self.next_id
-        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=30))
-            if message.get("id") == ident:
-                if "error" in message:
-                    raise AssertionError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            self.events.append(message)
-
-    def drain(self) -> None:
-        try:
-            while True:
-                self.events.append(json.loads(self.ws.recv(timeout=0.05)))
-        except TimeoutError:
-            pass
-
-    def js(self, expression: str) -> Any:
-        out = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in out:
-            raise AssertionError(f"{expression}: {out['exceptionDetails']}")
-        return out["result"].get("value")
-
-    def wait(self, expression: str, timeout: float = 45.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.js(expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {expression}")
-
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
-        path.write_bytes(base64.b64decode(data))
-
-    def requests(self) -> list[str]:
-        self.drain()
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
-
-    def problems(self) -> list[Any]:
-        """Console errors, uncaught exceptions, dialogs (an injected alert()) and CSP violations."""
-        self.drain()
-        out = []
-        for e in self.events:
-            m, p = e.get("method"), e.get("params", {})
-            if m == "Runtime.exceptionThrown" or m == "Page.javascriptDialogOpening":
-                out.append(p)
-            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(p)
-            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                out.append(p["entry"])
-        return out
+# ------------------------------------------------------------------------------------------ browser, server
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdp]:
-    profile = tempfile.mkdtemp(prefix="aigclabel-chromium-")
-    proc = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                             "--disable-default-apps", "--disable-extensions", "--mute-audio",
-                             "--window-size=1280,2000", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def driver() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+                "--disable-extensions", "--mute-audio", "--window-size=1280,2000"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    # the Debian driver, named: Selenium Manager (which would download one) is skipped
+    drv = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    drv.set_script_timeout(60)
     try:
-        port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise AssertionError("Chromium did not start its DevTools endpoint")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
-        page = next(t for t in targets if t.get("type") == "page")
-        with ws_client.connect(page["webSocketDebuggerUrl"], max_size=64 << 20, open_timeout=10) as ws:
-            cdp = Cdp(ws)
-            for domain in ("Page", "Runtime", "Network", "Log", "DOM"):
-                cdp.call(f"{domain}.enable")
-            yield cdp
+        yield drv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(profile, ignore_errors=True)
+        drv.quit()
 
 
 def _free_port() -> int:
@@ -202,10 +199,11 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
+    env = {**os.environ, "AIGCLABEL_API_KEY": API_KEY}  # the key from the environment, as a service manager sets it
     proc = subprocess.Popen([sys.executable, "-c", "from aigclabel.cli.main import main; main()", "serve",
                              "--port", str(port), "--platform-code", PLATFORM, "--jobs", "2", "--quiet",
                              "--tmp-dir", str(tmp_path_factory.mktemp("uploads"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -222,10 +220,58 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(15)
 
 
-def _artifacts(tmp_path: Path) -> Path:
-    where = Path(os.environ.get("AIGCLABEL_ARTIFACTS") or tmp_path) / "review-page"
+def _shots(tmp_path: Path, docs: bool = True) -> Path:
+    """Where screenshots go: the documentation's (the five views and the batch) or the run's artifacts."""
+    artifacts = Path(os.environ.get("AIGCLABEL_ARTIFACTS") or tmp_path) / "review-page"
+    where = Path(os.environ["AIGCLABEL_SCREENSHOTS"]) if docs and os.environ.get("AIGCLABEL_SCREENSHOTS") else artifacts
     where.mkdir(parents=True, exist_ok=True)
     return where
+
+
+def _save_shot(png: bytes, path: Path) -> None:
+    """A screenshot kept small (<= 200 KB): at most 1000 px wide, then fewer colours if still too big."""
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    if im.width > 1000:
+        im = im.resize((1000, round(im.height * 1000 / im.width)), Image.Resampling.LANCZOS)
+    for colours in (None, 128, 48):
+        out = io.BytesIO()
+        (im if colours is None else im.quantize(colours, dither=Image.Dither.NONE)).save(out, "PNG", optimize=True)
+        if out.tell() <= SHOT_LIMIT:
+            break
+    path.write_bytes(out.getvalue())
+    assert path.stat().st_size <= SHOT_LIMIT and Image.open(path).size[0] > 200
+
+
+def _requests(drv: Any) -> list[str]:
+    """Every URL the page requested since the last call (Chromium's performance log)."""
+    urls = []
+    for entry in drv.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def _problems(drv: Any) -> list[Any]:
+    """Console errors (CSP violations included) and an open dialog (an injected alert()).  The 401s of the
+    page's key check (no key yet, then a wrong one, on purpose) are the answers the page expects."""
+    out: list[Any] = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE" and not (
+        e.get("source") == "network" and "/v1/profiles - " in e["message"] and "status of 401" in e["message"])]
+    try:
+        out.append(f"dialog: {drv.switch_to.alert.text}")
+    except NoAlertPresentException:
+        pass
+    return out
+
+
+def _wait(drv: Any, expression: str, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = drv.execute_script(f"return {expression}")
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {expression}")
 
 
 # ------------------------------------------------------------------------------------------ assertions
@@ -233,25 +279,25 @@ def _artifacts(tmp_path: Path) -> Path:
 _VIEW = "document.querySelector('.file-view[data-name$=\"{name}\"]')"
 
 
-def _text(cdp: Cdp, name: str, selector: str) -> list[str]:
-    return cdp.js(f"Array.from({_VIEW.format(name=name)}.querySelectorAll({json.dumps(selector)}))"
-                  ".map(e => e.textContent)")
+def _text(drv: Any, name: str, selector: str) -> list[str]:
+    return drv.execute_script(f"return Array.from({_VIEW.format(name=name)}.querySelectorAll("
+                              f"{json.dumps(selector)})).map(e => e.textContent)")
 
 
-def _check_views(cdp: Cdp, files: dict[str, Any], allowed: tuple[str, ...]) -> None:
+def _check_views(drv: Any, files: dict[str, Any], allowed: tuple[str, ...]) -> None:
     # verdicts and tiers in plain words, both languages
-    assert _text(cdp, "labelled.jpg", ".tier")[0].startswith("Tier 1: AI-generated")
-    assert _text(cdp, "labelled.jpg", ".tier")[1].startswith("第1级：作品含AI生成内容")
-    assert _text(cdp, "ocr.png", ".tier")[0].startswith("Tier 3: suspected AI-generated")
-    assert "疑似使用了AI生成技术，请谨慎甄别" in _text(cdp, "ocr.png", ".notice")
-    assert _text(cdp, "prompt.wav", ".tier")[0].startswith("Tier 1")
+    assert _text(drv, "labelled.jpg", ".tier")[0].startswith("Tier 1: AI-generated")
+    assert _text(drv, "labelled.jpg", ".tier")[1].startswith("第1级：作品含AI生成内容")
+    assert _text(drv, "ocr.png", ".tier")[0].startswith("Tier 3: suspected AI-generated")
+    assert "疑似使用了AI生成技术，请谨慎甄别" in _text(drv, "ocr.png", ".notice")
+    assert _text(drv, "prompt.mp3", ".tier")[0].startswith("Tier 1")
     # the record's producer code decoded
-    producer = _text(cdp, "labelled.jpg", ".record dd[data-field='ContentProducer']")[0]
+    producer = _text(drv, "labelled.jpg", ".record dd[data-field='ContentProducer']")[0]
     assert PRODUCER in producer and "USCC 91110102MACQD9K640" in producer and "service type: generation" in producer
 
     # OCR boxes: drawn where the reported box is, and where the label really is
     for name, truth in (("labelled.jpg", _marked_box(files["jpg"])), ("ocr.png", list(files["ocr_box"]))):
-        geo = cdp.js(f"""(() => {{ const v = {_VIEW.format(name=name)};
+        geo = drv.execute_script(f"""return (() => {{ const v = {_VIEW.format(name=name)};
             const img = v.querySelector('.preview img').getBoundingClientRect();
             const fig = v.querySelector('.preview');
             return Array.from(v.querySelectorAll('.ocr-box')).map(b => {{ const r = b.getBoundingClientRect();
@@ -268,38 +314,67 @@ def _check_views(cdp: Cdp, files: dict[str, Any], allowed: tuple[str, ...]) -> N
         assert _iou(drawn, truth) > 0.5, (name, drawn, truth)
         short = min(label["W"], label["H"])
         assert 4.0 < label["pct"] < 100 * (truth[3] - truth[1]) / short + 1.0
-        assert cdp.js(f"!!{_VIEW.format(name=name)}.querySelector('.edge-band')")
+        assert drv.execute_script(f"return !!{_VIEW.format(name=name)}.querySelector('.edge-band')")
 
-    # waveform: the marked segment lies where the prompt was inserted, drawn at its time
-    seg = cdp.js(f"""(() => {{ const v = {_VIEW.format(name='prompt.wav')}; const svg = v.querySelector('svg.wave');
-        const r = v.querySelector('rect.segment.rhythm'); const box = svg.getBoundingClientRect();
-        const rr = r.getBoundingClientRect();
+    # waveform: the Morse segment lies where the prompt was inserted, drawn at its time.  An MP3 decoder's
+    # output starts with the encoder's delay (about one frame), hence the wider margin than for PCM.
+    seg = drv.execute_script(f"""return (() => {{ const v = {_VIEW.format(name='prompt.mp3')};
+        const svg = v.querySelector('svg.wave'); const r = v.querySelector('rect.segment.rhythm');
+        const box = svg.getBoundingClientRect(); const rr = r.getBoundingClientRect();
         return {{start: +r.dataset.start, end: +r.dataset.end, duration: +svg.dataset.duration,
+                 from: +svg.dataset.from, to: +svg.dataset.to,
                  x: (rr.left - box.left) / box.width, w: rr.width / box.width}}; }})()""")
-    at, until = _prompt_span(files["wav"])
-    assert at - 0.05 <= seg["start"] < seg["end"] <= until + 0.05
-    assert abs(seg["x"] - seg["start"] / seg["duration"]) < 0.01
-    assert abs(seg["w"] - (seg["end"] - seg["start"]) / seg["duration"]) < 0.01
+    at, until = _prompt_span(files["mp3"])
+    assert at - 0.1 <= seg["start"] < seg["end"] <= until + 0.1, (seg, at, until)
+    # the strip spans the decoded samples (from the encoder delay on; ffprobe's duration is the whole stream)
+    shown = seg["to"] - seg["from"]
+    assert 0 <= seg["from"] < 0.1 and abs(seg["to"] - _ffprobe_duration(files["dir"] / "prompt.mp3")) < 0.1, seg
+    assert abs(seg["x"] - (seg["start"] - seg["from"]) / shown) < 0.01
+    assert abs(seg["w"] - (seg["end"] - seg["start"]) / shown) < 0.01
+    assert "Morse" in " ".join(_text(drv, "prompt.mp3", ".segment-note"))
 
     # the PDF's notice highlighted in its page's text (pypdf reads the same text from the file)
     from pypdf import PdfReader
 
-    marked = _text(cdp, "report.pdf", ".passage mark")
+    marked = _text(drv, "report.pdf", ".passage mark")
     assert marked and marked[0] in PdfReader(str(files["dir"] / "report.pdf")).pages[0].extract_text()
     assert "人工智能" in marked[0] and "生成" in marked[0]
 
+    # the C2PA chain: active manifest -> its ingredient, each with its actions and source types, the manifest
+    # labels those the c2pa SDK's Reader names
+    chain = drv.execute_script(f"""return (() => {{ const v = {_VIEW.format(name='c2pa-edited.jpg')};
+        const item = (li) => ({{manifest: li.dataset.manifest, title: li.dataset.title || null,
+          actions: Array.from(li.querySelectorAll('.action'))
+            .map(a => [a.dataset.action, a.dataset.sourceType || null])}});
+        return Array.from(v.querySelectorAll('.chain > li')).map(li => [li.className, item(li)]); }})()""")
+    assert [kind for kind, _ in chain] == ["active", "ingredient"], chain
+    active, ingredient = chain[0][1], chain[1][1]
+    assert active["manifest"] == files["chain"]["active"]
+    assert active["actions"] == [["c2pa.opened", None], ["c2pa.edited", COMPOSITE]]
+    assert ingredient["manifest"] == files["chain"]["ingredient"] and ingredient["title"] == "generated.jpg"
+    assert ["c2pa.created", "trainedAlgorithmicMedia"] in ingredient["actions"]
+    assert _text(drv, "c2pa-edited.jpg", ".tier")[0].startswith("Tier 3")
+
     # a hostile record field is shown as text, never parsed
-    assert HOSTILE in _text(cdp, "hostile.png", ".record dd[data-field='ContentProducer']")[0]
-    assert cdp.js("document.querySelectorAll('.record img, .file-view img[src=\"x\"]').length") == 0
+    assert HOSTILE in _text(drv, "hostile.png", ".record dd[data-field='ContentProducer']")[0]
+    assert drv.execute_script("return document.querySelectorAll('.record img, .file-view img[src=\"x\"]').length") == 0
 
     # the batch table sorts
-    cdp.js("document.querySelector('#table th button[data-key=\"tier\"]').click()")
-    tiers = cdp.js("Array.from(document.querySelectorAll('#table tbody .tier-cell')).map(e => e.textContent)")
-    assert tiers == sorted(tiers, key=lambda t: 9 if t == "none" else int(t)) and len(tiers) == 5
+    drv.execute_script("document.querySelector('#table th button[data-key=\"tier\"]').click()")
+    tiers = drv.execute_script("return Array.from(document.querySelectorAll('#table tbody .tier-cell'))"
+                               ".map(e => e.textContent)")
+    assert tiers == sorted(tiers, key=lambda t: 9 if t == "none" else int(t)) and len(tiers) == len(NAMES)
 
-    outside = [u for u in cdp.requests() if not u.startswith(allowed)]
+    outside = [u for u in _requests(drv) if not u.startswith(allowed)]
     assert not outside, outside
-    assert not cdp.problems()
+    assert not _problems(drv)
+
+
+def _ffprobe_duration(path: Path) -> float:
+    out = subprocess.run([FFMPEG.replace("ffmpeg", "ffprobe") if FFMPEG else "ffprobe", "-v", "error",
+                          "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=30, check=True)
+    return float(out.stdout.strip())
 
 
 def _iou(a: list[float], b: list[int]) -> float:
@@ -309,40 +384,183 @@ def _iou(a: list[float], b: list[int]) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+def _no_horizontal_scroll(drv: Any) -> None:
+    """1280 px at 200 % zoom is a 640 CSS px viewport: nothing may make the page scroll sideways."""
+    size = drv.get_window_size()
+    try:
+        drv.set_window_size(640, 1000)
+        _wait(drv, "window.innerWidth <= 640", 10)
+        widths = drv.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        # on failure: what sticks out (tag, class, right edge, scroll width)
+        wide = drv.execute_script("""return Array.from(document.querySelectorAll('body *')).filter(e =>
+            e.getBoundingClientRect().right > window.innerWidth + 1 || e.scrollWidth > window.innerWidth)
+            .slice(0, 12).map(e => [e.tagName, String(e.className.baseVal ?? e.className),
+              Math.round(e.getBoundingClientRect().right), e.scrollWidth])""")
+        assert widths[0] <= widths[1], json.dumps([widths, wide])
+    finally:
+        drv.set_window_size(size["width"], size["height"])
+
+
+def _open_page(drv: Any, server: str) -> None:
+    drv.get(f"{server}/")
+    _wait(drv, "document.readyState === 'complete' && !document.getElementById('key-form').hidden")
+    # the key is asked once, kept in this tab's sessionStorage
+    drv.find_element(By.ID, "key").send_keys("wrong-key", Keys.ENTER)
+    _wait(drv, "document.getElementById('key-error').textContent.includes('refused')")
+    drv.find_element(By.ID, "key").send_keys(API_KEY, Keys.ENTER)
+    _wait(drv, "!document.getElementById('pick').hidden && document.getElementById('key-form').hidden")
+    assert drv.execute_script("return sessionStorage.getItem('aigclabel-api-key')") == API_KEY
+    assert API_KEY not in drv.current_url
+
+
 # ------------------------------------------------------------------------------------------ tests
 
 
-def test_served_page_uploads_and_shows_evidence(browser: Cdp, server: str, files: dict[str, Any],
+def test_api_key_is_required(server: str) -> None:
+    """401 with the Error body without a key (also one in the query string); Bearer and X-API-Key work; the
+    page shell, /healthz and the docs are open; the OpenAPI document declares the schemes and the 401."""
+    png = (SAMPLES / "render.png").read_bytes()
+    for headers, params in (({}, {}), ({"Authorization": "Bearer nope"}, {}), ({"X-API-Key": "nope"}, {}),
+                            ({}, {"api_key": API_KEY}), ({"Authorization": f"Basic {API_KEY}"}, {})):
+        r = httpx.post(f"{server}/v1/review", files={"file": ("a.png", png)}, headers=headers, params=params)
+        assert r.status_code == 401 and r.json()["error"]["kind"] == "unauthorized", (headers, params)
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    for path in ("/v1/profiles", "/review"):
+        assert httpx.get(f"{server}{path}").status_code in (401,), path
+    for headers in ({"Authorization": f"Bearer {API_KEY}"}, {"X-API-Key": API_KEY}):
+        r = httpx.post(f"{server}/v1/review", files={"file": ("a.png", png)}, headers=headers, timeout=60)
+        assert r.status_code == 200 and r.json()["path"] == "a.png"
+    for path in ("/", "/ui/page.js", "/healthz", "/docs", "/openapi.json"):
+        assert httpx.get(f"{server}{path}").status_code == 200, path
+    api = httpx.get(f"{server}/openapi.json").json()
+    assert set(api["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    for path in ("/v1/review", "/v1/verify", "/v1/inspect"):
+        op = api["paths"][path]["post"]
+        assert op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+        assert {"bearer": []} in op["security"]
+    assert "security" not in api["paths"]["/healthz"]["get"]
+
+
+def test_served_page_uploads_and_shows_evidence(driver: Any, server: str, files: dict[str, Any],
                                                  tmp_path: Path) -> None:
-    browser.events.clear()
-    browser.call("Page.navigate", url=f"{server}/")
-    browser.wait("document.readyState === 'complete' && !document.getElementById('pick').hidden")
-    root = browser.call("DOM.getDocument")["root"]["nodeId"]
-    node = browser.call("DOM.querySelector", nodeId=root, selector="#files")["nodeId"]
+    _requests(driver), _problems(driver)  # start both logs afresh
+    _open_page(driver, server)
+
+    # keyboard: the drop area is the first stop and opens the picker on Enter and on Space
+    driver.execute_script("window.__picks = 0; document.getElementById('files').addEventListener('click', "
+                          "(e) => { e.preventDefault(); window.__picks += 1; })")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert driver.execute_script("return document.activeElement.id") == "drop"
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    driver.switch_to.active_element.send_keys(Keys.SPACE)
+    assert driver.execute_script("return window.__picks") == 2
+
     started = time.monotonic()
-    browser.call("DOM.setFileInputFiles", nodeId=node, files=[str(p) for p in files["paths"]])
-    browser.wait("document.querySelectorAll('.file-view .tier').length >= 5")
+    driver.find_element(By.ID, "files").send_keys("\n".join(str(p) for p in files["paths"]))
+    _wait(driver, f"document.querySelectorAll('.file-view .tier').length >= {len(NAMES)}")
     first_views = time.monotonic() - started
-    browser.wait("document.querySelectorAll('.file-view[data-loaded]').length === 5")
-    print(f"first views of 5 files {first_views:.2f} s, all evidence {time.monotonic() - started:.2f} s")
-    browser.screenshot(_artifacts(tmp_path) / "served.png")
-    _check_views(browser, files, (f"{server}/", "data:", "blob:"))
+    _wait(driver, f"document.querySelectorAll('.file-view[data-loaded]').length === {len(NAMES)}")
+    print(f"first views of {len(NAMES)} files {first_views:.2f} s, all evidence {time.monotonic() - started:.2f} s")
+    _check_views(driver, files, (f"{server}/", "data:", "blob:"))
+
+    # keyboard: Tab reaches the sort buttons, a file's open button, and the opened view's summary
+    stops = []
+    driver.execute_script("document.getElementById('platform').focus()")
+    for _ in range(12):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        stops.append(driver.execute_script("const a = document.activeElement; "
+                                           "return [a.tagName, a.dataset.key || a.className || a.id]"))
+    assert ["BUTTON", "name"] in stops and ["BUTTON", "tier"] in stops and ["BUTTON", "open"] in stops, stops
+    while driver.execute_script("return document.activeElement.className") != "open":
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert driver.execute_script("const a = document.activeElement; return a.tagName === 'SUMMARY' && "
+                                 "a.parentElement.classList.contains('file-view')")
+    driver.execute_script("document.querySelector('#table th button[data-key=\"name\"]').focus()")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert driver.execute_script("return document.querySelector('#table th button[data-key=\"name\"]')"
+                                 ".parentElement.getAttribute('aria-sort')") == "ascending"
+
+    _no_horizontal_scroll(driver)
+
+    shots = _shots(tmp_path)
+    _save_shot(driver.get_screenshot_as_png(), shots / "batch.png")
+    for name in NAMES[:5]:
+        view = driver.find_element(By.CSS_SELECTOR, f".file-view[data-name='{name}']")
+        driver.execute_script("arguments[0].scrollIntoView()", view)
+        _save_shot(view.screenshot_as_png, shots / f"view-{name.rsplit('.', 1)[0]}.png")
     # the page's own headers: a strict policy
     csp = httpx.get(f"{server}/").headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert not [u for u in _requests(driver) if not u.startswith((f"{server}/", "data:", "blob:"))]
 
 
-def test_html_report_opens_from_disk(browser: Cdp, files: dict[str, Any], tmp_path: Path) -> None:
+def test_first_view_of_a_12mp_jpeg_is_as_fast_as_the_api(driver: Any, server: str, files: dict[str, Any]) -> None:
+    """Time to the first view (verdict, tier, notice) of a 12 MP JPEG < 1.5 x the /v1/review call, same run."""
+    big = files["big"]
+    data = big.read_bytes()
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+
+    def api() -> float:
+        t = time.perf_counter()
+        r = httpx.post(f"{server}/v1/review", files={"file": (big.name, data)}, headers=auth, timeout=120)
+        assert r.status_code == 200, r.text
+        return time.perf_counter() - t
+
+    api()  # a worker warm (the OCR's models loaded); the page's runs below use the same pool
+
+    def page() -> tuple[float, str]:
+        driver.get(f"{server}/")  # the key is still in this tab's sessionStorage: not asked again
+        _wait(driver, "!document.getElementById('pick').hidden")
+        # the clock starts when the page sees the file chosen, and stops when its verdict is drawn
+        driver.execute_script("""window.__t = {}; const input = document.getElementById('files');
+            input.addEventListener('change', () => { window.__t.start = performance.now(); }, {capture: true});
+            new MutationObserver(() => { if (!window.__t.first && document.querySelector('.file-view .tier'))
+              window.__t.first = performance.now(); }).observe(document.getElementById('views'),
+              {childList: true, subtree: true});""")
+        driver.find_element(By.ID, "files").send_keys(str(big))
+        _wait(driver, "window.__t.first")
+        seconds = driver.execute_script("return (window.__t.first - window.__t.start) / 1000")
+        tier = driver.execute_script("return document.querySelector('.file-view .tier').textContent")
+        _wait(driver, "document.querySelector('.file-view[data-loaded]')", 120)  # the evidence follows
+        return seconds, tier
+
+    # interleaved, the best of each: the machine's load (shared CI runners) hits both alike
+    apis, pages = [], []
+    for _ in range(2):
+        apis.append(api())
+        seconds, tier = page()
+        pages.append(seconds)
+    api_s, page_s = min(apis), min(pages)
+    print(f"12 MP JPEG: /v1/review {api_s * 1000:.0f} ms, first view {page_s * 1000:.0f} ms (best of "
+          f"{', '.join(f'{a * 1000:.0f}' for a in apis)} / {', '.join(f'{p * 1000:.0f}' for p in pages)}), "
+          f"ratio {page_s / api_s:.2f}; {tier}")
+    assert page_s < 1.5 * api_s, (page_s, api_s)
+
+
+def test_html_report_opens_from_disk(driver: Any, files: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     run = subprocess.run([sys.executable, "-c", "from aigclabel.cli.main import main; main()", "review",
                           *map(str, files["paths"]), "--platform-code", PLATFORM, "--html", str(out)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr
     html = out.read_text("utf-8")
     assert "http://" not in html.split("<body", 1)[0] and 'src="ui/' not in html and 'href="ui/' not in html
-    browser.events.clear()
-    browser.call("Page.navigate", url=out.as_uri())
-    browser.wait("document.querySelectorAll('.file-view[data-loaded]').length === 5")
-    browser.screenshot(_artifacts(tmp_path) / "report-html.png")
-    assert browser.js("document.getElementById('pick').hidden") is True
-    _check_views(browser, files, (out.as_uri(), "data:", "blob:"))
+    _requests(driver), _problems(driver)
+    driver.get(out.as_uri())
+    _wait(driver, f"document.querySelectorAll('.file-view[data-loaded]').length === {len(NAMES)}")
+    _save_shot(driver.get_screenshot_as_png(), _shots(tmp_path, docs=False) / "report-html.png")
+    assert driver.execute_script("return document.getElementById('pick').hidden") is True
+    _check_views(driver, files, (out.as_uri(), "data:", "blob:"))
+    _no_horizontal_scroll(driver)
+
+
+def test_an_empty_api_key_is_a_usage_error() -> None:
+    """`--api-key ''` must never mean "no key needed": the server refuses to start (exit 2)."""
+    from click.testing import CliRunner
+
+    from aigclabel.cli.main import cli
+
+    for key in ("", "   ", "two words"):
+        res = CliRunner().invoke(cli, ["serve", "--port", "0", "--api-key", key])
+        assert res.exit_code == 2 and "--api-key" in res.output, (key, res.output)

@@ -52,6 +52,8 @@ class ServiceConfig:
     * ``access_log``: one line per request on stderr (method, path, status, ms, bytes; :mod:`.access`);
       ``aigclabel serve`` turns it on unless ``--quiet``.
     * ``trusted_keys``: a trusted-keys file applied to every request (``aigclabel serve --trusted-keys``).
+    * ``api_keys``: keys a request must present (``Authorization: Bearer KEY`` or ``X-API-Key``; 401
+      without one); empty: no key needed (``aigclabel serve --api-key`` / ``AIGCLABEL_API_KEY``).
     """
 
     platform: PlatformConfig | None = None
@@ -69,6 +71,8 @@ class ServiceConfig:
     access_log: bool = False
     #: a trusted-keys file (provider code -> SM2 keys) every review and verify checks SecurityData against
     trusted_keys: str | None = None
+    #: API keys: when any, every request but the page shell, /healthz and the docs needs one (:mod:`.auth`)
+    api_keys: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -173,6 +173,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                   swagger_ui_oauth2_redirect_url=None,
                   description="Upload review (Measures Art. 6 tiers and propagation fields) and GB 45438-2025 "
                               "label verification.")
+    if cfg.api_keys:  # added before the access log, which wraps it and so also logs the 401s
+        from .auth import ApiKeys
+
+        app.add_middleware(ApiKeys, keys=cfg.api_keys)
     if cfg.access_log:
         from .access import AccessLog
 
@@ -340,10 +344,27 @@ def _docs(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = plain_openapi()
             schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+            if app.state.config.api_keys:
+                _declare_api_keys(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declare_api_keys(schema: dict[str, Any]) -> None:
+    """The security schemes, and a 401 on every operation that needs a key (all but the open paths)."""
+    from .auth import SECURITY_SCHEMES, UNAUTHORIZED, is_open
+
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in schema.get("paths", {}).items():
+        if is_open(path):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}, {"apiKey": []}]
+            operation.setdefault("responses", {})["401"] = {
+                "description": UNAUTHORIZED, "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
 def _swagger_assets() -> str | None:

@@ -91,9 +91,9 @@
         el("td", {}, el("code", {}, f.rule), el("br"), el("span", {class: "muted"}, f.clause || "")),
         el("td", {}, f.message, f.location ? el("div", {class: "muted"}, `at ${f.location}`) : null)));
     }
-    return el("table", {class: "findings"},
+    return el("div", {class: "table-wrap"}, el("table", {class: "findings"},
       el("thead", {}, el("tr", {}, el("th", {scope: "col"}, "Level"), el("th", {scope: "col"}, "Rule / clause"),
-        el("th", {scope: "col"}, "Message"))), body);
+        el("th", {scope: "col"}, "Message"))), body));
   }
 
   function imageEvidence(image) {
@@ -146,8 +146,10 @@
     let d = "";
     peaks.forEach(([lo, hi], i) => { d += `M${i + 0.5} ${100 - 98 * hi}L${i + 0.5} ${100 - 98 * lo}`; });
     wave.append(svg("path", {d}));
-    // seconds -> column: the spans drawn ([start s, end s, columns so far])
+    // seconds -> column: the spans drawn ([start s, end s, columns so far]); a decoder's output may start
+    // after 0 s (an MP3's encoder delay), so the axis is the spans', not [0, duration]
     const spans = audio.spans || [];
+    if (spans.length) { wave.setAttribute("data-from", spans[0][0]); wave.setAttribute("data-to", spans[spans.length - 1][1]); }
     const column = (t) => {
       let before = 0;
       for (const [a, b, upto] of spans) {
@@ -195,7 +197,9 @@
   function actionsList(actions) {
     const ul = el("ul", {});
     for (const a of actions) {
-      ul.append(el("li", {class: "action"}, el("code", {}, a.action),
+      ul.append(el("li", {class: "action", "data-action": a.action,
+        "data-source-type": a.digitalSourceType ? String(a.digitalSourceType).split("/").pop() : null},
+        el("code", {}, a.action),
         a.digitalSourceType ? ` — source type ${String(a.digitalSourceType).split("/").pop()}` : "",
         a.signal ? ` (${a.signal})` : "", a.softwareAgent ? ` by ${a.softwareAgent}` : ""));
     }
@@ -208,15 +212,25 @@
     const chain = el("ol", {class: "chain"});
     const a = c2pa.active;
     const signer = [a.signer.common_name, a.signer.issuer].filter(Boolean).join(", ");
-    chain.append(el("li", {class: "active"}, el("strong", {}, "active manifest "), el("code", {}, a.label || "?"),
+    chain.append(el("li", {class: "active", "data-manifest": a.label || ""}, el("strong", {}, "active manifest "),
+      el("code", {}, a.label || "?"),
       el("div", {}, `${a.title || ""} — ${a.state}${a.failures.length ? ` (${a.failures.join(", ")})` : ""}; `
         + `signed by ${signer || "unknown"}`), actionsList(a.actions)));
     for (const ing of c2pa.ingredients) {
-      chain.append(el("li", {class: "ingredient"}, el("strong", {}, "ingredient "), ing.title || "?",
-        ` (${ing.relationship || "?"})`, ing.manifest ? el("div", {}, "manifest ", el("code", {}, ing.manifest))
+      const failures = (ing.failures || []).map((f) => (typeof f === "string" ? f : f.code)).filter(Boolean);
+      chain.append(el("li", {class: "ingredient", "data-manifest": ing.manifest || "", "data-title": ing.title || ""},
+        el("strong", {}, "ingredient "), ing.title || "?", ` (${ing.relationship || "?"})`,
+        ing.manifest ? el("div", {}, "manifest ", el("code", {}, ing.manifest),
+          failures.length ? ` (${failures.join(", ")})` : "")
           : el("div", {class: "muted"}, "no manifest"), actionsList(ing.signals)));
     }
     wrap.append(chain);
+    const disclosures = c2pa.ai_disclosures || [];
+    if (disclosures.length) {
+      wrap.append(el("ul", {class: "legend"}, ...disclosures.map((d) => el("li", {class: "ai-disclosure"},
+        `AI disclosure (${d.role || "?"}${d.manifest ? ` ${d.manifest}` : ""}): `,
+        el("code", {}, JSON.stringify(d.data || {}))))));
+    }
     return wrap;
   }
 
@@ -348,15 +362,52 @@
 
   function status(text) { document.getElementById("status").textContent = text; }
 
+  // The API key (servers started with --api-key): asked once, kept for this tab in sessionStorage, sent in a
+  // header with every request; never put in an address, where it would end up in logs and history.
+  const KEY = "aigclabel-api-key";
+  let keyWaiters = [];
+
+  function authHeaders() {
+    const key = sessionStorage.getItem(KEY);
+    return key ? {"Authorization": `Bearer ${key}`} : {};
+  }
+
+  function askKey(message) {
+    const form = document.getElementById("key-form");
+    document.getElementById("pick").hidden = true;
+    form.hidden = false;
+    document.getElementById("key-error").textContent = message || "";
+    document.getElementById("key").focus();
+    return new Promise((resolve) => keyWaiters.push(resolve));
+  }
+
+  async function checkKey() {  // resolves when the server accepts this tab's key (or needs none)
+    for (let refused = false; ; refused = true) {
+      const response = await fetch("v1/profiles", {headers: authHeaders()});
+      if (response.status !== 401) break;
+      sessionStorage.removeItem(KEY);
+      await askKey(refused ? "That key was refused; try again." : "");
+    }
+    document.getElementById("key-form").hidden = true;
+    document.getElementById("pick").hidden = false;
+  }
+
   async function post(path, file) {
     const form = new FormData();
     form.append("file", file, file.name);
     if (document.getElementById("declared").checked) form.append("declared_ai", "true");
     const code = document.getElementById("platform").value.trim();
     if (code) form.append("platform_code", code);
-    const response = await fetch(path, {method: "POST", body: form});
+    const response = await fetch(path, {method: "POST", body: form, headers: authHeaders()});
     let body = null;
     try { body = await response.json(); } catch (exc) { body = null; }
+    if (response.status === 401) {  // the key changed on the server: ask again, then retry this file
+      sessionStorage.removeItem(KEY);
+      await askKey("The server refused the key; enter it again.");
+      document.getElementById("key-form").hidden = true;
+      document.getElementById("pick").hidden = false;
+      return post(path, file);
+    }
     if (!response.ok) {
       const message = body && body.error ? `${body.error.kind}: ${body.error.message}` : `HTTP ${response.status}`;
       throw new Error(message);
@@ -372,10 +423,12 @@
       const item = {id: items.length + 1, name: file.name, review: null, view: null, error: null};
       items.push(item);
       render(item);
-      // the review answers first (the verdict, tier and notice), the evidence follows in the same view
+      // The review answers first (the verdict, tier and notice); the evidence is asked for only then, so the
+      // two never compete for the server's workers and the first view comes as fast as /v1/review alone.
       post("v1/review", file).then((body) => { if (!item.view) { item.review = body; render(item); } })
-        .catch((exc) => { item.error = item.error || exc.message; render(item); });
-      post("v1/inspect", file).then((body) => { item.view = body; item.review = body.review; item.error = null; })
+        .catch((exc) => { item.error = item.error || exc.message; render(item); })
+        .then(() => post("v1/inspect", file))
+        .then((body) => { item.view = body; item.review = body.review; item.error = null; })
         .catch((exc) => { item.error = exc.message; })
         .finally(() => { render(item); left -= 1; status(left ? `reviewing ${left} file(s)…` : "done"); });
     }
@@ -413,13 +466,23 @@
       }
       return;
     }
-    const pick = document.getElementById("pick");
-    pick.hidden = false;
+    document.getElementById("key-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const value = document.getElementById("key").value.trim();
+      if (!value) return;
+      sessionStorage.setItem(KEY, value);
+      document.getElementById("key").value = "";
+      const waiters = keyWaiters;
+      keyWaiters = [];
+      for (const resolve of waiters) resolve();
+    });
+    checkKey().catch((exc) => status(`the server did not answer: ${exc.message}`));
     document.getElementById("platform").value = document.body.dataset.platform || "";
     const input = document.getElementById("files");
     input.addEventListener("change", () => { if (input.files.length) upload(input.files); input.value = ""; });
     const drop = document.getElementById("drop");
     drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+    drop.addEventListener("click", (e) => { if (e.target !== input) input.click(); });
     drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", () => drop.classList.remove("over"));
     drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); upload(e.dataTransfer.files); });
