@@ -1,7 +1,8 @@
 """An imperceptible watermark in the content itself (:mod:`aigclabel.watermark`).
 
-Images only in this version: the handler decodes the picture (a reduced JPEG decode: detection works
-at 256 pixels) and the detector reads the 64-bit word.  A found word is compared with the file's own
+Images and audio: the handler decodes the picture (a reduced JPEG decode: detection works at 256
+pixels) or the audio stream (PCM read directly, compressed audio through PyAV), and the detector reads
+the 64-bit word (the same word in both).  A found word is compared with the file's own
 record (its keyed id under the profile's ``key``, see :func:`aigclabel.watermark.payload_for`).
 
 Findings say "watermark found" or "no watermark found" - never "not AI-generated": a watermark is
@@ -25,7 +26,7 @@ ID = "implicit.watermark"
 SCOPE = "implicit"
 KINDS = None
 OPTIONS: dict[str, Any] = {"detect": True, "key": ""}
-DESCRIPTION = "an imperceptible watermark marks the content (aigclabel's image watermark; images only)"
+DESCRIPTION = "an imperceptible watermark marks the content (aigclabel's watermark; images and audio)"
 _EXPECTED = "an imperceptible watermark"
 
 
@@ -38,28 +39,33 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                       "(detect = false in its implicit.watermark options)", expected=_EXPECTED)
         return
     kind = ctx.evidence.kind
-    if kind != "image":
+    if kind not in ("image", "audio"):
         yield Finding(ID, Level.NOT_CHECKED, f"not checked: aigclabel has no watermark detector for {kind} "
-                      "content in this version (images only)", expected=_EXPECTED)
+                      "content in this version (images and audio only)", expected=_EXPECTED)
         return
     if not watermark.available():
         yield Finding(ID, Level.NOT_CHECKED, "not checked: the watermark detector is not installed "
                       f"({watermark.EXTRA_HINT})", expected=_EXPECTED)
         return
     if ctx.source is None or ctx.handler is None:
-        yield Finding(ID, Level.NOT_CHECKED, "not checked: the image content was not available",
+        yield Finding(ID, Level.NOT_CHECKED, f"not checked: the {kind} content was not available",
                       expected=_EXPECTED)
         return
     try:
         found = watermark.detect_file(ctx.handler, ctx.source)
     except AigcLabelError as exc:
-        yield Finding(ID, Level.NOT_CHECKED, f"not checked: the picture could not be decoded ({exc})",
+        what = "picture" if kind == "image" else "audio"
+        yield Finding(ID, Level.NOT_CHECKED, f"not checked: the {what} could not be decoded ({exc})",
                       expected=_EXPECTED)
+        return
+    if not found.found and kind == "audio" and not any(found.z):
+        yield Finding(ID, Level.NOT_CHECKED, "not checked: the audio is too short to read a watermark from "
+                      "(under one 6.4 s period of the repeated word)", expected=_EXPECTED)
         return
     if not found.found:
         yield Finding(ID, Level.ERROR, f"no watermark found (confidence {found.confidence:.2f}); this says "
-                      "nothing about whether the content is AI-generated: a crop or strong edits remove a "
-                      "watermark", expected=_EXPECTED, actual="not found")
+                      "nothing about whether the content is AI-generated: strong edits (a crop, a time "
+                      "stretch) remove a watermark", expected=_EXPECTED, actual="not found")
         return
     yield Finding(ID, Level.PASS, f"{found.describe()[:-1]}; {record_match(ctx.evidence, found, options)})",
                   expected=_EXPECTED, actual=f"payload {found.payload:010x}",

@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..formats.media_image import Rewrite
 
 __all__ = ["Detection", "embed", "detect", "payload_for", "available", "EXTRA_HINT", "DEFAULT_KEY", "ID_BITS",
-           "VERSION", "PATTERN_KEY", "embed_file", "detect_file", "word_for"]
+           "VERSION", "PATTERN_KEY", "embed_file", "detect_file", "word_for", "decode_z"]
 
 EXTRA_HINT = "pip install 'aigclabel[watermark]'"
 #: the embedding pattern's key: public and fixed per version, so every copy of aigclabel can read the word
@@ -114,17 +114,60 @@ def _need() -> Any:
     return _image
 
 
+def _need_audio() -> Any:
+    try:
+        from . import _audio
+    except ImportError:
+        raise UnsupportedOperation(f"the invisible watermark needs numpy ({EXTRA_HINT})") from None
+    return _audio
+
+
+def _mono(samples: Any) -> Any:
+    import numpy as np
+
+    x = np.asarray(samples, dtype=np.float64)
+    return x.mean(axis=1) if x.ndim == 2 else x
+
+
+def _audio_fits(rate: int, seconds: float, what: str) -> None:
+    """Refuse audio the mark cannot be read back from: too short, or a rate off the symbol grid."""
+    audio = _need_audio()
+    if seconds < audio.MIN_SECONDS:
+        raise UnsupportedOperation(f"{what} of {seconds:.1f} s is too short to carry a watermark: at least "
+                                   f"{audio.MIN_SECONDS:.0f} s of audio are needed (one {audio.PERIOD_S:.1f} s "
+                                   "period of the repeated word must survive a cut of the first seconds)")
+    if not audio.rate_ok(rate):
+        raise UnsupportedOperation(f"{what} at {rate} Hz cannot carry the watermark: the sample rate must be a "
+                                   f"multiple of 10 Hz and above {2 * audio.HIGH_HZ} Hz (the mark lives in "
+                                   f"{audio.LOW_HZ}-{audio.HIGH_HZ} Hz)")
+
+
+def _embed_audio(samples: Any, payload: int, rate: int) -> Any:
+    import numpy as np
+
+    audio = _need_audio()
+    x = np.asarray(samples, dtype=np.float64)
+    frames = x[:, None] if x.ndim == 1 else x
+    _audio_fits(rate, frames.shape[0] / rate, "audio")
+    marked = audio.embed_samples(frames, rate, to_bits(word_for(payload)), PATTERN_KEY)
+    return marked[:, 0] if x.ndim == 1 else marked
+
+
 def _rgb(im: Image.Image) -> Image.Image:
     if im.mode in ("L", "RGB", "RGBA"):
         return im
     return im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
 
 
-def embed(picture: Image.Image, payload: int) -> Image.Image:
+def embed(picture: Image.Image | Any, payload: int, *, rate: int | None = None) -> Image.Image | Any:
     """*picture* with the 40-bit *payload* (see :func:`payload_for`) embedded invisibly.
 
     Returns a new image in mode L, RGB or RGBA (other modes are converted first); the size is kept.
+    With *rate*, *picture* is audio instead: a numpy array of samples (frames, or frames x channels; full
+    scale 1) at *rate* Hz, at least ten seconds of it; the marked samples come back in the same shape.
     """
+    if rate is not None:
+        return _embed_audio(picture, payload, rate)
     image = _need()
     if min(picture.size) < image.MIN_SIDE:
         raise UnsupportedOperation(f"a {picture.size[0]}x{picture.size[1]} picture is too small to carry a "
@@ -132,15 +175,25 @@ def embed(picture: Image.Image, payload: int) -> Image.Image:
     return image.embed_bits(_rgb(picture), to_bits(word_for(payload)), PATTERN_KEY)
 
 
-def detect(picture: Image.Image) -> Detection:
-    """Read a watermark from *picture*: found, its payload and a confidence (never "not AI-generated")."""
+def detect(picture: Image.Image | Any, *, rate: int | None = None) -> Detection:
+    """Read a watermark from *picture* (a PIL image), or from mono samples at *rate* (a numpy array, full
+    scale 1): found, its payload and a confidence (never "not AI-generated")."""
+    if rate is not None:
+        audio = _need_audio()
+        return decode_z(audio.read_bits(_mono(picture), rate, PATTERN_KEY))
     image = _need()
     if min(picture.size) < 16:
         return Detection(False, None, None, 0.0)
-    z = image.read_bits(_rgb(picture), PATTERN_KEY)
+    return decode_z(image.read_bits(_rgb(picture), PATTERN_KEY))
+
+
+def decode_z(z: Any) -> Detection:
+    """The :class:`Detection` of one z-score per bit (the image and the audio detector share this)."""
     decided = [1 if v > 0 else 0 for v in z]
     word = from_bits(decided)
     confidence = float(sum(1 for v in z if abs(v) >= _CLEAR_Z)) / len(z)
+    if not any(z):  # too short to read (audio under one period): nothing was measured
+        return Detection(False, None, None, 0.0, 0, word, tuple(float(v) for v in z))
     weakest = sorted(range(len(z)), key=lambda i: abs(z[i]))[:_CHASE_BITS]
     n = len(z)
     # Chase decoding: try the word with up to all six least clear bits flipped (64 candidates; the
@@ -166,7 +219,13 @@ def _reduced(access: Any) -> Image.Image:
 
 
 def detect_file(handler: FormatHandler, src: CountingReader) -> Detection:
-    """Read a watermark from the picture of an image file (the handler decodes; first frame only)."""
+    """Read a watermark from the picture of an image file (the handler decodes; first frame only), or from
+    the whole stream of an audio file (the handler decodes; channels averaged)."""
+    if handler.kind == "audio":
+        audio = _need_audio()
+        rate, pieces = audio.mono_stream(handler.audio_access(src))
+        folded, length = audio.fold_stream(pieces, rate)
+        return decode_z(audio.read_fold(folded, length, rate, PATTERN_KEY))
     _need()
     access = handler.image_access(src)
     return detect(_reduced(access))
@@ -177,14 +236,17 @@ def embed_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rew
 
     JPEG keeps its quantisation tables and subsampling, PNG and lossless WebP stay lossless, lossy WebP
     is re-encoded at its estimated quality; everything else in the container is kept as it is.
+    Audio (:func:`_embed_audio_file`): WAV and AIFF get new sample values in place, every other byte kept.
     """
+    if handler.kind == "audio":
+        return _embed_audio_file(handler, src, payload)
     access = handler.image_access(src)
     if getattr(access, "animated", False) or not getattr(access, "writable", True):
         raise UnsupportedOperation(f"the watermark is written into still {handler.name.upper()} pictures only "
                                    "(not an animation, not a read-only format) in this version")
     picture = access.picture()
     encoding = access.encoding(picture)
-    marked = embed(picture, payload)
+    marked: Image.Image = embed(picture, payload)
     if marked.mode == picture.mode:
         for attr in ("format", "quantization", "info"):  # what the JPEG re-encode keeps (its tables)
             if hasattr(picture, attr):
@@ -196,6 +258,30 @@ def embed_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rew
             marked.layer = picture.layer  # type: ignore[attr-defined]  # JPEG subsampling is read from these
             marked.layers = picture.layers  # type: ignore[attr-defined]
     return access.write_picture(marked, (0, 0, *picture.size), encoding)
+
+
+def _embed_audio_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rewrite:
+    """WAV/AIFF (integer or float PCM): the samples marked in their own format, in place - the sample data
+    keeps its offset and size, so every header, chunk and byte around it is the original's.
+
+    Compressed audio (MP3, M4A, Ogg, FLAC) is refused in this version: marking it means a decode and a
+    re-encode (a lossy generation for all but FLAC), which the encoders in ``formats/_av_audio.py`` could
+    do, but keeping each container's other metadata through that belongs to the format modules.
+    """
+    from ..formats.media_image import Rewrite as _Rewrite
+
+    audio = _need_audio()
+    access = handler.audio_access(src)
+    pcm = getattr(access, "pcm", None)
+    if pcm is None or not hasattr(access, "first") or getattr(access, "refusal", None):
+        raise UnsupportedOperation(f"the audio watermark is written into WAV and AIFF (PCM samples) only in this "
+                                   f"version, not into {handler.name.upper()} ({access.info.codec}): re-encode "
+                                   "to WAV, mark, then encode")
+    _audio_fits(pcm.rate, access.frames / pcm.rate, f"the {handler.name.upper()} audio")
+    data = audio.embed_pcm(access, to_bits(word_for(payload)), PATTERN_KEY)
+    return _Rewrite(data, [f"the {pcm.channels}-channel {pcm.rate} Hz {pcm.describe()} samples were rewritten "
+                           "in place with the mark (about 30 dB under the audio, 1-6 kHz); every other byte of "
+                           "the file is kept"], {"method": "samples rewritten", "sample_rate": pcm.rate})
 
 
 def profile_key(profile: Any) -> str:
@@ -215,15 +301,16 @@ def mark_step(src: CountingReader, handler: FormatHandler, record: Any, watermar
 
     from .._io import CountingReader as _Reader
 
-    if handler.kind != "image":
-        raise UnsupportedOperation(f"the watermark is written into images only in this version, not into "
-                                   f"{handler.kind} ({handler.name.upper()})")
+    if handler.kind not in ("image", "audio"):
+        raise UnsupportedOperation(f"the watermark is written into images and audio only in this version, not "
+                                   f"into {handler.kind} ({handler.name.upper()})")
     key = watermark if isinstance(watermark, (str, bytes)) else profile_key(profile)
     ident = payload_for(record, key or None)
     rewrite = embed_file(handler, src, ident)
     which = "the published default key" if not key else "the given key"
     notes.append(f"invisible watermark embedded (payload {ident:010x}: keyed hash of ContentProducer + ProduceID "
-                 f"under {which}); the picture was re-encoded for it: " + "; ".join(rewrite.notes))
+                 f"under {which}); " + ("the picture was re-encoded for it: " if handler.kind == "image" else "")
+                 + "; ".join(rewrite.notes))
     return _Reader(io.BytesIO(rewrite.data), src.name, len(rewrite.data))
 
 
@@ -239,7 +326,7 @@ def review_traces(handler: FormatHandler, evidence: Any, src: CountingReader, pl
     from ..platform import EvidenceItem
     from ..profiles import load_profile
 
-    if evidence.kind != "image" or not available():
+    if evidence.kind not in ("image", "audio") or not available():
         return
     prof = load_profile(cfg.profile)
     rule = prof.rules.get("implicit.watermark")
@@ -248,7 +335,8 @@ def review_traces(handler: FormatHandler, evidence: Any, src: CountingReader, pl
     try:
         found = detect_file(handler, src)
     except AigcLabelError as exc:
-        ev.append(EvidenceItem("watermark-not-read", f"the picture could not be decoded for the watermark: {exc}"))
+        what = "picture" if evidence.kind == "image" else "audio"
+        ev.append(EvidenceItem("watermark-not-read", f"the {what} could not be decoded for the watermark: {exc}"))
         return
     if not found.found:
         return
