@@ -150,6 +150,8 @@ class Outcome:
     value: Any = None
     error: dict[str, str] | None = None
     seconds: float = 0.0
+    #: the file's size in bytes, when known (results record it)
+    size: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -176,10 +178,20 @@ def _call(task: Callable[[str], Any], index: int, path: str) -> Outcome:
     except MemoryError as exc:  # an allocation refused under --file-memory (or by the system)
         error = {"kind": "memory", "type": "MemoryError",
                  "message": f"{path}: out of memory while processing this file ({exc or 'allocation refused'})"}
-        return Outcome(index, path, error=error, seconds=time.perf_counter() - t0)
+        return Outcome(index, path, error=error, seconds=time.perf_counter() - t0, size=_size(path))
     except Exception as exc:  # noqa: BLE001 - one bad file never stops the run
-        return Outcome(index, path, error=error_dict(exc), seconds=time.perf_counter() - t0)
-    return Outcome(index, path, value=value, seconds=time.perf_counter() - t0)
+        return Outcome(index, path, error=error_dict(exc), seconds=time.perf_counter() - t0, size=_size(path))
+    return Outcome(index, path, value=value, seconds=time.perf_counter() - t0, size=_size(path))
+
+
+def _size(path: str) -> int | None:
+    """The input's size: a stat on the worker for a local file; for a URL, what reading it learnt (no request)."""
+    if storage.is_url(path):
+        return storage.size_seen(path)
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -581,11 +593,17 @@ def load_done(path: str | os.PathLike) -> set[str]:
 
 def pending(files: Iterable[str], *, recursive: bool = False, skip_done: str | os.PathLike | None = None
             ) -> Iterator[str | BadPath]:
-    """The inputs still to do: :func:`discover` minus the files an earlier run's log says are done."""
+    """The inputs still to do: :func:`discover` minus the files an earlier run's log says are done.
+
+    *skip_done* is a JSON Lines log, or a Parquet results dataset (a directory or URL prefix).
+    """
     items = discover(files, recursive=recursive)
     if not skip_done:
         return iter(items)
-    done = load_done(skip_done)
+    from . import results
+
+    done = ({_done_key(p) for p in results.load_done(os.fspath(skip_done))} if results.is_dataset(os.fspath(skip_done))
+            else load_done(skip_done))
     return (i for i in items if isinstance(i, BadPath) or _done_key(i) not in done)
 
 

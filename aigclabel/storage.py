@@ -29,8 +29,8 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import OutputError, SourceError
 
-__all__ = ["is_url", "configure", "parse_options", "list_files", "is_dir", "open_remote", "RemoteFile",
-           "atomic_upload", "download", "exists", "url_join", "StorageTask", "BLOCK"]
+__all__ = ["is_url", "configure", "current_options", "parse_options", "list_files", "is_dir", "open_remote",
+           "RemoteFile", "atomic_upload", "size_seen", "download", "exists", "url_join", "StorageTask", "BLOCK"]
 
 #: bytes per ranged request: small enough that a metadata read fetches little more than it reads
 BLOCK = 64 * 1024
@@ -48,6 +48,11 @@ def configure(options: dict[str, Any]) -> None:
     """Set the fsspec storage options of this process (credentials come from the backend's usual chain)."""
     _options.clear()
     _options.update(options)
+
+
+def current_options() -> dict[str, Any]:
+    """The fsspec storage options set by :func:`configure` (a copy)."""
+    return dict(_options)
 
 
 def parse_options(pairs: Iterable[str]) -> dict[str, Any]:
@@ -211,6 +216,7 @@ def open_remote(url: str, *, block_size: int = BLOCK) -> Iterator[RemoteFile]:
         raise SourceError(f"{url}: cannot read ({exc})") from None
     if info.get("type") == "directory":
         raise SourceError(f"{url}: is a directory")
+    _remember_size(url, info.get("size"))
     try:
         # blockcache: aligned blocks, kept for seeks back (a reader that checks the trailer then the header)
         raw = fs.open(path, "rb", block_size=block_size, cache_type="blockcache", size=info.get("size"))
@@ -218,6 +224,23 @@ def open_remote(url: str, *, block_size: int = BLOCK) -> Iterator[RemoteFile]:
         raise SourceError(f"{url}: cannot read ({exc})") from None
     with contextlib.closing(RemoteFile(raw, url, int(info.get("size") or 0))) as fh:
         yield fh
+
+
+#: object sizes seen by open_remote, until the batch takes them (results carry each file's size without
+#: another request per object); a few entries at a time, since each is taken as its file finishes
+_sizes: dict[str, int] = {}
+
+
+def _remember_size(url: str, size: Any) -> None:
+    if len(_sizes) > 1024:  # sizes of objects a task opened besides its input (an --original): never taken
+        _sizes.clear()
+    if isinstance(size, int):
+        _sizes[url] = size
+
+
+def size_seen(url: str) -> int | None:
+    """The size of the object at *url* if this process opened it since the last call (and forget it)."""
+    return _sizes.pop(url, None)
 
 
 def download(url: str, local: str) -> str:

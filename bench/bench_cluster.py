@@ -1,29 +1,37 @@
 """Benchmark: batch verify on Dask and from object storage, against the local process pool.
 
-The folder holds 1,000 small JPEGs (300 with --quick), each carrying an AIGC record.  Every side is a whole
+The corpus is a mixed upload stream of 3,000 files (1,000 with --quick): a third marked 160x120 JPEGs, the rest
+marked and plain PNGs, plain JPEGs, WAVs, and one corrupt file in a hundred.  Every side is a whole
 ``aigclabel verify DIR --scope implicit -q`` process, judged on wall time (the point is throughput):
-* ``--scheduler ADDRESS`` of a running 2-worker ``LocalCluster`` (started once by this script, as a platform's
-  cluster is already running) against ``--jobs 2``: the engine's overhead;
-* ``--scheduler local:2`` (the command starts and stops its own cluster) against ``--jobs 2``: reported only;
+* scale-out: a ``dask scheduler`` started once (as a platform's is already running) and ``dask worker --nworkers N
+  --nthreads 1`` for N = 1, 2, 4 (two per core at most on this 2-core machine), each against ``--jobs N``:
+  files/s, the per-file overhead the scheduler adds, and the client's (the CLI's) CPU per file -- the workers
+  are not its children, so its CPU time is what the one client process spends per result;
+* ``--scheduler local:2`` (the command starts and stops its own cluster) against ``--jobs 2``;
 * the same files from ``s3://`` on an S3-compatible server on 127.0.0.1 (moto's, a Python server: a real object
-  store answers faster) with ``--jobs 2`` against the local folder with ``--jobs 2``: reported only;
-* bytes the S3 server sent per verified file, and for one 12 MP JPEG (counted at the server).
+  store answers faster) with ``--jobs 2`` against the local folder: reported only, with requests per file;
+* bytes the S3 server sent for one verified 12 MP JPEG (counted at the server).
+It ends with what a 16-node cluster would do, projected from those numbers.
 
 Targets (issue 18 "Speed"):
-  --scheduler (running cluster, 2 workers) wall      <= 1.176x --jobs 2 (>= 0.85x its throughput)
-  bytes requested from S3 per verified 12 MP JPEG     <= 128 KiB (what a local verify reads)
+  --scheduler local:2 wall                           <= 1.176x --jobs 2 (>= 0.85x its throughput)
+  bytes requested from S3 per verified 12 MP JPEG    <= 256 KiB
 
 Run: python3 bench/bench_cluster.py [--quick] [--files N] [--pairs N] [--target-scale F]
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -46,10 +54,13 @@ class CountingS3:
         from werkzeug.serving import make_server
 
         self.sent: dict[str, int] = {}
+        self.requests = 0
         self._lock = threading.Lock()
         app = DomainDispatcherApplication(create_backend_app)
 
         def counting(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+            with self._lock:
+                self.requests += 1
             for chunk in app(environ, start_response):
                 if environ["REQUEST_METHOD"] == "GET":
                     with self._lock:
@@ -81,54 +92,152 @@ def make_marked_jpegs(folder: Path, files: int) -> None:
         path.write_bytes(aigclabel.mark(path.read_bytes(), producer=PRODUCER, produce_id=f"b{i}", explicit=False))
 
 
+def make_mixed(folder: Path, files: int) -> None:
+    """*files* files of a mixed upload stream (see the module docstring), in one folder."""
+    import io
+    import wave
+
+    import aigclabel
+    from PIL import Image
+
+    jpegs = files // 3
+    make_marked_jpegs(folder, jpegs)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(os.urandom(32000))
+    png, jpg = io.BytesIO(), io.BytesIO()
+    Image.effect_noise((160, 120), 40).convert("RGB").save(png, "PNG")
+    Image.effect_noise((160, 120), 40).convert("RGB").save(jpg, "JPEG", quality=85)
+    kinds = [(".png", aigclabel.mark(png.getvalue(), producer=PRODUCER, produce_id="p", explicit=False)),
+             (".png", png.getvalue()), (".jpg", jpg.getvalue()), (".wav", buf.getvalue()),
+             (".wav", aigclabel.mark(buf.getvalue(), producer=PRODUCER, produce_id="w", explicit=False))]
+    for i in range(jpegs, files):
+        ext, data = kinds[i % len(kinds)]
+        if i % 100 == 0:
+            ext, data = ".png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 10
+        (folder / f"up{i:05d}{ext}").write_bytes(data)
+
+
+class DaskPair:
+    """A ``dask scheduler`` subprocess on 127.0.0.1 (random port), and ``dask worker`` subprocesses on demand."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        from distributed import Client
+
+        self.env = env
+        info = tmp / "scheduler.json"
+        self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(info)])
+        deadline = time.monotonic() + 60
+        while not (info.exists() and info.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.address = json.loads(info.read_text())["address"]
+        self.client = Client(self.address, timeout=30)
+        self.workers: subprocess.Popen[bytes] | None = None
+
+    def _start(self, args: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "dask", *args], env=self.env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def workers_up(self, n: int) -> None:
+        self.workers = self._start(["worker", self.address, "--nworkers", str(n), "--nthreads", "1", "--host",
+                                    "127.0.0.1", "--no-dashboard"])
+        self.client.wait_for_workers(n, timeout=120)
+
+    def workers_down(self) -> None:
+        if self.workers is not None:
+            _stop(self.workers)
+            self.workers = None
+        deadline = time.monotonic() + 30
+        while self.client.scheduler_info()["workers"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.workers_down()
+        self.client.close()
+        _stop(self.scheduler)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def body(bench: Bench) -> None:
-    files = bench.args.files or (300 if bench.quick else 1000)
+    files = bench.args.files or (1000 if bench.quick else 3000)
     cli = aigclabel_argv()
     os.environ.update(FAKE_AWS)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    from distributed import Client, LocalCluster
     import boto3
 
     with tempfile.TemporaryDirectory(prefix="aigclabel-bench-") as tmp:
         src = Path(tmp) / "src"
-        make_marked_jpegs(src, files)
-        print(f"{files} marked JPEGs of 160x120, {sum(p.stat().st_size for p in src.iterdir()) / 1e6:.2f} MB")
-        s3 = CountingS3()
-        client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1")
-        client.create_bucket(Bucket="bench")
-        for p in sorted(src.iterdir()):
-            client.put_object(Bucket="bench", Key=f"src/{p.name}", Body=p.read_bytes())
-        store = ["--storage-option", f"endpoint_url={s3.endpoint}"]
+        make_mixed(src, files)
+        print(f"{files} files (mixed: JPEG, PNG, WAV, marked and not, 1 % corrupt), "
+              f"{sum(p.stat().st_size for p in src.iterdir()) / 1e6:.1f} MB")
         env = {**os.environ, **FAKE_AWS}
 
         def verify(*extra: str) -> Callable[[], Sample]:
             return lambda: run_process([*cli, "verify", str(src), "--scope", "implicit", "-q", *extra], env=env,
-                                       ok_codes=(0,))
+                                       ok_codes=(1,))
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as lc, Client(lc):
-            base, ours = pairs(verify("--jobs", "2"), verify("--scheduler", lc.scheduler_address), bench.n)
-            _rates(files, base, ours, "--jobs 2", "--scheduler (running cluster)")
-            bench.ratio(f"verify {files} JPEGs: --scheduler (running 2-worker cluster) vs --jobs 2", base, ours,
-                        1 / 0.85, baseline="--jobs 2", clock="wall", target_text=">= 0.85x throughput")
+        scale: dict[int, tuple[float, float, float]] = {}  # workers -> (files/s, overhead s/file, client cpu s/file)
+        pair = DaskPair(Path(tmp), env)
+        try:
+            for n in (1, 2, 4):
+                pair.workers_up(n)
+                base, ours = pairs(verify("--jobs", str(n)), verify("--scheduler", pair.address), bench.n)
+                pair.workers_down()
+                b, o = statistics.median(s.wall for s in base), statistics.median(s.wall for s in ours)
+                client_cpu = statistics.median(s.cpu for s in ours) / files
+                scale[n] = (files / o, (o - b) / files, client_cpu)
+                print(f"  {n} worker process{'es' if n > 1 else ''}: --scheduler {files / o:.0f} files/s, --jobs {n} "
+                      f"{files / b:.0f} files/s; scheduler adds {1000 * (o - b) / files:+.3f} ms per file; "
+                      f"client CPU {1000 * client_cpu:.3f} ms per file")
+                bench.limit(f"scale-out: files/s with {n} dask worker process(es), 1 thread each", files / o, None,
+                            "files/s", note=f"--jobs {n}: {files / b:.0f} files/s; "
+                                            f"overhead {1000 * (o - b) / files:+.3f} ms/file")
+        finally:
+            pair.close()
+
         base, ours = pairs(verify("--jobs", "2"), verify("--scheduler", "local:2"), bench.n)
         _rates(files, base, ours, "--jobs 2", "--scheduler local:2")
-        bench.ratio(f"verify {files} JPEGs: --scheduler local:2 (starts its cluster) vs --jobs 2", base, ours, None,
-                    baseline="--jobs 2", clock="wall")
+        bench.ratio(f"verify {files} mixed files: --scheduler local:2 (starts its cluster) vs --jobs 2", base, ours,
+                    1 / 0.85, baseline="--jobs 2", clock="wall", target_text=">= 0.85x throughput")
+
+        s3 = CountingS3()
+        client = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket="bench")
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda p: client.put_object(Bucket="bench", Key=f"src/{p.name}", Body=p.read_bytes()),
+                          sorted(src.iterdir())))
+        store = ["--storage-option", f"endpoint_url={s3.endpoint}"]
 
         def from_s3() -> Sample:
             return run_process([*cli, "verify", "s3://bench/src/", "--scope", "implicit", "-q", "--jobs", "2", *store],
-                               env=env)
+                               env=env, ok_codes=(1,))
 
         s3.sent.clear()
-        base, ours = pairs(verify("--jobs", "2"), from_s3, bench.n)
+        s3.requests = 0
+        runs = 2
+        base, ours = pairs(verify("--jobs", "2"), from_s3, runs - 1)
         _rates(files, base, ours, "local --jobs 2", "s3:// --jobs 2")
-        bench.ratio(f"verify {files} JPEGs from s3:// (moto server) vs local, --jobs 2", base, ours, None,
-                    baseline="local", clock="wall")
-        runs = bench.n + 1
         per_file = sum(v for k, v in s3.sent.items() if k.startswith("/bench/src/")) / (files * runs)
-        bench.limit("bytes requested from S3 per small JPEG verified", per_file, None, "B",
-                    note=f"file size {statistics.mean(p.stat().st_size for p in src.iterdir()):.0f} B")
+        requests = s3.requests / (files * runs)
+        bench.limit("bytes requested from S3 per file verified (mixed corpus)", per_file, None, "B",
+                    note=f"mean file size {statistics.mean(p.stat().st_size for p in src.iterdir()):.0f} B")
+        bench.limit("S3 requests per file verified (HEAD, ranged GETs, listing pages)", requests, None, "")
 
         big = Path(tmp) / "big.jpg"
         make_photo_jpeg(big)
@@ -138,8 +247,21 @@ def body(bench: Bench) -> None:
         s3.sent.clear()
         run_process([*cli, "verify", "s3://bench/big/big.jpg", "--scope", "implicit", "-q", *store], env=env)
         bench.limit("bytes requested from S3 per verified 12 MP JPEG", s3.sent.get("/bench/big/big.jpg", 0),
-                    128 * 1024, "B", note=f"object {big.stat().st_size / 1e6:.1f} MB")
+                    256 * 1024, "B", note=f"object {big.stat().st_size / 1e6:.1f} MB")
         s3.stop()
+        _projection(scale, requests)
+
+
+def _projection(scale: dict[int, tuple[float, float, float]], requests: float) -> None:
+    """What 16 nodes of this machine's kind would do, from the measured numbers (printed, not judged)."""
+    per_core = scale[1][0]
+    cluster = 16 * 2 * per_core  # 16 nodes x 2 cores, one worker process per core
+    client_cap = 1 / max(max(v[2] for v in scale.values()), 1e-9)
+    print(f"\n16-node projection (2 cores each, one worker per core): {cluster:.0f} files/s from the measured "
+          f"{per_core:.0f} files/s per worker process; the one client (listing, JSONL, summary) handles up to "
+          f"{client_cap:.0f} files/s at its measured CPU per file; the object store would see "
+          f"{cluster * requests:.0f} requests/s ({requests:.1f} per file; S3 serves 5,500 GET/HEAD per second "
+          "per prefix).")
 
 
 def _rates(files: int, base: list[Sample], ours: list[Sample], base_name: str, ours_name: str) -> None:
@@ -150,5 +272,5 @@ def _rates(files: int, base: list[Sample], ours: list[Sample], base_name: str, o
 
 if __name__ == "__main__":
     ap = parser(__doc__)
-    ap.add_argument("--files", type=int, default=None, help="number of JPEGs (default 1,000; 300 with --quick)")
+    ap.add_argument("--files", type=int, default=None, help="number of files (default 3,000; 1,000 with --quick)")
     sys.exit(main("cluster", ap, body))

@@ -62,8 +62,8 @@ def _scheduler(ctx: click.Context, param: click.Parameter, value: str | None) ->
 def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--recursive, --jobs, --jsonl, --skip-done, and the engine options (shared by the batch commands).
 
-    --scheduler, --file-timeout, --file-memory and --storage-option are not passed to the command:
-    :func:`drive` reads them from the click context.
+    --scheduler, --file-timeout, --file-memory, --storage-option, --results and --results-format are not
+    passed to the command: :func:`drive` reads them from the click context.
     """
     func = click.option("--storage-option", "storage_options", multiple=True, metavar="KEY=VALUE",
                         expose_value=False, callback=_storage_options,
@@ -77,8 +77,16 @@ def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--scheduler", metavar="ADDRESS", expose_value=False, callback=_scheduler,
                         help="Run on a Dask cluster: a scheduler address (tcp://host:8786), or local[:N] for N "
                              "worker processes on this host (needs the [cluster] extra; --jobs is then unused).")(func)
-    func = click.option("--skip-done", type=click.Path(dir_okay=False), metavar="FILE.jsonl",
-                        help="Resume: skip files already done in this JSON Lines log (lines without \"error\").")(func)
+    func = click.option("--results-format", type=click.Choice(["jsonl", "parquet"]), default="jsonl",
+                        show_default=True, expose_value=False, callback=_keep,
+                        help="Format of --results: JSON Lines, or a Parquet dataset partitioned by date and verdict "
+                             "(needs pyarrow, the [cluster] extra).")(func)
+    func = click.option("--results", "results_dest", metavar="DEST", expose_value=False, callback=_keep,
+                        help="Also write every file's result here: a JSON Lines file (appended), or with "
+                             "--results-format parquet a dataset directory or URL (s3://bucket/results/).")(func)
+    func = click.option("--skip-done", metavar="LOG",
+                        help="Resume: skip files already done in this JSON Lines log (lines without \"error\") or "
+                             "Parquet results dataset (rows without an error).")(func)
     func = click.option("--jsonl", is_flag=True,
                         help="Stream one JSON object per line as each file finishes (any order).")(func)
     func = click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True, metavar="N",
@@ -111,6 +119,7 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
     storage.configure(options)
     task = storage.wrap(task, options)
     limits = FileLimits(engine.get("file_timeout"), engine.get("file_memory"))
+    results = _open_results(engine, label)
     items: Iterable[Any] = pending(files, recursive=recursive, skip_done=skip_done)
     summary = Summary()
     bar = None
@@ -126,15 +135,33 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
             obj = on_outcome(outcome)
             if jsonl and obj is not None:
                 click.echo(json.dumps(obj, ensure_ascii=False))
+            if results is not None:
+                results.add(outcome, obj)
             if bar is not None:
                 bar.update(1)
     finally:  # a closed pipe (`... --jsonl | head`) goes up to `guarded`: it exits with what was decided
-
         if bar is not None:
             bar.__exit__(None, None, None)
+        if results is not None:
+            results.close()  # also when interrupted: the rows written are of finished files
     if summary.files > 1 or any(is_dir_input(f) for f in files):
         click.echo(f"aigclabel {label}: {summary.line()}", err=True)
     return summary
+
+
+def _open_results(engine: dict[str, Any], label: str) -> Any:
+    """The --results writer (None without --results); a bad destination stops the run before any file."""
+    dest = engine.get("results_dest")
+    fmt = engine.get("results_format") or "jsonl"
+    if dest is None:
+        if fmt != "jsonl":
+            raise click.UsageError(f"--results-format {fmt} needs --results DIR|URL (where the dataset goes)")
+        return None
+    from aigclabel.results import JsonlResults, ParquetResults
+
+    if fmt == "parquet":
+        return ParquetResults(dest, label)
+    return JsonlResults(dest)
 
 
 def is_dir_input(path: str) -> bool:

@@ -6,11 +6,11 @@ Production uses a real object store; moto's server speaks the same S3 protocol, 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,48 +29,19 @@ from aigclabel.batch import discover, load_done, pending  # noqa: E402
 from conftest import PRODUCER, make_jpeg, make_png  # noqa: E402
 
 AIGCLABEL = [sys.executable, "-c", "from aigclabel.cli.main import main; main()"]
-#: fake credentials: the only endpoint ever contacted is the moto server on 127.0.0.1
-FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-class CountingS3:
-    """moto's S3 app behind a WSGI layer that counts, per request path, the body bytes the server sent."""
+def _helpers() -> Any:
+    spec = importlib.util.spec_from_file_location("_s3server", Path(__file__).with_name("_s3server.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def __init__(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
 
-        self.sent: dict[str, int] = {}
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, query)
-        self._lock = threading.Lock()
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", 0, self._counting(app), threaded=True)
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def _counting(self, app: Any) -> Any:
-        def wrapped(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
-            path = environ.get("PATH_INFO", "")
-            with self._lock:
-                self.requests.append((environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", "")))
-            for chunk in app(environ, start_response):
-                if environ["REQUEST_METHOD"] == "GET":
-                    with self._lock:
-                        self.sent[path] = self.sent.get(path, 0) + len(chunk)
-                yield chunk
-        return wrapped
-
-    def reset(self) -> None:
-        with self._lock:
-            self.sent.clear()
-            self.requests.clear()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
+_s3server = _helpers()
+FAKE_AWS: dict[str, str] = _s3server.FAKE_AWS
+CountingS3 = _s3server.CountingS3
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +176,25 @@ def test_file_urls_and_storage_options(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["path"] == (tmp_path / "a" / "x.png").as_uri()
     assert storage.parse_options(["a.b=1", "anon=true", "k=v"]) == {"a": {"b": 1}, "anon": True, "k": "v"}
     assert not storage.is_url("C://x") and storage.is_url("gs://b/k") and not storage.is_url("/tmp/x")
+
+
+def test_parquet_results_on_s3_and_resume_from_them(s3: Any) -> None:
+    ds = pytest.importorskip("pyarrow.dataset")
+    import s3fs
+
+    png = make_png(size=(8, 8))
+    for i in range(5):
+        s3.client.put_object(Bucket="uploads", Key=f"pq/in/f{i}.png", Body=png)
+    s3.client.put_object(Bucket="uploads", Key="pq/in/broken.png", Body=b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    results = ["--results", "s3://uploads/pq/results/", "--results-format", "parquet"]
+    run = _cli("verify", "s3://uploads/pq/in/", "--scope", "implicit", "--jsonl", *results, endpoint=s3.endpoint)
+    assert run.returncode == 1, run.stderr
+    lines = {(o := json.loads(x))["path"]: o for x in run.stdout.splitlines()}
+    fs = s3fs.S3FileSystem(endpoint_url=s3.endpoint)
+    rows = ds.dataset("uploads/pq/results", filesystem=fs, format="parquet", partitioning="hive").to_table().to_pylist()
+    assert {r["path"]: r["verdict"] for r in rows} == {p: o["verdict"] for p, o in lines.items()}
+    assert {r["size"] for r in rows if r["verdict"] != "error"} == {len(png)}  # sizes known without another request
+    assert not s3.client.list_multipart_uploads(Bucket="uploads").get("Uploads")  # every part completed
+    again = _cli("verify", "s3://uploads/pq/in/", "--scope", "implicit", "--jsonl", "--skip-done",
+                 "s3://uploads/pq/results/", *results, endpoint=s3.endpoint)
+    assert [json.loads(x)["path"] for x in again.stdout.splitlines()] == ["s3://uploads/pq/in/broken.png"]
