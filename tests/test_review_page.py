@@ -18,6 +18,7 @@ Screenshots go to ``$AIGCLABEL_SCREENSHOTS`` (``docs/screenshots`` for the READM
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -40,7 +41,7 @@ pytest.importorskip("numpy", reason="the waveform needs the audio extra")
 pytest.importorskip("lameenc", reason="the MP3 prompt needs the audio extra")
 c2pa_sdk = pytest.importorskip("c2pa", reason="the C2PA file needs the c2pa extra")
 
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+from PIL import Image  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -52,6 +53,14 @@ from aigclabel import c2pa as prov  # noqa: E402
 from aigclabel.keys import init_keys  # noqa: E402
 from aigclabel.marking import mark_file  # noqa: E402
 
+# the files and their truths, shared with the Firefox test (tests/ is no package: loaded by path)
+_spec = importlib.util.spec_from_file_location("_review_files", Path(__file__).with_name("_review_files.py"))
+assert _spec is not None and _spec.loader is not None
+_rf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_rf)
+PLATFORM, PRODUCER, SAMPLES, FONT, OCR_TEXT_AT = _rf.PLATFORM, _rf.PRODUCER, _rf.SAMPLES, _rf.FONT, _rf.OCR_TEXT_AT
+_scene, _ocr_png, _marked_box = _rf.scene, _rf.ocr_png, _rf.marked_box
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FFMPEG = shutil.which("ffmpeg")
@@ -59,44 +68,14 @@ pytestmark = pytest.mark.skipif(not (os.path.isfile(CHROMIUM) and os.path.isfile
                                 reason="needs Chromium, its driver and ffmpeg (Debian: apt-get install chromium "
                                        "chromium-driver ffmpeg)")
 
-PLATFORM = "00119144030008867405X220001"
-PRODUCER = "001191110102MACQD9K64010000"
 API_KEY = "test-key-0f3a9c"
 HOSTILE = "<img/src=x/onerror=alert(1)>"
 COMPOSITE = "compositeWithTrainedAlgorithmicMedia"
-SAMPLES = Path(aigclabel.__file__).resolve().parent.parent / "samples"
-FONT = Path(aigclabel.__file__).resolve().parent / "explicit" / "fonts" / "NotoSansCJKsc-Regular-subset.otf"
-OCR_TEXT_AT = (24, 400)
 NAMES = ("labelled.jpg", "ocr.png", "prompt.mp3", "report.pdf", "c2pa-edited.jpg", "hostile.png")
 SHOT_LIMIT = 200 * 1024
 
 
 # ------------------------------------------------------------------------------------------ files
-
-
-def _scene(size: tuple[int, int], seed: int = 0) -> Image.Image:
-    """A picture with smooth areas and edges (compresses like a photo, unlike noise)."""
-    w, h = size
-    im = Image.linear_gradient("L").resize(size).convert("RGB")
-    im = Image.merge("RGB", (im.getchannel(0), im.getchannel(0).rotate(90, expand=False).resize(size),
-                             Image.new("L", size, 150 + seed * 20)))
-    draw = ImageDraw.Draw(im)
-    for i in range(6):
-        x, y = (w * (i + 1)) // 8, (h * ((i * 3) % 5 + 1)) // 7
-        r = max(8, min(w, h) // (6 + i))
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=((40 * i + 60) % 255, 90 + 20 * i, 200 - 25 * i))
-    return im
-
-
-def _ocr_png(path: Path) -> tuple[int, int, int, int]:
-    """An unlabelled picture showing 'AI生成' bottom-left; the ink's true box (Pillow's own measure)."""
-    im = Image.new("RGB", (640, 480), (232, 236, 240))
-    draw = ImageDraw.Draw(im)
-    font = ImageFont.truetype(str(FONT), 44)
-    draw.text(OCR_TEXT_AT, "AI生成", font=font, fill=(12, 12, 12))
-    im.save(path)
-    x0, y0, x1, y1 = draw.textbbox(OCR_TEXT_AT, "AI生成", font=font)
-    return int(x0), int(y0), int(x1), int(y1)
 
 
 def _c2pa_edit(d: Path) -> dict[str, Any]:
@@ -153,12 +132,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _scene((4000, 3000), 3).save(d / "big-12mp.jpg", quality=85)
     return {"dir": d, "jpg": jpg, "ocr_box": ocr_box, "mp3": mp3, "pdf": pdf, "chain": chain,
             "paths": [d / n for n in NAMES], "big": d / "big-12mp.jpg"}
-
-
-def _marked_box(result: Any) -> list[int]:
-    """The box the marker says it drew the visible label in (its note: 'box [x0, y0, x1, y1]')."""
-    note = next(n for n in result.notes if "visible label" in n)
-    return json.loads(note.split("box ", 1)[1].split("]", 1)[0] + "]")
 
 
 def _prompt_span(result: Any) -> tuple[float, float]:
