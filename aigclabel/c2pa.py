@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from ._c2pa_scan import find_manifest_store, find_manifest_store_bounded
+from ._c2pa_scan import STORE_INFO, find_manifest_store, find_manifest_store_bounded
 from ._io import CountingReader
 from .errors import ProfileError, SigningError, UnsupportedOperation
 from .report import Trace
@@ -865,20 +865,27 @@ def _schema(record_json: str) -> str:
 
 
 def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None, implicit: ImplicitLabel,
-              notes: list[str]) -> None:
+              notes: list[str], written: Evidence | None = None) -> None:
     """The signing step of marking: sign *out* (the metadata step's output, not yet in place) in place.
 
     Always runs last, and also when *options* is None: then it only refuses an output that carries
     a C2PA manifest (written into after signing).  Raises :class:`SigningError` (nothing is written)
     when the format cannot be signed, the SDK fails, or the signed file does not read back with the
-    same AIGC record and a manifest that validates.
+    same AIGC record and a manifest that validates.  *written* is what the handler read in *out*: when
+    the handler's read walks every place its format keeps a store (``c2pa_store_read``), its answer is
+    used instead of a byte scan of the output.
     """
-    at = find_manifest_store_bounded(out)
+    if written is not None and handler.c2pa_store_read:
+        at = written.info.get(STORE_INFO)
+    else:
+        at = find_manifest_store_bounded(out)
     if at is None and options is None:
         return
-    end = out.seek(0, os.SEEK_END)
-    out.seek(0)
-    info = handler.read(CountingReader(out, "<output>", end)).info
+    if written is None:
+        end = out.seek(0, os.SEEK_END)
+        out.seek(0)
+        written = handler.read(CountingReader(out, "<output>", end))
+    info = written.info
     if at is not None:
         _refuse_if_signed(handler, out, info, at)
     if options is None:

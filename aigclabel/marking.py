@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, overload
 
+from ._c2pa_scan import STORE_INFO
 from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .audit import AuditLog, open_audit_log
 from .errors import LabelError, OptionError, UnsupportedFormat, UnsupportedOperation
@@ -81,11 +82,18 @@ def build_record(profile: Profile, *, producer: str, produce_id: str | None = No
 
 
 def _sign_last(handler: FormatHandler, out: BinaryIO, c2pa: C2paOptions | None, implicit: ImplicitLabel,
-               notes: list[str]) -> None:
-    """The signing step (see :func:`aigclabel.c2pa.sign_last`): the one place a manifest is signed."""
+               notes: list[str], written: Evidence) -> None:
+    """The signing step (see :func:`aigclabel.c2pa.sign_last`): the one place a manifest is signed.
+
+    *written* is what the metadata step's read-back found in *out*.  Without *c2pa*, a handler whose read
+    walks every place its format keeps a C2PA store has answered "already signed?" there, so the C2PA module
+    (and its byte scan of the output) is not needed at all.
+    """
+    if c2pa is None and handler.c2pa_store_read and STORE_INFO not in written.info:
+        return
     from .c2pa import sign_last
 
-    sign_last(handler, out, c2pa, implicit, notes)
+    sign_last(handler, out, c2pa, implicit, notes, written=written)
 
 
 #: where a text-type notice may go (text, Markdown, HTML)
@@ -150,7 +158,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
               explicit_extra: dict[str, Any] | None = None, c2pa: C2paOptions | None = None,
               audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
               kind: str | None = None, force_explicit: bool = False,
-              signer: str | os.PathLike[str] | PrivateKey | None = None) -> MarkResult:
+              signer: str | os.PathLike[str] | PrivateKey | None = None,
+              watermark: bool | str | bytes = False) -> MarkResult:
     """Mark *source*; write to *destination*, rewrite it in place, or return the bytes in ``result.data``.
 
     The explicit label (*text*, default from the profile, at *position*, default bottom-right) is
@@ -181,6 +190,10 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     format has one (:mod:`aigclabel.formats.binding`), a signed content binding hashed after the explicit step;
     a note says what was signed.  Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation`
     without it, before anything is read).
+
+    *watermark* (True, or a key) embeds the invisible watermark (:mod:`aigclabel.watermark`; images) after the
+    explicit step and before the metadata step; the picture is re-encoded for it (JPEG with its own tables, PNG
+    losslessly) and a note says so.  True uses the profile's ``implicit.watermark`` key, else the default key.
     """
     prof = load_profile(profile)
     key = load_signer(signer, prof)
@@ -200,7 +213,7 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
                           password=password, prompt=prompt, audio_positions=audio_positions,
                           explicit_extra=explicit_extra, c2pa=c2pa, log=log, limits=limits, notes=notes,
                           details=details, kind=kind, keep_id=produce_id is None, force_explicit=force_explicit,
-                          key=key)
+                          key=key, watermark=watermark)
     finally:
         if close_log and log is not None:
             log.close()
@@ -217,8 +230,9 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                pages: str | None, password: str | None, prompt: str | None, audio_positions: list[str] | None,
                explicit_extra: dict[str, Any] | None, c2pa: C2paOptions | None, log: AuditLog | None,
                limits: Limits | None, notes: list[str], details: dict[str, Any], kind: str | None,
-               keep_id: bool = False, force_explicit: bool = False, key: PrivateKey | None = None) -> MarkResult:
-    with open_handler(source, password=password, limits=limits) as (src, handler):
+               keep_id: bool = False, force_explicit: bool = False, key: PrivateKey | None = None,
+               watermark: bool | str | bytes = False) -> MarkResult:
+    with open_handler(source, password=password, limits=limits) as (src, handler), contextlib.ExitStack() as cleanup:
         _check_kind(source, handler, kind)
         # Read the file first: its structure is validated (and declared sizes checked against the limits)
         # before the explicit step decodes anything, and the record it already carries is known.
@@ -276,10 +290,16 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
                              "not available in this version; only the implicit label was written")
             else:
                 drawn = marker.apply(src, handler, options)
+                cleanup.callback(drawn.close)  # a spooled result (long media) is a temporary file
                 state = EXPLICIT_ADDED
                 notes += drawn.notes
                 details.update(drawn.details)
-                src = CountingReader(io.BytesIO(drawn.data), src.name, len(drawn.data))
+                result_file, result_size = drawn.open()
+                src = CountingReader(result_file, src.name, result_size)
+        if watermark is not False:  # the watermark step: pixels after the explicit label, before the record
+            from .watermark import mark_step
+
+            src = mark_step(src, handler, record, watermark, prof, notes)
         if key is not None:
             record = _sign_record(record, key, handler, src, notes)
             implicit = ImplicitLabel(_record_text(record, prof), implicit.digital_source_type)
@@ -287,10 +307,10 @@ def _mark_open(source: SourceLike, destination: str | os.PathLike | None, prof: 
         output = (contextlib.nullcontext(io.BytesIO()) if destination is None else
                   atomic_output(destination, overwrite=overwrite, mode_from=mode_from, durable=durable))
         with output as out:
-            write_implicit(handler, src, out, implicit)  # the metadata step
+            written = write_implicit(handler, src, out, implicit)  # the metadata step
             # The signing step, always last: nothing writes after it (a later write breaks the hard binding).
             # Without c2pa it only refuses a file that already carries a manifest.
-            _sign_last(handler, out, c2pa, implicit, notes)
+            _sign_last(handler, out, c2pa, implicit, notes, written)
             data: bytes | None = out.getvalue() if isinstance(out, io.BytesIO) else None
             result = MarkResult(source=describe_source(source),
                                 destination=os.fspath(destination) if destination is not None else None,
@@ -423,13 +443,15 @@ def mark(source: SourceLike, destination: None = None, *, producer: str, produce
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
          audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
-         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...) -> bytes: ...
+         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...,
+         watermark: bool | str | bytes = ...) -> bytes: ...
 @overload
 def mark(source: SourceLike, destination: str | os.PathLike, *, producer: str, produce_id: str | None = ...,
          profile: str | Profile = ..., explicit: bool = ..., overwrite: bool = ..., text: str | None = ...,
          position: str | None = ..., font: str | None = ..., kind: str | None = ...,
          audit_log: str | os.PathLike[str] | AuditLog | None = ..., limits: Limits | None = ...,
-         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...) -> MarkResult: ...
+         force_explicit: bool = ..., signer: str | os.PathLike[str] | PrivateKey | None = ...,
+         watermark: bool | str | bytes = ...) -> MarkResult: ...
 
 
 def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, producer: str,
@@ -437,8 +459,8 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
          overwrite: bool = False, text: str | None = None, position: str | None = None,
          font: str | None = None, kind: str | None = None,
          audit_log: str | os.PathLike[str] | AuditLog | None = None, limits: Limits | None = None,
-         force_explicit: bool = False, signer: str | os.PathLike[str] | PrivateKey | None = None
-         ) -> bytes | MarkResult:
+         force_explicit: bool = False, signer: str | os.PathLike[str] | PrivateKey | None = None,
+         watermark: bool | str | bytes = False) -> bytes | MarkResult:
     """Label *source* (path, bytes or binary file) for *producer*.
 
     With *destination* the marked file is written there atomically (never over an existing file
@@ -448,11 +470,13 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
     destination to get the full :class:`MarkResult` with the bytes in ``result.data``.  Bytes that
     match no binary format are text only with ``kind="text"``.  A file that already shows an explicit
     label gets no second one unless *force_explicit* (see :func:`mark_file`).  *signer* signs the label
-    into ``ReservedCode1`` (TC260 SecurityData; see :func:`mark_file`).
+    into ``ReservedCode1`` (TC260 SecurityData; see :func:`mark_file`).  *watermark* (True or a key) embeds the
+    invisible watermark too (images; see :func:`mark_file`).
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
                        explicit=explicit, overwrite=overwrite, text=text, position=position, font=font, kind=kind,
-                       audit_log=audit_log, limits=limits, force_explicit=force_explicit, signer=signer)
+                       audit_log=audit_log, limits=limits, force_explicit=force_explicit, signer=signer,
+                       watermark=watermark)
     if destination is None:
         assert result.data is not None
         return result.data

@@ -85,11 +85,12 @@ def _wants_c2pa(profile: Profile | None, scope: str) -> bool:
     return uses_c2pa(profile)
 
 
-def write_implicit(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit: ImplicitLabel) -> None:
+def write_implicit(handler: FormatHandler, src: CountingReader, dst: BinaryIO, implicit: ImplicitLabel) -> Evidence:
     """The metadata step: write *implicit* into a copy of *src*, then read the copy back.
 
     The result is read back (with the same handler, header only) before it replaces anything, so
-    a bug never ships a file that does not carry exactly the record asked for.
+    a bug never ships a file that does not carry exactly the record asked for.  Returns what that
+    read found (the signing step asks it whether the output already carries a C2PA manifest).
     """
     handler.write_metadata(src, dst, implicit)
     dst.flush()
@@ -103,7 +104,8 @@ def write_implicit(handler: FormatHandler, src: CountingReader, dst: BinaryIO, i
         raise CorruptFile(f"internal check failed: the written file does not read back ({exc}); "
                           "nothing was written") from exc
     if found.info.get("implicit_carrier", True) is False:
-        return  # plain text: nothing is embedded, so there is nothing to read back
+        return found  # plain text: nothing is embedded, so there is nothing to read back
     texts = [lab.raw for lab in found.labels]
     if texts != [implicit.record_json]:
         raise CorruptFile(f"internal check failed: the written file carries {texts!r}; nothing was written")
+    return found

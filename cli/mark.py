@@ -98,6 +98,12 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--tsa", metavar="URL", help="RFC 3161 time-stamp authority for the C2PA signature (network request).")
 @click.option("--system", "system", metavar="NAME[/VERSION]",
               help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
+@click.option("--watermark", is_flag=True,
+              help="Also embed the invisible image watermark (after the explicit label, before the record; the "
+                   "picture is re-encoded for it). Needs the [watermark] extra.")
+@click.option("--watermark-key", metavar="KEY",
+              help="Key of the watermark's record id (default: the profile's implicit.watermark key, else the "
+                   "published default key). Implies --watermark.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--durable", is_flag=True, help="fsync each output before renaming it into place (survives power loss).")
 @limits_option
@@ -110,7 +116,8 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
              prompt: str | None, audio_positions: tuple[str, ...], video_duration: float | None,
              video_at: tuple[str, ...], video_reencode: str | None, pages: str | None, password: str | None,
              sidecar: bool, audit_log: str | None, c2pa: bool, sign_cert: str | None, sign_key: str | None,
-             security_key: str | None, tsa: str | None, system: str | None, force: bool, durable: bool, limits: Any,
+             security_key: str | None, tsa: str | None, system: str | None, watermark: bool,
+             watermark_key: str | None, force: bool, durable: bool, limits: Any,
              as_json: bool,
              recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Label INPUT files (or the files in INPUT directories) as AI-generated: the AIGC record + the explicit label."""
@@ -158,7 +165,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         durable=durable, text=text, position=position,
         font=font, pages=pages, password=password, prompt=prompt, audio_positions=list(audio_positions) or None,
         explicit_extra=_video_extra(video_duration, video_at, video_reencode), c2pa=c2pa_options, limits=limits,
-        signer=signer)
+        signer=signer, watermark=watermark_key if watermark_key else watermark)
     results: list[dict[str, Any]] = []
     codes = decided_codes()
 

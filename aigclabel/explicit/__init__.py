@@ -13,8 +13,10 @@ detector, so "present" at marking means what "pass" means at verifying.
 from __future__ import annotations
 
 import importlib
+import io
+import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._io import CountingReader
@@ -57,9 +59,35 @@ class ExplicitOptions:
 
 @dataclass
 class ExplicitResult:
-    data: bytes  # the whole new file, same format as the input
+    """The whole new file, same format as the input: bytes, or a binary file holding it from offset 0.
+
+    A marker whose result can be as large as long media (an audible label on an hour of WAV) writes it into a
+    temporary file as it goes (:func:`aigclabel._io.spool`) instead of holding it: the metadata step reads it
+    from there (:meth:`open`), and :meth:`close` drops it.
+    """
+
+    output: bytes | bytearray | BinaryIO
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # e.g. {"box": [...], "height_ratio": 0.06}
+
+    @property
+    def data(self) -> bytes:
+        """The whole new file in memory (for callers that hold bytes; the marking pipeline uses :meth:`open`)."""
+        if isinstance(self.output, (bytes, bytearray)):
+            return bytes(self.output)
+        self.output.seek(0)
+        return self.output.read()
+
+    def open(self) -> tuple[BinaryIO, int]:
+        """The result as a file positioned at 0, and its size in bytes."""
+        fh = io.BytesIO(self.output) if isinstance(self.output, (bytes, bytearray)) else self.output
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(0)
+        return fh, size
+
+    def close(self) -> None:
+        if not isinstance(self.output, (bytes, bytearray)):
+            self.output.close()
 
 
 class ExplicitMarker(Protocol):

@@ -75,6 +75,9 @@ class FormatHandler(ABC):
     #: the normative carrier for the implicit record, as named in findings
     normative_carrier: ClassVar[str]
     can_write: ClassVar[bool] = False
+    #: True when :meth:`read` walks every place the format keeps a C2PA manifest store and records the one it
+    #: finds in ``Evidence.info["c2pa_store"]``: marking then asks that instead of byte-scanning its output
+    c2pa_store_read: ClassVar[bool] = False
 
     def __init__(self, options: OpenOptions | None = None) -> None:
         self.options = options if options is not None else OpenOptions()

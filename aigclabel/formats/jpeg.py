@@ -11,7 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .._io import CountingReader
+from .._c2pa_scan import C2PA_UUID, STORE_INFO
+from .._io import COPY_ALIGN, CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import FoundLabel, Trace
 from ._exif import TiffDirectory, blank_entry
@@ -30,6 +31,10 @@ SOS, EOI = 0xDA, 0xD9
 _TAIL_WINDOW = 1 << 16
 #: comment segments up to this size are read to look for a record (a record is a few hundred bytes)
 _MAX_COMMENT = 4096
+APP11 = 0xEB
+#: bytes of an APP11 payload that hold a JUMBF store's description box, and so its UUID (the 8-byte JPEG
+#: extension header, the superbox header of 8 or 16 bytes, the description box header, then the UUID)
+_JUMBF_HEAD = 64
 
 
 @dataclass
@@ -45,14 +50,13 @@ class Segment:
 
 def walk_header(src: CountingReader) -> tuple[list[Segment], int]:
     """Segments up to (not including) SOS, reading only marker and length bytes; returns SOS offset."""
-    src.seek(0)
-    if src.read(2) != b"\xff\xd8":
+    if src.pread(0, 2) != b"\xff\xd8":
         raise CorruptFile("not a JPEG (no SOI marker)")
     segments: list[Segment] = []
     pos = 2
     while True:
-        src.seek(pos)
-        b = src.read(2)
+        # one read per segment: its marker and length (each seek of a buffered read refilled the whole buffer)
+        b = src.pread(pos, 4)
         if len(b) < 2:
             raise CorruptFile("truncated: file ends before the image data (no SOS marker)")
         if b[0] != 0xFF:
@@ -68,7 +72,7 @@ def walk_header(src: CountingReader) -> tuple[list[Segment], int]:
             raise CorruptFile("corrupt: end-of-image marker before any image data")
         if marker == SOS:
             return segments, pos
-        lb = src.read(2)
+        lb = b[2:4]
         if len(lb) < 2:
             raise CorruptFile(f"truncated: file ends inside the segment at offset {pos}")
         (length,) = struct.unpack(">H", lb)
@@ -90,10 +94,10 @@ def _check_tail(src: CountingReader, sos: int) -> None:
     """
     if src.size - sos < 4:
         raise CorruptFile("truncated: no image data after the SOS marker")
-    if src.read_at(src.size - 2, 2) == b"\xff\xd9":
+    if src.pread(src.size - 2, 2) == b"\xff\xd9":
         return
     start = max(sos, src.size - _TAIL_WINDOW)
-    if b"\xff\xd9" in src.read_at(start, src.size - start):
+    if b"\xff\xd9" in src.pread(start, src.size - start):
         return
     if start == sos or not _has_eoi(src, sos, start + 1):
         raise CorruptFile("truncated: the image data has no end-of-image marker")
@@ -103,7 +107,7 @@ def _has_eoi(src: CountingReader, begin: int, end: int, block: int = 1 << 20) ->
     """Whether FF D9 occurs in src[begin:end], read in bounded blocks (a pair may straddle two)."""
     pos, carry = begin, b""
     while pos < end:
-        data = carry + src.read_at(pos, min(block, end - pos))
+        data = carry + src.pread(pos, min(block, end - pos))
         if not data[len(carry):]:
             return False
         if b"\xff\xd9" in data:
@@ -133,6 +137,18 @@ def _blob_text(marker: int, payload: bytes) -> str | None:
     return None
 
 
+def pad_packet(packet: bytes, pad: int) -> bytes:
+    """*packet* with *pad* more bytes of whitespace before its ``<?xpacket end?>`` (unchanged without one).
+
+    XMP (Part 1, 7.3.2) allows any whitespace there; marking pads so the image data after the packet moves by a
+    multiple of :data:`~aigclabel._io.COPY_ALIGN` and the kernel copies it at full speed.
+    """
+    end = packet.rfind(b"<?xpacket end=")
+    if pad <= 0 or end < 0:
+        return packet
+    return packet[:end] + b" " * pad + packet[end:]
+
+
 def _app_name(marker: int) -> str:
     return f"APP{marker - 0xE0}" if 0xE0 <= marker <= 0xEF else ("COM" if marker == 0xFE else f"0x{marker:02X}")
 
@@ -144,6 +160,9 @@ class JpegHandler(FormatHandler):
     extensions = (".jpg", ".jpeg", ".jpe", ".jfif")
     normative_carrier = "xmp:TC260:AIGC"
     can_write = True
+    #: read() walks every segment before the image data, where C2PA keeps its store (APP11 JUMBF segments)
+    c2pa_store_read = True
+    _walked: tuple[CountingReader, int, list[Segment], int] | None = None
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -151,24 +170,39 @@ class JpegHandler(FormatHandler):
             return 90
         return 0
 
-    def read(self, src: CountingReader) -> Evidence:
+    def _header(self, src: CountingReader) -> tuple[list[Segment], int]:
+        """The segments and SOS offset of *src*, its tail checked; walked once per source (marking reads the
+        file, then writes it: the second walk and tail check were a tenth of a 12 MP mark)."""
+        cached = self._walked
+        if cached is not None and cached[0] is src and cached[1] == src.size:
+            return list(cached[2]), cached[3]
         segments, sos = walk_header(src)
+        _check_tail(src, sos)
+        self._walked = (src, src.size, segments, sos)  # the source itself, not its id: an id can be reused
+        return list(segments), sos
+
+    def read(self, src: CountingReader) -> Evidence:
+        segments, sos = self._header(src)
         ev = Evidence(self.name, self.kind)
         for seg in segments:
             where = f"{_app_name(seg.marker)} segment at offset {seg.offset}"
             if seg.marker in _SOF and seg.length >= 5:
-                h, w = struct.unpack(">HH", src.read_at(seg.payload_offset + 1, 4))
+                h, w = struct.unpack(">HH", src.pread(seg.payload_offset + 1, 4))
                 ev.info.update(width=w, height=h)
                 continue
+            if seg.marker == APP11 and STORE_INFO not in ev.info \
+                    and C2PA_UUID in src.pread(seg.payload_offset, min(seg.length, _JUMBF_HEAD)):
+                ev.info[STORE_INFO] = seg.offset
+                continue
             if seg.marker == 0xE1:
-                head = src.read_at(seg.payload_offset, min(seg.length, len(EXT_XMP_ID)))
+                head = src.pread(seg.payload_offset, min(seg.length, len(EXT_XMP_ID)))
                 if head.startswith(XMP_ID):
-                    packet = src.read_at(seg.payload_offset + len(XMP_ID), seg.length - len(XMP_ID))
+                    packet = src.pread(seg.payload_offset + len(XMP_ID), seg.length - len(XMP_ID))
                     self._add(ev, evidence_from_xmp(packet, f"APP1 XMP segment at offset {seg.offset}",
                                                     offset=seg.offset, before_payload=True))
                     continue
                 if head.startswith(EXIF_ID):
-                    block = src.read_at(seg.payload_offset + 6, seg.length - 6)
+                    block = src.pread(seg.payload_offset + 6, seg.length - 6)
                     self._add(ev, evidence_from_exif(block, f"APP1 EXIF segment at offset {seg.offset}",
                                                      offset=seg.offset, before_payload=True))
                     continue
@@ -177,13 +211,12 @@ class JpegHandler(FormatHandler):
                     continue
             if _may_hold_blob(seg):
                 # Raw "AIGC{...}" blobs in any APPn (APP1 included) or a comment: peek 4 bytes first.
-                head = src.read_at(seg.payload_offset, min(seg.length, 4))
+                head = src.pread(seg.payload_offset, min(seg.length, 4))
                 if head == b"AIGC" or seg.marker == 0xFE:
-                    text = _blob_text(seg.marker, head + src.read(seg.length - len(head)))
+                    text = _blob_text(seg.marker, src.pread(seg.payload_offset, seg.length))
                     if text is not None:
                         ev.labels.append(found_label(f"jpeg:{_app_name(seg.marker)}", where, text,
                                                      normative=False, offset=seg.offset, before_payload=True))
-        _check_tail(src, sos)
         return ev
 
     @staticmethod
@@ -200,8 +233,7 @@ class JpegHandler(FormatHandler):
         return JpegAccess(read_all(src))
 
     def write_metadata(self, src: CountingReader, dst: BinaryIO, label: ImplicitLabel) -> None:
-        segments, sos = walk_header(src)
-        _check_tail(src, sos)
+        segments, sos = self._header(src)
         xmp_segments: list[Segment] = []
         out: list[bytes] = [b"\xff\xd8"]
         insert_at: int | None = None  # index in `out` where a new XMP segment goes
@@ -209,7 +241,7 @@ class JpegHandler(FormatHandler):
         existing_xmp: bytes | None = None
         xmp_index: int | None = None
         for seg in segments:
-            raw = src.read_at(seg.offset, 4 + seg.length)
+            raw = src.pread(seg.offset, 4 + seg.length)
             payload = raw[4:]
             if seg.marker == 0xE1 and payload.startswith(XMP_ID):
                 if existing_xmp is None:
@@ -242,11 +274,14 @@ class JpegHandler(FormatHandler):
                 insert_at = len(out)
             out.append(raw)
         packet = build_xmp(existing_xmp, label)
-        body = XMP_ID + packet
-        if len(body) > MAX_SEGMENT_PAYLOAD:
+        if len(XMP_ID + packet) > MAX_SEGMENT_PAYLOAD:
             raise UnsupportedOperation(
                 f"the XMP packet would be {len(packet)} bytes, more than one APP1 segment holds "
                 "(ExtendedXMP is not written); file left unchanged")
+        others = sum(len(part) for part in out)
+        shift = others + 4 + len(XMP_ID) + len(packet) - sos
+        packet = pad_packet(packet, min(-shift % COPY_ALIGN, MAX_SEGMENT_PAYLOAD - len(XMP_ID) - len(packet)))
+        body = XMP_ID + packet
         segment = b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
         if xmp_index is not None:
             out[xmp_index] = segment

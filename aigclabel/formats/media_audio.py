@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
 
 from .. import limits
 from ._av_audio import DecoderMissing
@@ -74,7 +74,7 @@ class InsertRequest:
 
 @dataclass
 class Inserted:
-    data: bytes  # the whole new file
+    data: bytes | BinaryIO  # the whole new file, or a file holding it (the PCM splice writes one as it goes)
     placed: list[dict[str, Any]]  # one entry per inserted prompt: position, at_s, duration_s, ...
     how: str  # one phrase on how the prompt went in ("original samples kept bit-exact around it ...")
     notes: list[str] = field(default_factory=list)

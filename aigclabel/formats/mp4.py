@@ -65,6 +65,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
+from .._c2pa_scan import BMFF_C2PA_UUID, STORE_INFO
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
@@ -787,6 +788,8 @@ class _IsoMediaHandler(FormatHandler):
     normative_carrier = "mp4:moov/udta/meta:mdta:AIGC"
     can_write = True
     _kind = ""
+    #: read() walks every top-level box; C2PA keeps its store in a top-level ``uuid`` box
+    c2pa_store_read = True
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -799,6 +802,9 @@ class _IsoMediaHandler(FormatHandler):
         f = MovieFile(src)
         ev = Evidence(self.name, f.kind or self.kind)
         self._info(f, ev)
+        store = next((b for b in f.boxes if b.type == b"uuid" and b.usertype == BMFF_C2PA_UUID), None)
+        if store is not None:
+            ev.info[STORE_INFO] = store.offset
         if f.compressed:
             ev.findings.append(Finding("format.mp4", Level.WARNING, "compressed movie header ('cmov'): its "
                                        "metadata cannot be read", location=f"moov at offset {f.moov.offset}"))

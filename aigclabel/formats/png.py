@@ -1,7 +1,7 @@
 """PNG: the record lives in an uncompressed ``iTXt`` chunk ``XML:com.adobe.xmp`` before the first IDAT.
 
 Chunks are walked by their length fields.  Reading seeks past image data (only metadata chunks
-are read and CRC-checked); writing copies every chunk and checks every CRC on the way.  Also read:
+are read and CRC-checked); writing copies the chunks it does not parse as they are, in kernel copies.  Also read:
 ``tEXt``/``zTXt``/``iTXt`` chunks with an ``AIGC`` keyword, ``eXIf``, and generator chunks
 (Stable Diffusion ``parameters``, ComfyUI ``prompt``/``workflow``) as traces.  An XMP packet in a
 ``tEXt``/``zTXt`` chunk (Exiv2, Midjourney) is read like the iTXt one, with a ``format.png.xmp-chunk``
@@ -15,7 +15,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .._io import CountingReader
+from .._c2pa_scan import STORE_INFO
+from .._io import COPY_ALIGN, CountingReader
 from ..errors import CorruptFile, LimitExceeded
 from ..limits import check_allocation
 from ..limits import current as current_limits
@@ -60,8 +61,7 @@ def walk_chunks(src: CountingReader) -> list[Chunk]:
     chunks: list[Chunk] = []
     pos = 8
     while True:
-        src.seek(pos)
-        head = src.read(8)
+        head = src.pread(pos, 8)
         if len(head) < 8:
             raise CorruptFile("truncated: file ends before the IEND chunk")
         length, ctype = struct.unpack(">I4s", head)
@@ -180,6 +180,8 @@ class PngHandler(FormatHandler):
     extensions = (".png",)
     normative_carrier = "xmp:TC260:AIGC"
     can_write = True
+    #: read() walks every chunk header; C2PA keeps its store in a ``caBX`` chunk
+    c2pa_store_read = True
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -202,6 +204,8 @@ class PngHandler(FormatHandler):
         for chunk in chunks:
             if chunk.type == b"IDAT":
                 seen_idat = True
+            elif chunk.type == b"caBX":
+                ev.info.setdefault(STORE_INFO, chunk.offset)
             if chunk.type not in _META_TYPES:
                 continue
             name = chunk.type.decode("latin-1")
@@ -335,7 +339,7 @@ class PngHandler(FormatHandler):
             else:
                 parts.append(chunk)
         assert xmp_slot is not None
-        parts[xmp_slot] = xmp_chunk(build_xmp(existing_xmp, label))
+        parts[xmp_slot] = xmp_chunk(_aligned(parts, xmp_slot, build_xmp(existing_xmp, label)))
         # Chunks we do not parse (the image data above all) are copied as they are, runs of adjacent ones in one
         # kernel copy; their CRCs are not ours to check (a reader of the image does that), so the pixels never
         # pass through Python (issue 15: the CRC-checked copy was 3.5x a plain copy).
@@ -356,6 +360,19 @@ class PngHandler(FormatHandler):
         # the JPEG handler copies whatever follows its image data.
         src.seek(chunks[-1].end)
         src.copy_to(dst)
+
+
+def _aligned(parts: list[bytes | Chunk], slot: int, packet: bytes) -> bytes:
+    """*packet* padded so the first chunk copied after it (the image data) moves by a multiple of COPY_ALIGN."""
+    from .jpeg import pad_packet
+
+    after = next((p for p in parts[slot + 1:] if isinstance(p, Chunk)), None)
+    if after is None:
+        return packet
+    before = sum(p.length + 12 if isinstance(p, Chunk) else len(p) for p in parts[:slot])
+    gap = sum(len(p) for p in parts[slot + 1:parts.index(after)] if isinstance(p, bytes))
+    shift = before + len(xmp_chunk(packet)) + gap - after.offset
+    return pad_packet(packet, -shift % COPY_ALIGN)
 
 
 def _copy_run(src: CountingReader, start: int, end: int, dst: BinaryIO) -> None:
