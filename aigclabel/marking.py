@@ -185,8 +185,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     replaced rather than stacked, so for those content kinds a new *text*, *position*, *pages* or
     *explicit_extra* also rewrites the notice as asked (without looking first).
 
-    *signer* (an SM2 private key: a PEM path or a loaded :class:`~aigclabel.security.PrivateKey`) fills
-    ``ReservedCode1`` with TC260 SecurityData: the label signature over appendix A.1's message and, where the
+    *signer* (an SM2, RSA or ECDSA P-256 private key: a PEM path or a loaded
+    :class:`~aigclabel.security.PrivateKey`) fills ``ReservedCode1`` with TC260 SecurityData: the label signature over appendix A.1's message and, where the
     format has one (:mod:`aigclabel.formats.binding`), a signed content binding hashed after the explicit step;
     a note says what was signed.  Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation`
     without it, before anything is read).
@@ -357,7 +357,10 @@ def _sign_record(record: AigcRecord | LegacyRecord, key: PrivateKey, handler: Fo
         src.seek(0)
     signed = dataclasses.replace(record, reserved_code1=sign_fields(record, key, digest))
     signed.check_writable()
-    what = (f"signed ReservedCode1: TC260 SecurityData, SM3withSM2 by KeyID {key.public.key_id()} over Label, "
+    from .security.crypto import OID_RSA_SHA256, OID_SM2_SM3
+
+    algorithm = {OID_SM2_SM3: "SM3withSM2", OID_RSA_SHA256: "SHA256withRSA"}.get(key.algorithm, "SHA256withECDSA")
+    what = (f"signed ReservedCode1: TC260 SecurityData, {algorithm} by KeyID {key.public.key_id()} over Label, "
             "ContentProducer, ProduceID")
     if digest is None:
         notes.append(f"{what}; no content binding: {handler.name.upper()} has no binding selection yet, so the "

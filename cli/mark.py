@@ -28,8 +28,8 @@ Examples:
       --sign-cert keys/signer-chain.pem --sign-key keys/signer-key.pem [--security-key keys/sm2-key.pem]
 
 \b
---sign-key with an SM2 key (aigclabel keys init --sm2 DIR) signs the label: ReservedCode1 gets TC260
-SecurityData (SM3withSM2 over Label/ContentProducer/ProduceID, and a content binding where the format has
+--sign-key with an SM2 key (aigclabel keys init --sm2 DIR; RSA and ECDSA P-256 keys too) signs the label:
+ReservedCode1 gets TC260 SecurityData (SM3withSM2 over Label/ContentProducer/ProduceID, and a content binding where the format has
 one), checked by 'aigclabel verify'. With --c2pa, --sign-key is the C2PA certificate's key; give the SM2
 key as --security-key to sign both. Needs the [sign] extra.
 """
@@ -91,10 +91,11 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False), metavar="CHAIN.pem",
               help="C2PA signing certificate chain (signer first, then intermediates).")
 @click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="KEY.pem",
-              help="An SM2 key: sign the label into ReservedCode1 (TC260 SecurityData; [sign] extra). With --c2pa: "
-                   "the private key of the C2PA signing certificate.")
+              help="An SM2 (or RSA / ECDSA P-256) key: sign the label into ReservedCode1 (TC260 SecurityData; "
+                   "[sign] extra). With --c2pa: the private key of the C2PA signing certificate.")
 @click.option("--security-key", type=click.Path(exists=True, dir_okay=False), metavar="SM2.pem",
-              help="The SM2 key that signs ReservedCode1 (what --sign-key means without --c2pa).")
+              help="The SM2 (or RSA / ECDSA P-256) key that signs ReservedCode1 (what --sign-key means without "
+                   "--c2pa).")
 @click.option("--tsa", metavar="URL", help="RFC 3161 time-stamp authority for the C2PA signature (network request).")
 @click.option("--system", "system", metavar="NAME[/VERSION]",
               help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
@@ -196,7 +197,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
 
 
 def _security_key(c2pa: bool, sign_key: str | None, security_key: str | None, prof: Any) -> str | None:
-    """The SM2 key path for ReservedCode1, loaded once here so a bad key or a missing extra stops the run
+    """The signing key path for ReservedCode1, loaded once here so a bad key or a missing extra stops the run
     before any file (exit 2 / 3); the workers get the path (a key object does not cross processes)."""
     path = security_key or (None if c2pa else sign_key)
     if path is None:
