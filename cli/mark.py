@@ -30,8 +30,8 @@ Examples:
 \b
 --sign-key with an SM2 key (aigclabel keys init --sm2 DIR; RSA and ECDSA P-256 keys too) signs the label:
 ReservedCode1 gets TC260 SecurityData (SM3withSM2 over Label/ContentProducer/ProduceID, and a content
-binding where the format has one), checked by 'aigclabel verify'. With --c2pa, --sign-key is the C2PA certificate's key; give the SM2
-key as --security-key to sign both. Needs the [sign] extra.
+binding where the format has one), checked by 'aigclabel verify'. With --c2pa, --sign-key is the C2PA
+certificate's key; give the signing key as --security-key to sign both. Needs the [sign] extra.
 """
 
 
