@@ -188,8 +188,8 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     *signer* (an SM2, RSA or ECDSA P-256 private key: a PEM path or a loaded
     :class:`~aigclabel.security.PrivateKey`) fills ``ReservedCode1`` with TC260 SecurityData: the label
     signature over appendix A.1's message and, where the format has one (:mod:`aigclabel.formats.binding`), a
-    signed content binding hashed after the explicit step; a note says what was signed.  Needs the ``sign`` extra (:class:`~aigclabel.errors.UnsupportedOperation`
-    without it, before anything is read).
+    signed content binding hashed after the explicit step; a note says what was signed.  Needs the ``sign``
+    extra (:class:`~aigclabel.errors.UnsupportedOperation` without it, before anything is read).
 
     *watermark* (True, or a key) embeds the invisible watermark (:mod:`aigclabel.watermark`; images) after the
     explicit step and before the metadata step; the picture is re-encoded for it (JPEG with its own tables, PNG
