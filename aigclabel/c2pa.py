@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["available", "sdk_version", "INSTALL_HINT", "ASSERTION_LABEL", "AI_DISCLOSURE_LABEL", "AI_SOURCE_TYPES",
            "INCEPTION_SIGNALS", "GENAI_SIGNALS", "POSSIBLY_GENAI_SIGNALS", "SigningError", "C2paOptions",
            "ReadOptions", "ManifestInfo", "read_manifest", "merge_evidence", "sign_last", "signable", "readable",
-           "mime_for", "find_manifest_store", "load_anchors", "c2pa_status"]
+           "mime_for", "find_manifest_store", "load_anchors", "c2pa_status", "sign_derivative"]
 
 INSTALL_HINT = "pip install 'aigclabel[c2pa]'"
 #: label of the assertion that carries the AIGC record (reverse-domain, as C2PA asks of custom labels)
@@ -950,3 +950,84 @@ def _check_signed(handler: FormatHandler, signed: BinaryIO, implicit: ImplicitLa
     if manifest.aigc_record != implicit.record_json:
         raise SigningError("the signed manifest does not carry the AIGC record; nothing was written")
     return manifest.state_text()
+
+
+# ------------------------------------------------------------------- signing a derivative (carry)
+
+#: the label the derivative's manifest gives its parent ingredient (c2pa.opened names it)
+PARENT_LABEL = "parent"
+
+
+def sign_derivative(handler: FormatHandler, out: BinaryIO, options: C2paOptions, implicit: ImplicitLabel,
+                    parent: CountingReader | BinaryIO, parent_mime: str, notes: list[str], *,
+                    actions: tuple[str, ...] = ("c2pa.transcoded",), parent_title: str | None = None) -> None:
+    """Sign *out* (a derivative after the metadata step) with a manifest whose parent ingredient is *parent*.
+
+    The original's manifest cannot move to the derivative (its hard binding covers the original's bytes),
+    so the derivative gets a manifest of its own: ``c2pa.opened`` of the original (``parentOf``; the SDK
+    embeds the original's manifest store as the ingredient's manifest), then *actions* (``c2pa.resized``,
+    ``c2pa.transcoded``), and the AIGC record in :data:`ASSERTION_LABEL`.  No AI ``digitalSourceType`` is
+    claimed on these actions -- a resize is not a generative edit -- so the AI origin stays where the rubric
+    reads it: the ingredient manifest's ``c2pa.created`` (``inception:signal_fullyGenAIMedia``).  Like
+    :func:`sign_last` it is the last write and refuses a derivative that already carries a manifest; the
+    signed file is read back (record, validation, the parent ingredient) before it replaces *out*.
+    """
+    sign_last(handler, out, None, implicit, notes)  # the guard: a derivative signed by someone else is refused
+    sdk = _require("C2PA signing")
+    end = out.seek(0, os.SEEK_END)
+    out.seek(0)
+    info = handler.read(CountingReader(out, "<output>", end)).info
+    mime = mime_for(handler.name, info)
+    if not _supported(mime, signing=True):
+        raise SigningError(f"C2PA signing is not available for {handler.name.upper()}: the C2PA SDK "
+                           f"(c2pa-rs {sdk_version()}) cannot embed a manifest in this format; nothing was "
+                           "written (carry without --c2pa to carry the AIGC record alone)")
+    assert mime is not None
+    creds = options.check()
+    from . import __version__
+
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    steps: list[dict[str, Any]] = [{"action": "c2pa.opened", "when": when,
+                                    "parameters": {"ingredientIds": [PARENT_LABEL]}}]
+    steps += [{"action": name, "when": when} for name in actions]
+    manifest: dict[str, Any] = {
+        "claim_generator_info": [{"name": "aigclabel", "version": __version__}],
+        "format": mime,
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": steps}},
+            {"label": ASSERTION_LABEL, "data": {"record": implicit.record_json,
+                                                "schema": _schema(implicit.record_json)}},
+        ],
+    }
+    if options.title:
+        manifest["title"] = options.title
+    ingredient = {"title": parent_title or "original", "relationship": "parentOf", "label": PARENT_LABEL}
+    settings = _settings(None, allow_network=False, thumbnail=options.thumbnail)
+    with tempfile.SpooledTemporaryFile(max_size=64 << 20) as signed:
+        try:
+            info_struct = sdk.C2paSignerInfo(creds.alg, creds.chain_pem, creds.key_pem, options.tsa_url)
+            with sdk.Context.from_dict(settings) as ctx, sdk.Signer.from_info(info_struct) as signer, \
+                    sdk.Builder(manifest, context=ctx) as builder:
+                parent.seek(0)
+                builder.add_ingredient(ingredient, parent_mime, _Stream(parent))
+                out.seek(0)
+                builder.sign(signer, mime, _Stream(out), signed)
+        except sdk.C2paError as exc:
+            where = f" (time-stamp authority {options.tsa_url})" if options.tsa_url else ""
+            raise SigningError(f"C2PA signing failed{where}: {exc}; nothing was written") from None
+        state = _check_signed(handler, cast(BinaryIO, signed), implicit, mime, options)
+        got = read_manifest(cast(BinaryIO, signed), mime, ReadOptions())
+        parents = [i for i in (got.ingredients if got is not None else []) if i.get("relationship") == "parentOf"]
+        if not parents or not parents[0].get("manifest"):
+            raise SigningError("the signed derivative's manifest does not name the original's manifest as its "
+                               "parent ingredient; nothing was written")
+        out.seek(0)
+        out.truncate()
+        signed.seek(0)
+        shutil.copyfileobj(signed, out)
+        out.flush()
+    stamp = f", time-stamped by {options.tsa_url}" if options.tsa_url else ""
+    notes.append(f"C2PA manifest signed last ({creds.alg}{stamp}) by {creds.signer}: c2pa.opened of the original "
+                 f"(parent ingredient {ingredient['title']!r}, parentOf, manifest {parents[0]['manifest']}), "
+                 f"{', '.join(actions)}, the AIGC record in {ASSERTION_LABEL}; the original's AI "
+                 f"digitalSourceType stays in the ingredient's manifest; validation state {state}")

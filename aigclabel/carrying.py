@@ -11,7 +11,15 @@ The record is the original's, field for field: a platform adds only its propagat
 (``platform_code`` / ``propagate_id``), never the producer's fields.  What cannot be carried is
 said in ``result.notes``: a C2PA manifest's hard binding covers the original's bytes, and
 SecurityData in ``ReservedCode1`` binds the record to the original's content, so on the
-derivative it is carried as text but no longer matches.
+derivative it is carried as text but no longer matches.  What can be done instead, when the
+caller holds the keys:
+
+* ``c2pa`` (a :class:`~aigclabel.c2pa.C2paOptions`): the derivative gets a manifest of its own,
+  signed last, whose parent ingredient (``parentOf``) is the original with its manifest
+  (:func:`aigclabel.c2pa.sign_derivative`);
+* ``signer`` (an SM2/RSA/ECDSA key, with ``platform_code``): the propagator signs ``ReservedCode2``
+  over its fields and a content binding of the derivative, so the record is bound to the rendition
+  again; ``ReservedCode1`` stays byte for byte the producer's.
 
 A derivative that already carries a *different* record is refused with :class:`RecordConflict`
 (two producers' records cannot both be right; which one is, a person must decide); one that
@@ -24,10 +32,11 @@ of the same name would replace it on the package once imported.)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 from ._io import CountingReader, SourceLike, atomic_output, describe_source
 from .errors import LabelError, OptionError, UnsupportedOperation
@@ -36,6 +45,10 @@ from .label import SCHEMA_GB, SCHEMA_TC260_2023, AigcRecord, ParsedLabel, is_all
 from .limits import Limits
 from .reading import C2PA_NOTE, C2PA_SKIP, read_evidence, write_implicit
 from .report import FoundLabel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .c2pa import C2paOptions
+    from .security import PrivateKey
 
 __all__ = ["carry", "CarryResult", "RecordConflict", "carry_task", "CARRIED", "UNCHANGED", "REFUSED",
            "PRODUCER_FIELDS", "PROPAGATION_FIELDS"]
@@ -95,6 +108,7 @@ class _Source:
     parsed: ParsedLabel
     dst: str | None
     notes: list[str]
+    c2pa: str | None = None  # the original's manifest status (present, error, remote, absent, ...)
 
 
 def _parsed(lab: FoundLabel) -> ParsedLabel:
@@ -131,10 +145,10 @@ def _original_record(evidence: Evidence, name: str) -> _Source:
     c2pa = (evidence.info.get("c2pa") or {}).get("status")
     if c2pa in ("present", "error", "remote"):
         notes.append("C2PA manifest not carried: its hard binding covers the original's bytes, so it cannot be "
-                     "moved to a derivative; an update manifest naming the original as parent ingredient needs "
-                     "C2PA signing with an ingredient, which this version does not offer (the derivative carries "
-                     "the AIGC record only)")
-    return _Source(lab, parsed, dst, notes)
+                     "moved to a derivative; give a C2PA signer (--c2pa --sign-cert --sign-key) to sign a manifest "
+                     "for the derivative naming the original as parent ingredient (without one, the derivative "
+                     "carries the AIGC record only)")
+    return _Source(lab, parsed, dst, notes, c2pa)
 
 
 def _target_text(source: _Source, platform_code: str | None, propagate_id: str | None,
@@ -205,30 +219,85 @@ def _check_existing(derived: Evidence, source: _Source, name: str) -> AigcRecord
 def carry(original: SourceLike, derived: SourceLike, out: str | os.PathLike | None = None, *,
           platform_code: str | None = None, propagate_id: str | None = None, overwrite: bool = False,
           in_place: bool = False, durable: bool = False, password: str | None = None,
-          limits: Limits | None = None) -> CarryResult:
+          limits: Limits | None = None, c2pa: C2paOptions | None = None,
+          signer: str | os.PathLike[str] | PrivateKey | None = None) -> CarryResult:
     """Write *original*'s AIGC record (and IPTC digital source type) into *derived*; the result goes to *out*.
 
     *out* is written atomically (never over an existing file unless *overwrite*); with *in_place*
     *derived* itself is rewritten; with neither, the output is ``result.data``.  *platform_code*
     (and optionally *propagate_id*, else kept or fresh) adds a platform's propagation fields.
     The derivative keeps its own metadata: the format handler changes only the carriers of the
-    record.  Raises :class:`RecordConflict` when *derived* already carries a different record,
+    record.  *c2pa* signs, as the last write, a manifest for the derivative whose parent ingredient
+    is the original (when the original carries a manifest); *signer* (with *platform_code*) signs
+    the propagator's ``ReservedCode2`` with a content binding of the derivative.  Raises
+    :class:`RecordConflict` when *derived* already carries a different record,
     :class:`~aigclabel.errors.UnsupportedOperation` when the original has no record or the
     derivative's format cannot take one (or carries a C2PA manifest that writing would break),
-    and :class:`~aigclabel.errors.InputError` when either file cannot be read.
+    :class:`~aigclabel.errors.SigningError` when signing fails (nothing is written), and
+    :class:`~aigclabel.errors.InputError` when either file cannot be read.
     """
     if propagate_id is not None and platform_code is None:
         raise OptionError("propagate_id needs platform_code: a PropagateID belongs to a propagator")
+    if signer is not None and platform_code is None:
+        raise OptionError("signer needs platform_code: ReservedCode2 is the propagator's signature, over "
+                          "ContentPropagator and PropagateID")
     if in_place:
         if out is not None:
             raise OptionError("give either an output or in_place, not both")
         if not isinstance(derived, (str, os.PathLike)):
             raise UnsupportedOperation("in-place carrying needs a file path")
         out, overwrite = derived, True
+    key = _propagator_key(signer)
+    if c2pa is not None:
+        c2pa.check()  # unusable credentials stop here, before any file is read
     notes: list[str] = []
-    with read_evidence(original, password=password, c2pa_mode=C2PA_NOTE, limits=limits) as opened:
-        source = _original_record(opened.evidence, opened.src.name)
-    notes += source.notes
+    # The original stays open while the derivative is written: a C2PA signer reads it as the parent ingredient.
+    with read_evidence(original, password=password, c2pa_mode=C2PA_NOTE, limits=limits) as first:
+        source = _original_record(first.evidence, first.src.name)
+        parent = _Parent(first.src, first.handler, first.evidence) if c2pa is not None and \
+            source.c2pa == "present" else None
+        if c2pa is not None and parent is not None:
+            source.notes = [n for n in source.notes if not n.startswith("C2PA manifest not carried")]
+        elif c2pa is not None:
+            notes.append("a C2PA signer was given, but the original carries no readable C2PA manifest to name as "
+                         "parent ingredient; none was signed (a manifest's c2pa.created is the producer's claim)")
+        if key is not None:
+            source.notes = [n for n in source.notes if not n.startswith("ReservedCode2 holds")]
+        notes += source.notes
+        result = _carry_into(source, derived, out, original=original, platform_code=platform_code,
+                             propagate_id=propagate_id, overwrite=overwrite, in_place=in_place, durable=durable,
+                             password=password, limits=limits, c2pa=c2pa, parent=parent, key=key, notes=notes)
+    return result
+
+
+@dataclass
+class _Parent:
+    """The original, still open: the parent ingredient of the derivative's manifest."""
+
+    src: CountingReader
+    handler: FormatHandler
+    evidence: Evidence
+
+
+def _propagator_key(signer: str | os.PathLike[str] | PrivateKey | None) -> PrivateKey | None:
+    if signer is None:
+        return None
+    from .security import PrivateKey as Key
+    from .security import crypto, load_signing_key
+
+    crypto.require()  # UnsupportedOperation naming the extra, before the key file is read
+    if isinstance(signer, Key):
+        return signer
+    if isinstance(signer, (str, os.PathLike)):
+        return load_signing_key(signer)
+    raise OptionError(f"signer must be a PEM key path or an aigclabel.security.PrivateKey, not "
+                      f"{type(signer).__name__}")
+
+
+def _carry_into(source: _Source, derived: SourceLike, out: str | os.PathLike | None, *, original: SourceLike,
+                platform_code: str | None, propagate_id: str | None, overwrite: bool, in_place: bool,
+                durable: bool, password: str | None, limits: Limits | None, c2pa: C2paOptions | None,
+                parent: _Parent | None, key: PrivateKey | None, notes: list[str]) -> CarryResult:
     with read_evidence(derived, password=password, c2pa_mode=C2PA_SKIP, limits=limits) as opened:
         src, handler, evidence = opened.src, opened.handler, opened.evidence
         existing = _check_existing(evidence, source, src.name)
@@ -239,9 +308,12 @@ def carry(original: SourceLike, derived: SourceLike, out: str | os.PathLike | No
         if not handler.can_write or not getattr(handler, "implicit_carrier", True):
             raise UnsupportedOperation(f"{src.name}: writing an AIGC record into {handler.name.upper()} is not "
                                        "supported, so the label cannot be carried into this derivative")
+        if key is not None:
+            text = _sign_propagation(text, key, handler, src, notes)
         same = len(evidence.labels) == 1 and evidence.labels[0].normative and evidence.labels[0].raw == text
         have_dst = dst is None or any(t.kind == _IPTC and t.detail == dst for t in evidence.traces)
-        status = UNCHANGED if same and have_dst else CARRIED
+        # a derivative to be signed is always written: its manifest is new
+        status = UNCHANGED if same and have_dst and parent is None else CARRIED
         mode_from = os.fspath(derived) if in_place and isinstance(derived, (str, os.PathLike)) else None
         with _output(out, overwrite, mode_from, durable, skip=status == UNCHANGED and in_place) as dest:
             if status == UNCHANGED:
@@ -252,12 +324,50 @@ def carry(original: SourceLike, derived: SourceLike, out: str | os.PathLike | No
                     src.copy_to(dest)
             else:
                 assert dest is not None  # only an unchanged in-place derivative has no output
-                _write(handler, src, dest, ImplicitLabel(text, dst), notes)
+                _write(handler, src, dest, ImplicitLabel(text, dst), notes, c2pa if parent else None, parent,
+                       evidence)
             data = dest.getvalue() if isinstance(dest, io.BytesIO) else None
         fmt, derived_name = handler.name, src.name
     return CarryResult(original=describe_source(original), derived=derived_name,
                        destination=os.fspath(out) if out is not None else None, format=fmt, status=status,
                        record=text, digital_source_type=dst, notes=notes, data=data)
+
+
+def _sign_propagation(text: str, key: PrivateKey, handler: FormatHandler, src: CountingReader,
+                      notes: list[str]) -> str:
+    """*text* with ReservedCode2 signed by the propagator over its fields and the derivative's content.
+
+    The binding is hashed over the derivative as it is now: its selection excludes every place the metadata
+    step writes, so the hash still matches the output.  ReservedCode1 is the producer's, kept byte for byte.
+    """
+    from .formats.binding import binding_digest
+    from .security import sign_fields
+
+    parsed = parse_label(text)
+    record = parsed.record
+    assert record is not None  # the GB schema: _target_text refused the 2023 one with a platform code
+    try:
+        digest = binding_digest(handler, src)
+    finally:
+        src.seek(0)
+    signed = dataclasses.replace(record, reserved_code2=sign_fields(record, key, digest, role="propagator"))
+    signed.check_writable()
+    from .security.crypto import OID_RSA_SHA256, OID_SM2_SM3
+
+    algorithm = {OID_SM2_SM3: "SM3withSM2", OID_RSA_SHA256: "SHA256withRSA"}.get(key.algorithm, "SHA256withECDSA")
+    what = (f"signed ReservedCode2: TC260 SecurityData, {algorithm} by KeyID {key.public.key_id()} over Label, "
+            "ContentPropagator, PropagateID")
+    if digest is None:
+        notes.append(f"{what}; no content binding: {handler.name.upper()} has no binding selection yet, so the "
+                     "signature proves the propagation fields, not that they belong to this rendition")
+    else:
+        notes.append(f"{what}; content binding {digest.selection} of this rendition (SM3 over {digest.length} "
+                     "bytes)")
+    if "SecurityData" in (record.reserved_code1 or ""):
+        notes.append("ReservedCode1 is carried byte for byte: the producer's own binding still names the "
+                     "original's content (only the producer can re-bind it); ReservedCode2 binds this rendition")
+    form = parsed.form if parsed.form in ("bare", "wrapped") else "bare"
+    return signed.to_json(form)
 
 
 @contextlib.contextmanager
@@ -273,14 +383,37 @@ def _output(out: str | os.PathLike | None, overwrite: bool, mode_from: str | Non
 
 
 def _write(handler: FormatHandler, src: CountingReader, dest: BinaryIO, implicit: ImplicitLabel,
-           notes: list[str]) -> None:
-    """The metadata step, then the signing step's guard: a derivative with a C2PA manifest of its own is refused
-    (writing into it would break that manifest's hard binding)."""
-    from .c2pa import sign_last
+           notes: list[str], c2pa: C2paOptions | None = None, parent: _Parent | None = None,
+           evidence: Evidence | None = None) -> None:
+    """The metadata step, then the signing step (always last): with a signer and the original as parent, a
+    manifest for the derivative; in any case a derivative with a C2PA manifest of its own is refused (writing
+    into it would break that manifest's hard binding)."""
+    from .c2pa import mime_for, sign_derivative, sign_last
 
     src.seek(0)
     write_implicit(handler, src, dest, implicit)
-    sign_last(handler, dest, None, implicit, notes)
+    if c2pa is None or parent is None:
+        sign_last(handler, dest, None, implicit, notes)
+        return
+    parent_mime = mime_for(parent.handler.name, parent.evidence.info, getattr(parent.handler, "mime", None))
+    if parent_mime is None:
+        raise UnsupportedOperation(f"the original's format ({parent.handler.name.upper()}) has no MIME type the "
+                                   "C2PA SDK knows, so it cannot be named as parent ingredient")
+    sign_derivative(handler, dest, c2pa, implicit, parent.src, parent_mime, notes,
+                    actions=_actions(parent, handler, evidence), parent_title=os.path.basename(parent.src.name))
+
+
+def _actions(parent: _Parent, handler: FormatHandler, evidence: Evidence | None) -> tuple[str, ...]:
+    """What the other tool did, as C2PA actions: resized when the pixel size changed, transcoded when the format
+    did (or when nothing else is known: the rendition was re-encoded)."""
+    size = (parent.evidence.info.get("width"), parent.evidence.info.get("height"))
+    new = (evidence.info.get("width"), evidence.info.get("height")) if evidence is not None else (None, None)
+    steps: list[str] = []
+    if None not in size and None not in new and size != new:
+        steps.append("c2pa.resized")
+    if parent.handler.name != handler.name or not steps:
+        steps.append("c2pa.transcoded")
+    return tuple(steps)
 
 
 def carry_task(path: str, *, original: str, output: str | None = None, out_dir: str | None = None,

@@ -19,6 +19,9 @@ Examples:
   aigclabel carry song.mp3 cut.wav --in-place
   aigclabel carry --from gen.jpg renditions/ -o labelled/ --jsonl
   aigclabel carry --from gen.jpg renditions/ --in-place
+  aigclabel carry signed.jpg thumb.webp -o out.webp --c2pa --sign-cert keys/signer-chain.pem \\
+      --sign-key keys/signer-key.pem
+  aigclabel carry gen.jpg thumb.webp -o out.webp --platform-code CODE --sign-key keys/sm2-key.pem
 
 \b
 The record is the original's, field for field; --platform-code (and --propagate-id, else kept or
@@ -27,7 +30,10 @@ DERIVED keeps its own metadata: only the record's carriers (and the IPTC digital
 change. A DERIVED that already carries a different record is refused; one that carries the same
 record is left as it is. What cannot be carried is said as a note: a C2PA manifest (its hard
 binding covers the original's bytes) and SecurityData's content binding (carried as text, but
-it no longer matches the derivative).
+it no longer matches the derivative). With --c2pa --sign-cert --sign-key, DERIVED gets a C2PA
+manifest of its own, signed last, naming the original (and its manifest) as parent ingredient.
+With --platform-code and --sign-key (an SM2, RSA or ECDSA P-256 key; --security-key with --c2pa),
+ReservedCode2 gets the platform's SecurityData, bound to DERIVED's content.
 
 \b
 Exit codes: 0 carried (or already there), 1 refused (DERIVED carries a different record),
@@ -45,13 +51,24 @@ Exit codes: 0 carried (or already there), 1 refused (DERIVED carries a different
 @click.option("--platform-code", metavar="CODE",
               help="Add the propagation fields: your platform's provider code as ContentPropagator.")
 @click.option("--propagate-id", metavar="ID", help="PropagateID (one DERIVED only; default: kept or fresh).")
+@click.option("--c2pa", "c2pa", is_flag=True,
+              help="When ORIGINAL carries a C2PA manifest, sign one for DERIVED (last write) naming ORIGINAL as "
+                   "parent ingredient. Needs --sign-cert and --sign-key, and the [c2pa] extra.")
+@click.option("--sign-cert", type=click.Path(exists=True, dir_okay=False), metavar="CHAIN.pem",
+              help="C2PA signing certificate chain (signer first, then intermediates).")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False), metavar="KEY.pem",
+              help="With --platform-code: an SM2 (or RSA / ECDSA P-256) key signing ReservedCode2 (TC260 "
+                   "SecurityData; [sign] extra). With --c2pa: the private key of the C2PA signing certificate.")
+@click.option("--security-key", type=click.Path(exists=True, dir_okay=False), metavar="SM2.pem",
+              help="The key that signs ReservedCode2 (what --sign-key means without --c2pa).")
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
 @limits_option
 @json_option
 @batch_options
 @guarded
 def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, in_place: bool, force: bool,
-              platform_code: str | None, propagate_id: str | None, password: str | None, limits: Any,
+              platform_code: str | None, propagate_id: str | None, c2pa: bool, sign_cert: str | None,
+              sign_key: str | None, security_key: str | None, password: str | None, limits: Any,
               as_json: bool, recursive: bool, jobs: int, jsonl: bool, skip_done: str | None) -> None:
     """Carry ORIGINAL's AIGC record into DERIVED, a rendition made by another tool (with --from: many)."""
     from aigclabel.carrying import carry_task
@@ -66,6 +83,9 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
         raise click.UsageError("give either --json or --jsonl, not both")
     if propagate_id and platform_code is None:
         raise click.UsageError("--propagate-id needs --platform-code")
+    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key)
+    signer = _propagator_key(security_key or (None if c2pa else sign_key), platform_code,
+                             "--security-key" if security_key else "--sign-key")
     single = len(files) == 1 and not is_dir_input(files[0])
     if propagate_id and not single:
         raise click.UsageError("--propagate-id belongs to one piece of content; give one DERIVED")
@@ -83,7 +103,8 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
     roots = tuple(f for f in files if is_dir_input(f))
     task = functools.partial(carry_task, original=original, output=out_file, out_dir=out_dir, roots=roots,
                              platform_code=platform_code, propagate_id=propagate_id, overwrite=force,
-                             in_place=in_place, password=password, limits=limits)
+                             in_place=in_place, password=password, limits=limits, c2pa=c2pa_options,
+                             signer=signer)
     results: list[dict[str, Any]] = []
     codes: list[int] = decided_codes()
 
@@ -105,6 +126,44 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
     if as_json:
         dump_json(results)
     sys.exit(final_code(codes))
+
+
+def _c2pa_options(c2pa: bool, sign_cert: str | None, sign_key: str | None) -> Any:
+    """The C2PA signing options, checked before any file (unusable credentials: exit 2)."""
+    if sign_cert and not c2pa:
+        raise click.UsageError("--sign-cert goes with --c2pa")
+    if not c2pa:
+        return None
+    if not (sign_cert and sign_key):
+        raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
+                               "(for a development pair: aigclabel keys init DIR)")
+    from aigclabel.c2pa import C2paOptions, SigningError, available
+
+    if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
+        raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
+    options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key)
+    try:
+        options.check()
+    except SigningError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key") from None
+    return options
+
+
+def _propagator_key(path: str | None, platform_code: str | None, hint: str) -> str | None:
+    """The ReservedCode2 key path, loaded once here so a bad key stops the run before any file (exit 2); the
+    workers get the path (a key object does not cross processes)."""
+    if path is None:
+        return None
+    if platform_code is None:
+        raise click.UsageError(f"{hint} signs the propagator's ReservedCode2: give --platform-code too")
+    from aigclabel.errors import OptionError
+    from aigclabel.security import load_signing_key
+
+    try:
+        load_signing_key(path)
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    return os.path.abspath(path)
 
 
 _STATUS_COLOUR = {"carried": "green", "unchanged": "blue", "refused": "red"}

@@ -268,3 +268,147 @@ def test_cli_batch_from_original_over_a_directory(originals: dict[str, tuple[Pat
     # in place, the second run finds every rendition already labelled
     proc = _cli("carry", "--from", str(original), str(outdir), "--in-place", "--jsonl")
     assert proc.returncode == 0 and {json.loads(x)["status"] for x in proc.stdout.splitlines()} == {"unchanged"}
+
+
+# ------------------------------------------------------------------------------- signed originals, re-signed
+
+
+@pytest.fixture(scope="module")
+def c2pa_keys(work: Path) -> Any:
+    pytest.importorskip("c2pa")
+    from aigclabel.keys import init_keys
+
+    return init_keys(work / "c2pa-keys")
+
+
+def _sdk_store(path: Path, mime: str, ca: Path) -> dict[str, Any]:
+    """The manifest store as the C2PA SDK's own Reader sees it, our development CA its only trust anchor."""
+    import c2pa
+
+    ctx = c2pa.Context.from_dict({"trust": {"user_anchors": ca.read_text()},
+                                  "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
+    with open(path, "rb") as fh, c2pa.Reader(mime, fh, None, ctx) as reader:
+        return dict(json.loads(reader.json()))
+
+
+@pytest.mark.parametrize("name,mime", [("pillow-webp", "image/webp"), ("pillow-png", "image/png")])
+def test_a_c2pa_signer_signs_the_derivative_with_the_original_as_parent(originals: dict[str, tuple[Path, str]],
+                                                                        work: Path, c2pa_keys: Any, name: str,
+                                                                        mime: str) -> None:
+    from aigclabel.c2pa import C2paOptions, ReadOptions
+    from aigclabel.marking import mark_file
+
+    signed = work / "c2pa-parent.jpg"
+    if not signed.exists():
+        mark_file(work / "originals" / "raw.jpg", signed, producer=media.PRODUCER, explicit=False,
+                  c2pa=C2paOptions(sign_cert=c2pa_keys.chain, sign_key=c2pa_keys.key))
+    derived, out = work / f"c2pa-{name}.{mime[6:]}", work / f"c2pa-{name}-signed.{mime[6:]}"
+    media.TRANSFORMS[name][2](signed, derived)
+    assert not derived.read_bytes().count(b"c2pa")  # the tool dropped the manifest (measured, issue 17)
+    options = C2paOptions(sign_cert=c2pa_keys.chain, sign_key=c2pa_keys.key)
+    result = aigclabel.carry(signed, derived, out, c2pa=options)
+    record = aigclabel.inspect(signed).labels[0].raw
+    assert result.status == CARRIED and media.record_seen_by_independent_reader(out) == record
+    assert not any(n.startswith("C2PA manifest not carried") for n in result.notes)
+    # the SDK: the rendition's own manifest is Trusted, opened from the original, whose manifest is its parent
+    parent = _sdk_store(signed, "image/jpeg", c2pa_keys.ca)
+    store = _sdk_store(out, mime, c2pa_keys.ca)
+    assert store["validation_state"] == "Trusted"
+    active = store["manifests"][store["active_manifest"]]
+    (ingredient,) = active["ingredients"]
+    assert ingredient["relationship"] == "parentOf" and ingredient["active_manifest"] == parent["active_manifest"]
+    assert store["manifests"][ingredient["active_manifest"]]["signature_info"] == \
+        parent["manifests"][parent["active_manifest"]]["signature_info"]
+    actions = next(a for a in active["assertions"] if a["label"].startswith("c2pa.actions"))["data"]["actions"]
+    assert actions[0]["action"] == "c2pa.opened" and "c2pa.resized" in [a["action"] for a in actions]
+    assert not any(a.get("digitalSourceType") for a in actions)  # a resize is not a generative edit
+    aigc = next(a for a in active["assertions"] if a["label"] == "org.aigclabel.aigc")["data"]
+    assert aigc["record"] == record
+    # our verifier: the c2pa profile passes, the AI origin read from the ingredient's c2pa.created
+    report = aigclabel.verify(out, profile="c2pa", c2pa=ReadOptions(trust_anchors=c2pa_keys.ca))
+    assert report.exit_code == 0
+    levels = {f.rule: f.level.value for f in report.findings}
+    assert levels["c2pa.manifest"] == "pass" and levels["c2pa.aigc-assertion"] == "pass"
+    source_type = next(f for f in report.findings if f.rule == "c2pa.digital-source-type")
+    assert source_type.level.value == "warning" and "inception:signal_fullyGenAIMedia" in source_type.message
+    # a platform's review: tier 1 from the record, and the rubric's signal from the parent's manifest
+    review = aigclabel.review(out, platform=media.PLATFORM)
+    assert review.tier == 1
+    assert any(e.kind == "c2pa-signal" and e.detail.startswith("inception:signal_fullyGenAIMedia")
+               for e in review.evidence)
+    # a rendition that already carries a manifest of its own stays refused, signer or not
+    with pytest.raises(UnsupportedOperation, match="carries a C2PA manifest"):
+        aigclabel.carry(signed, out, work / f"c2pa-{name}-again.{mime[6:]}", c2pa=options)
+    assert not (work / f"c2pa-{name}-again.{mime[6:]}").exists()
+
+
+def test_a_c2pa_signer_without_a_manifest_in_the_original_signs_nothing(originals: dict[str, tuple[Path, str]],
+                                                                        work: Path, c2pa_keys: Any) -> None:
+    from aigclabel.c2pa import C2paOptions
+
+    original, derived, record = _derive(originals, work, "pillow-webp")
+    out = work / "no-parent-manifest.webp"
+    result = aigclabel.carry(original, derived, out, c2pa=C2paOptions(sign_cert=c2pa_keys.chain,
+                                                                       sign_key=c2pa_keys.key))
+    assert result.status == CARRIED and media.record_seen_by_independent_reader(out) == record
+    assert any("no readable C2PA manifest" in n for n in result.notes)
+    assert b"c2pa" not in out.read_bytes()
+
+
+def _openssl(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["openssl", *args], capture_output=True, timeout=60)
+
+
+def test_the_propagator_re_binds_security_data_to_the_rendition(originals: dict[str, tuple[Path, str]],
+                                                                 work: Path) -> None:
+    from aigclabel.keys import init_sm2_keys
+
+    producer, platform = init_sm2_keys(work / "sm2-producer"), init_sm2_keys(work / "sm2-platform")
+    signed = work / "sd-original.jpg"
+    aigclabel.mark(work / "originals" / "raw.jpg", signed, producer=media.PRODUCER, signer=str(producer.key),
+                   explicit=False, overwrite=True)
+    before = json.loads(aigclabel.inspect(signed).labels[0].raw)
+    derived, out = work / "sd-thumb.webp", work / "sd-thumb-signed.webp"
+    media.TRANSFORMS["pillow-webp"][2](signed, derived)
+    result = aigclabel.carry(signed, derived, out, platform_code=media.PLATFORM, propagate_id="spread-sd-01",
+                             signer=platform.key)
+    seen = json.loads(media.record_seen_by_independent_reader(out))
+    assert seen["ReservedCode1"] == before["ReservedCode1"]  # the producer's, byte for byte
+    assert any("ReservedCode1 is carried byte for byte" in n and "original's content" in n for n in result.notes)
+    assert any(n.startswith("signed ReservedCode2") and "content binding webp-bitstream" in n for n in result.notes)
+    # our verifier: ReservedCode2 valid and bound to this rendition; ReservedCode1's binding names the original
+    (states,) = aigclabel.inspect(out).security
+    rc1, rc2 = states
+    assert rc2["field"] == "ReservedCode2" and rc2["status"] == "valid" and rc2["binding"] == "bound"
+    assert rc2["key_id"] == platform.key_id and rc1["binding"] == "mismatch"
+    # OpenSSL verifies the propagator's signature over Label, ContentPropagator, PropagateID
+    sd = json.loads(seen["ReservedCode2"])["SecurityData"]
+    md = next(e for e in sd["PubSD"] if e["Type"] == "DS" and e["TBSData"] == {"Type": "Md"})
+    msg = work / "sd-msg"
+    msg.write_bytes(f'"Label":"1","ContentPropagator":"{media.PLATFORM}","PropagateID":"spread-sd-01"'.encode())
+    (work / "sd-sig.der").write_bytes(bytes.fromhex(md["Signature"]))
+    args = ["pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678", "-pubin",
+            "-inkey", str(platform.public), "-in", str(msg), "-sigfile", str(work / "sd-sig.der")]
+    done = _openssl(*args)
+    assert done.returncode == 0 and b"Verified Successfully" in done.stdout, done.stderr
+    msg.write_bytes(msg.read_bytes().replace(b"sd-01", b"sd-02"))
+    assert _openssl(*args).returncode != 0  # and not over another PropagateID
+    with pytest.raises(OptionError, match="signer needs platform_code"):
+        aigclabel.carry(signed, derived, work / "sd-x.webp", signer=platform.key)
+
+
+def test_cli_carry_signs_reserved_code2(originals: dict[str, tuple[Path, str]], work: Path) -> None:
+    from aigclabel.keys import init_sm2_keys
+
+    key = init_sm2_keys(work / "sm2-cli").key
+    original, derived, _ = _derive(originals, work, "pillow-png")
+    out = work / "cli-sd.png"
+    proc = _cli("carry", str(original), str(derived), "-o", str(out), "--platform-code", media.PLATFORM,
+                "--sign-key", str(key), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (obj,) = json.loads(proc.stdout)
+    assert "SecurityData" in json.loads(media.record_seen_by_independent_reader(out))["ReservedCode2"]
+    assert any(n.startswith("signed ReservedCode2") for n in obj["notes"])
+    usage = _cli("carry", str(original), str(derived), "-o", str(work / "cli-sd2.png"), "--sign-key", str(key))
+    assert usage.returncode == 2 and "--platform-code" in usage.stderr
+    assert not (work / "cli-sd2.png").exists()
