@@ -7,7 +7,11 @@ input into chunks and streams the outcomes back:
 
 * a chunk holds many files (it grows until one takes about :data:`CHUNK_SECONDS`, up to
   :data:`MAX_CHUNK` files), so per-task overhead of the scheduler is paid once per chunk, not per file;
-* at most two chunks per worker thread are in flight, so the input may be an endless listing;
+  once the listing has ended, the last chunks shrink so that the workers finish together;
+* at most two chunks per worker thread are in flight and at most :data:`LOOKAHEAD` paths are listed
+  ahead, so the input may be an endless listing;
+* the workers import the modules a task needs before their first chunk (a worker plugin; a
+  ``local[:N]`` cluster's workers fork from a fork server that has them loaded, as the local pool's do);
 * outcomes come back in completion order, chunk by chunk: a chunk's outcomes are yielded only once
   it has finished, so a worker that dies mid-chunk loses nothing that was reported -- Dask runs the
   chunk again elsewhere, and the caller never sees a file twice;
@@ -19,6 +23,7 @@ Needs the ``[cluster]`` extra (``dask[distributed]``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -30,11 +35,16 @@ from .errors import AigcLabelError
 
 __all__ = ["run_on_cluster", "client_for", "parse_scheduler", "SchedulerError", "CHUNK_SECONDS", "MAX_CHUNK"]
 
-#: a chunk should take about this long on a worker ...
-CHUNK_SECONDS = 0.5
+#: a chunk should take about this long on a worker: long enough that the scheduler's few milliseconds per
+#: task are a small share, short enough that at the end of a run no worker waits long on another's last chunk
+CHUNK_SECONDS = 0.2
 #: ... and hold at most this many files (the first chunks hold FIRST_CHUNK, until timings are known)
 MAX_CHUNK = 1000
 FIRST_CHUNK = 32
+#: the last chunks of a run shrink down to this many files (see _stream)
+TAIL_CHUNK = 8
+#: at most this many listed paths are held ahead of the chunks (a listing may be endless)
+LOOKAHEAD = 100_000
 
 
 class SchedulerError(AigcLabelError):
@@ -58,27 +68,64 @@ def parse_scheduler(value: str) -> tuple[str, int | None]:
 @contextlib.contextmanager
 def client_for(scheduler: str) -> Iterator[Any]:
     """A :class:`distributed.Client` for *scheduler*; a ``local[:N]`` cluster lives as long as the block."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise SchedulerError("--scheduler needs Dask: pip install 'aigclabel[cluster]'") from None
     address, workers = parse_scheduler(scheduler)
     if address == "local":
-        # processes, one thread each: the work is CPU-bound Python, so threads would share one GIL
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+        with _local_client(workers or os.cpu_count() or 1) as client:
+            yield client
         return
+    Client, _ = _import_distributed()
     try:
         client = Client(address, timeout=30)
     except (OSError, TimeoutError) as exc:
         raise SchedulerError(f"{address}: cannot reach the Dask scheduler ({exc})") from None
     with client:
         yield client
+
+
+def _import_distributed() -> tuple[Any, Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SchedulerError("--scheduler needs Dask: pip install 'aigclabel[cluster]'") from None
+    return Client, LocalCluster
+
+
+@contextlib.contextmanager
+def _local_client(workers: int) -> Iterator[Any]:
+    """A client of a ``LocalCluster`` of *workers* processes (one thread each: the work is CPU-bound Python,
+    threads would share one GIL), whose start-up is kept short.
+
+    Dask's default starts each worker with ``spawn``: a fresh interpreter that imports ``distributed`` and,
+    on its first task, aigclabel -- on a 2-core machine seconds of CPU before the first file. Here the workers
+    fork from multiprocessing's fork server (a clean interpreter, never this process and its threads), which
+    imports ``distributed`` and the modules the local pool preloads once; it is started before this process
+    imports ``distributed``, so the two imports run side by side. The nannies stay: a worker that dies is
+    restarted (forked again, at once) and Dask reruns its chunk.
+    """
+    import multiprocessing
+
+    from .batch import _PRELOAD
+
+    method = None
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        from multiprocessing import forkserver
+
+        # only takes effect if no fork server runs yet in this process; one started by the local pool
+        # (batch._context) has preloaded the same aigclabel modules, and distributed is imported on demand
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", *_PRELOAD])
+        forkserver.ensure_running()
+        method = "forkserver"
+    Client, LocalCluster = _import_distributed()
+    import dask
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": method} if method else {}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
 
 
 def _crashed(index: int, path: str) -> Outcome:
@@ -103,11 +150,19 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
+    from ._dask_preload import NAME, Preload
+    from .batch import _PRELOAD
+
+    # before the first chunk: otherwise each worker's first chunk also imports the format handlers
+    client.register_plugin(Preload(_PRELOAD), name=NAME)
     run_id = uuid.uuid4().hex[:12]
     threads = max(1, sum(client.nthreads().values()))
     remote_task = client.scatter(task, broadcast=True) if _large(task) else task
     source = enumerate(items)
     exhausted = False
+    # listed but not yet submitted: once the listing has ended inside this window, the number of files left is
+    # known and the last chunks shrink, so the workers finish together instead of one waiting on a big chunk
+    ahead: collections.deque[tuple[int, str]] = collections.deque()
     size, spent, finished, serial = FIRST_CHUNK, 0.0, 0, 0
     chunks: dict[Any, list[tuple[int, str]]] = {}
     retry: list[list[tuple[int, str]]] = []  # one-file chunks of a chunk that kept killing workers
@@ -122,23 +177,27 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
         chunks[fut] = chunk
         futures.add(fut)
 
-    def fill() -> None:
+    def look_ahead(window: int) -> None:
         nonlocal exhausted
-        while len(chunks) < 2 * threads and (retry or not exhausted):
+        while not exhausted and len(ahead) < window:
+            try:
+                index, item = next(source)
+            except StopIteration:
+                exhausted = True
+                break
+            if isinstance(item, BadPath):
+                ready.append(Outcome(index, item.path, error=item.error))
+            else:
+                ahead.append((index, item))
+
+    def fill() -> None:
+        while len(chunks) < 2 * threads and (retry or ahead or not exhausted):
             if retry:
                 submit(retry.pop())
                 continue
-            chunk: list[tuple[int, str]] = []
-            while len(chunk) < size:
-                try:
-                    index, item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if isinstance(item, BadPath):
-                    ready.append(Outcome(index, item.path, error=item.error))
-                else:
-                    chunk.append((index, item))
+            look_ahead(min(2 * threads * size, LOOKAHEAD))
+            take = size if not exhausted else max(TAIL_CHUNK, min(size, -(-len(ahead) // (2 * threads))))
+            chunk = [ahead.popleft() for _ in range(min(take, len(ahead)))]
             if chunk:
                 submit(chunk)
 

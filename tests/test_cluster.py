@@ -324,3 +324,35 @@ def test_dask_scheduler_and_worker_subprocesses_same_answers_local_and_s3(mixed:
     local_d0 = [x for x in baseline if json.loads(x)["path"].startswith(str(mixed / "d0") + "/")]
     assert len(local_d0) == 75
     assert sorted(x.replace("s3://corpus/in/", str(mixed) + "/") for x in _sorted_lines(s3_cluster.stdout)) == local_d0
+
+#: modules the first chunk would otherwise import (the task's entry point and two format handlers)
+PRELOADED = ("aigclabel.verifier", "aigclabel.formats.jpeg", "aigclabel.formats.png")
+
+
+def test_local_cluster_workers_preloaded_and_recover_from_a_kill(corpus: Path) -> None:
+    """``local:N`` forks its workers from a fork server that has aigclabel loaded (no import in the first
+    chunk), and keeps its nannies: a worker killed mid-run is restarted and nothing is lost or duplicated."""
+    import functools
+
+    from aigclabel.batch import discover, verify_task
+    from aigclabel.cluster import client_for, run_on_cluster
+
+    task = functools.partial(verify_task, profile="cn-gb45438-2025", scope="implicit")
+    with client_for("local:2") as client:
+        assert sorted(client.nthreads().values()) == [1, 1]
+        # a lambda: cloudpickle sends it by value (this test module is not importable on the workers)
+        assert all(client.run(lambda: all(m in sys.modules for m in PRELOADED)).values())  # before any task ran
+        workers = client.run(os.getpid)
+        assert os.getpid() not in workers.values()
+        seen: list[str] = []
+        victim = None
+        for outcome in run_on_cluster(discover([str(corpus)], recursive=True), task, client):
+            seen.append(outcome.path)
+            if victim is None and len(seen) >= 100:
+                victim = sorted(workers.values())[0]
+                os.kill(victim, signal.SIGKILL)
+        assert victim is not None and len(seen) == len(set(seen)) == 2000
+        assert set(seen) == {str(p) for p in corpus.rglob("*") if p.is_file()}
+        client.wait_for_workers(2, timeout=60)
+        after = client.run(os.getpid).values()
+        assert victim not in after and all(client.run(lambda: all(m in sys.modules for m in PRELOADED)).values())
