@@ -151,8 +151,12 @@ class PublicKey:
 
     def key_id(self) -> str:
         """Our KeyID (a documented choice, the guide gives none we could read): the first 16 bytes of the
-        SM3 digest of the SubjectPublicKeyInfo DER, as 32 lowercase hex digits."""
-        return sm3(self.spki_der())[:16].hex()
+        SM3 digest of the SubjectPublicKeyInfo DER, as 32 lowercase hex digits (computed once per key: a batch
+        signs thousands of files with one)."""
+        cached: str | None = getattr(self, "_key_id", None)
+        if cached is None:
+            cached = self._key_id = sm3(self.spki_der())[:16].hex()
+        return cached
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """True when *signature* (DER) signs *message*; a malformed signature is False, never an exception."""
