@@ -141,6 +141,13 @@ def engine() -> Any:
                 _engine = RapidOCR(det_limit_type="max", det_limit_side_len=16384, max_side_len=16384,
                                    min_side_len=8, width_height_ratio=-1, text_score=0.0, print_verbose=False)
             except Exception as exc:  # ImportError, an onnxruntime/OpenCV that cannot load, a missing model
+                if isinstance(exc, MemoryError) or "bad_alloc" in str(exc):
+                    # the models did not fit this process's memory cap (a service worker's --worker-memory):
+                    # a resource limit, not a missing extra -- "install the OCR extra" would send users astray
+                    from ..errors import LimitExceeded
+
+                    raise LimitExceeded("max_allocation", "loading the OCR models needs more memory than this "
+                                        "process may use (about 1.2 GB of address space)") from exc
                 raise OcrUnavailable(f"OCR is not available ({exc.__class__.__name__}: {exc}); "
                                      f"{unavailable_hint(exc)}") from exc
     return _engine
