@@ -39,6 +39,8 @@ READER_FINDINGS: dict[str, tuple[str, str, str]] = {
     "format.png": ("PNG reader", "warning", "a text chunk could not be decoded and was ignored"),
     "format.png.xmp-chunk": ("PNG reader", "warning", "XMP in a tEXt/zTXt chunk (Exiv2, Midjourney): read, but the "
                              "normative place is an uncompressed iTXt chunk"),
+    "format.text.records": ("TXT, Markdown and HTML readers", "warning", "more than 256 AIGC records in one text: "
+                            "only the first 256 were read (one is the rule; thousands only cost time)"),
     "format.tiff": ("TIFF reader", "warning", "an XMP tag could not be read and was ignored"),
     "format.wav": ("WAV reader", "info, error", "the record in LIST/INFO only, or a LIST/INFO copy beside the "
                    "normative chunk (agreeing: info; disagreeing: error)"),

@@ -399,3 +399,31 @@ def test_huge_html_text_check_keeps_the_decode_deadline(tmp_path: Path) -> None:
     # with the default budget the same file is checked, and the notice at its end is found
     (finding,) = [f for f in aigclabel.verify(path, scope="explicit").findings if f.rule == "explicit.text"]
     assert finding.level is Level.PASS and "at the end" in finding.message
+
+
+def test_html_repeating_its_record_40000_times_is_read_in_bounded_time(tmp_path: Path) -> None:
+    # the long fuzz run's HTML "hangs" (issue 12): line duplication turned one <meta name="AIGC"> into 40,201 of them
+    # (a 9 MB file) and inspect parsed every one (1.8 s CPU); records are now read up to MAX_RECORDS with a finding
+    from aigclabel.formats.text.records import MAX_RECORDS
+
+    record = aigclabel.AigcRecord(content_producer=PRODUCER, produce_id="dup").to_json()
+    meta = f"<meta name=\"AIGC\" content='{record}'>\n"
+    path = tmp_path / "dup.html"
+    path.write_text("<html><head>\n" + meta * 40_000 + "</head><body><p>x</p></body></html>\n", encoding="utf-8")
+    started = time.process_time()
+    report = aigclabel.inspect(path)
+    assert time.process_time() - started < 3.0
+    assert len(report.labels) == MAX_RECORDS
+    assert any(f.rule == "format.text.records" for f in report.findings)
+    verdict = aigclabel.verify(path, scope="implicit")
+    assert any(f.rule == "implicit.single-record" and f.level is Level.ERROR for f in verdict.findings)
+
+
+def test_text_too_large_to_decode_within_the_budget_is_a_limit_not_a_memory_error(tmp_path: Path) -> None:
+    # the fuzz run's one untyped exception: a 194 MB HTML passed the size check (bytes <= max_allocation) and then
+    # ran out of memory decoding (bytes + str up to 4x); the check now counts the decode
+    path = tmp_path / "big.html"
+    path.write_bytes(b"<html><body>" + "汉字".encode("utf-8") * 400_000 + b"</body></html>")
+    with pytest.raises(LimitExceeded) as info:
+        aigclabel.inspect(path, limits=Limits(max_allocation=4 << 20))
+    assert info.value.limit == "max_allocation" and "decoded" in str(info.value)

@@ -26,11 +26,37 @@ def set_record(text: str, fmt: str, record_json: str) -> str:
     return text
 
 
+#: records read from one text file at most: one is the rule, a few are a finding, thousands (a fuzzed or hostile
+#: file repeating the record line) would only cost seconds of parsing for the same verdict
+MAX_RECORDS = 256
+
+
+class _Full(Exception):
+    pass
+
+
+class _CappedLabels(list[FoundLabel]):
+    def append(self, item: FoundLabel) -> None:
+        if len(self) >= MAX_RECORDS:
+            raise _Full
+        super().append(item)
+
+
 def read_labels(text: str, fmt: str) -> tuple[list[FoundLabel], list[Trace], list[Finding]]:
-    """Every record (and generator trace) in decoded text of format *fmt*."""
-    labels: list[FoundLabel] = []
+    """Every record (and generator trace) in decoded text of format *fmt*, up to :data:`MAX_RECORDS` records."""
+    labels: list[FoundLabel] = _CappedLabels()
     traces: list[Trace] = []
     findings: list[Finding] = []
+    try:
+        _read_into(text, fmt, labels, traces, findings)
+    except _Full:
+        findings.append(Finding("format.text.records", Level.WARNING,
+                                f"more than {MAX_RECORDS} AIGC records in the text; only the first {MAX_RECORDS} "
+                                "were read", location=labels[-1].location if labels else None))
+    return list(labels), traces, findings
+
+
+def _read_into(text: str, fmt: str, labels: list[FoundLabel], traces: list[Trace], findings: list[Finding]) -> None:
     lines = _Lines(text)
     if fmt == "markdown":
         body = text[1:] if text.startswith("\ufeff") else text
@@ -86,7 +112,6 @@ def read_labels(text: str, fmt: str) -> tuple[list[FoundLabel], list[Trace], lis
             if len(line) < 65536 and looks_like_record(line):
                 labels.append(found_label("text:line", f"record line {lines.at(m.start())}", line,
                                           normative=False, offset=m.start(), before_payload=None))
-    return labels, traces, findings
 
 
 def visible_blocks(text: str, fmt: str) -> Iterator[tuple[str, int]]:
