@@ -891,12 +891,7 @@ def sign_last(handler: FormatHandler, out: BinaryIO, options: C2paOptions | None
     if options is None:
         return
     sdk = _require("C2PA signing")
-    mime = mime_for(handler.name, info)
-    if not _supported(mime, signing=True):
-        raise SigningError(f"C2PA signing is not available for {handler.name.upper()}: the C2PA SDK "
-                           f"(c2pa-rs {sdk_version()}) cannot embed a manifest in this format; nothing was "
-                           "written (mark without --c2pa to write the AIGC record alone)")
-    assert mime is not None
+    mime = _signing_mime(handler, info, "mark without --c2pa to write the AIGC record alone")
     creds = options.check()
     manifest = _manifest(options, creds, implicit, mime, _schema(implicit.record_json))
     # A TSA is the one network request signing makes, and only when a URL was given.
@@ -977,12 +972,7 @@ def sign_derivative(handler: FormatHandler, out: BinaryIO, options: C2paOptions,
     end = out.seek(0, os.SEEK_END)
     out.seek(0)
     info = handler.read(CountingReader(out, "<output>", end)).info
-    mime = mime_for(handler.name, info)
-    if not _supported(mime, signing=True):
-        raise SigningError(f"C2PA signing is not available for {handler.name.upper()}: the C2PA SDK "
-                           f"(c2pa-rs {sdk_version()}) cannot embed a manifest in this format; nothing was "
-                           "written (carry without --c2pa to carry the AIGC record alone)")
-    assert mime is not None
+    mime = _signing_mime(handler, info, "carry without --c2pa to carry the AIGC record alone")
     creds = options.check()
     from . import __version__
 
@@ -1031,3 +1021,14 @@ def sign_derivative(handler: FormatHandler, out: BinaryIO, options: C2paOptions,
                  f"(parent ingredient {ingredient['title']!r}, parentOf, manifest {parents[0]['manifest']}), "
                  f"{', '.join(actions)}, the AIGC record in {ASSERTION_LABEL}; the original's AI "
                  f"digitalSourceType stays in the ingredient's manifest; validation state {state}")
+
+
+def _signing_mime(handler: FormatHandler, info: dict[str, Any], instead: str) -> str:
+    """The MIME type the SDK signs *handler*'s format as; :class:`SigningError` (saying what to do *instead*) when
+    the SDK cannot embed a manifest in it."""
+    mime = mime_for(handler.name, info)
+    if mime is None or not _supported(mime, signing=True):
+        raise SigningError(f"C2PA signing is not available for {handler.name.upper()}: the C2PA SDK "
+                           f"(c2pa-rs {sdk_version()}) cannot embed a manifest in this format; nothing was "
+                           f"written ({instead})")
+    return mime

@@ -32,7 +32,6 @@ of the same name would replace it on the package once imported.)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import os
 from dataclasses import dataclass, field
@@ -340,23 +339,12 @@ def _sign_propagation(text: str, key: PrivateKey, handler: FormatHandler, src: C
     The binding is hashed over the derivative as it is now: its selection excludes every place the metadata
     step writes, so the hash still matches the output.  ReservedCode1 is the producer's, kept byte for byte.
     """
-    from .formats.binding import binding_digest
-    from .security import sign_fields
+    from .security import sign_record
 
     parsed = parse_label(text)
     record = parsed.record
     assert record is not None  # the GB schema: _target_text refused the 2023 one with a platform code
-    try:
-        digest = binding_digest(handler, src)
-    finally:
-        src.seek(0)
-    signed = dataclasses.replace(record, reserved_code2=sign_fields(record, key, digest, role="propagator"))
-    signed.check_writable()
-    from .security.crypto import OID_RSA_SHA256, OID_SM2_SM3
-
-    algorithm = {OID_SM2_SM3: "SM3withSM2", OID_RSA_SHA256: "SHA256withRSA"}.get(key.algorithm, "SHA256withECDSA")
-    what = (f"signed ReservedCode2: TC260 SecurityData, {algorithm} by KeyID {key.public.key_id()} over Label, "
-            "ContentPropagator, PropagateID")
+    signed, what, digest = sign_record(record, key, handler, src, role="propagator")
     if digest is None:
         notes.append(f"{what}; no content binding: {handler.name.upper()} has no binding selection yet, so the "
                      "signature proves the propagation fields, not that they belong to this rendition")

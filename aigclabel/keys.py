@@ -249,26 +249,8 @@ def init_keys(directory: str | os.PathLike, *, organization: str = _DEFAULT_ORG,
 
     key_pem = signer_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption())
-    root_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    try:
-        # O_EXCL: a file that appears meanwhile is not clobbered either
-        for path, data, mode in ((paths[KEY_FILE], key_pem, 0o600),
-                                 (paths[CHAIN_FILE], pem(signer) + pem(inter), 0o644),
-                                 (paths[CA_FILE], pem(root), 0o644)):
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            except FileExistsError:
-                raise OutputError(f"{path}: already exists; keys init never overwrites credentials") from None
-            except OSError as exc:
-                raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
-            written.append(path)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    _write_all(root_dir, [(paths[KEY_FILE], key_pem, 0o600), (paths[CHAIN_FILE], pem(signer) + pem(inter), 0o644),
+                          (paths[CA_FILE], pem(root), 0o644)])
     return DevKeys(directory=root_dir, ca=paths[CA_FILE], chain=paths[CHAIN_FILE], key=paths[KEY_FILE],
                    signer_subject=signer_name.rfc4514_string(), ca_subject=root_name.rfc4514_string(),
                    not_after=signer.not_valid_after_utc.isoformat())

@@ -347,21 +347,10 @@ def _sign_record(record: AigcRecord | LegacyRecord, key: PrivateKey, handler: Fo
     *src* is the content after the explicit step: the binding's selection excludes everything the metadata
     step writes, so the hash taken here (one streaming pass) still matches the output - and any later read.
     """
-    from .formats.binding import binding_digest
-    from .security import sign_fields
+    from .security import sign_record
 
     assert isinstance(record, AigcRecord)  # _signing_key refused the 2023 schema
-    try:
-        digest = binding_digest(handler, src)
-    finally:
-        src.seek(0)
-    signed = dataclasses.replace(record, reserved_code1=sign_fields(record, key, digest))
-    signed.check_writable()
-    from .security.crypto import OID_RSA_SHA256, OID_SM2_SM3
-
-    algorithm = {OID_SM2_SM3: "SM3withSM2", OID_RSA_SHA256: "SHA256withRSA"}.get(key.algorithm, "SHA256withECDSA")
-    what = (f"signed ReservedCode1: TC260 SecurityData, {algorithm} by KeyID {key.public.key_id()} over Label, "
-            "ContentProducer, ProduceID")
+    signed, what, digest = sign_record(record, key, handler, src)
     if digest is None:
         notes.append(f"{what}; no content binding: {handler.name.upper()} has no binding selection yet, so the "
                      "signature proves the label, not that it belongs to this content")

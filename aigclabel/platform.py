@@ -573,19 +573,10 @@ def _check_security(plan: _Plan, handler: FormatHandler, src: CountingReader, tr
 def _sign_propagation(record: AigcRecord, key: PrivateKey, handler: FormatHandler, src: CountingReader,
                       ev: list[EvidenceItem]) -> AigcRecord:
     """*record* with ReservedCode2 signed by the platform over its propagation fields and the content."""
-    from dataclasses import replace
+    from .security import sign_record
 
-    from .formats.binding import binding_digest
-    from .security import sign_fields
-
-    try:
-        digest = binding_digest(handler, src)
-    finally:
-        src.seek(0)
-    signed = replace(record, reserved_code2=sign_fields(record, key, digest, role="propagator"))
-    signed.check_writable()
-    ev.append(EvidenceItem("signed", f"ReservedCode2: TC260 SecurityData, SM3withSM2 by KeyID "
-                           f"{key.public.key_id()} over Label, ContentPropagator, PropagateID; "
+    signed, what, digest = sign_record(record, key, handler, src, role="propagator")
+    ev.append(EvidenceItem("signed", f"{what}; "
                            + (f"content binding {digest.selection}" if digest is not None else
                               f"no content binding ({handler.name.upper()} has no binding selection yet)")))
     return signed

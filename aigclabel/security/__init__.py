@@ -28,10 +28,39 @@ from .trust import TrustedKeys, load_trusted_keys, trusted_keys_from
 if TYPE_CHECKING:  # pragma: no cover
     from .._io import CountingReader
     from ..formats.base import FormatHandler
+    from ..formats.binding import ContentDigest
+    from ..label import AigcRecord
 
 __all__ = ["Status", "SecurityResult", "SecurityData", "TrustedKeys", "PrivateKey", "PublicKey", "ROLES",
            "ROLE_FIELD", "available", "label_message", "sign_fields", "verify_field", "parse_security_data",
-           "vendor_forms", "load_trusted_keys", "load_signing_key", "trusted_keys_from", "check_record"]
+           "vendor_forms", "load_trusted_keys", "load_signing_key", "trusted_keys_from", "check_record",
+           "sign_record"]
+
+#: the signature algorithm's name as the notes say it, by OID (ECDSA P-256 is the remaining one we sign with)
+_ALGORITHM_NAMES = {"1.2.156.10197.1.501": "SM3withSM2", "1.2.840.113549.1.1.11": "SHA256withRSA"}
+
+
+def sign_record(record: AigcRecord, key: PrivateKey, handler: FormatHandler, src: CountingReader,
+                role: str = "producer") -> tuple[AigcRecord, str, ContentDigest | None]:
+    """*record* with its *role*'s ReservedCode (1: producer, 2: propagator) signed by *key* over the role's fields
+    and the content binding of *src* (one streaming pass; *src* is rewound), the one line saying what was signed,
+    and the binding (None: the format has no selection yet).  The one signing step of mark, carry and review."""
+    import dataclasses
+
+    from ..formats.binding import binding_digest
+
+    try:
+        digest = binding_digest(handler, src)
+    finally:
+        src.seek(0)
+    field = ROLE_FIELD[role]
+    attr = "reserved_code1" if field == "ReservedCode1" else "reserved_code2"
+    signed = dataclasses.replace(record, **{attr: sign_fields(record, key, digest, role=role)})
+    signed.check_writable()
+    fields = "ContentProducer, ProduceID" if role == "producer" else "ContentPropagator, PropagateID"
+    what = (f"signed {field}: TC260 SecurityData, {_ALGORITHM_NAMES.get(key.algorithm, 'SHA256withECDSA')} by "
+            f"KeyID {key.public.key_id()} over Label, {fields}")
+    return signed, what, digest
 
 
 def load_signing_key(path: str | os.PathLike[str]) -> PrivateKey:
