@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import click
 
@@ -182,6 +182,28 @@ def make_output_dir(path: str) -> None:
 
     if not storage.is_url(path):
         os.makedirs(path, exist_ok=True)
+
+
+def output_target(files: Sequence[str], output: str | None) -> tuple[bool, str | None, str | None]:
+    """(one file input?, the output file, the output directory) for ``-o OUTPUT``: one file input and an output
+    that is not a directory (nor ends in "/") is a file, anything else a directory (see :func:`ensure_output_dir`)."""
+    single = len(files) == 1 and not is_dir_input(files[0])
+    if not output:
+        return single, None, None
+    if single and not (output.endswith(("/", os.sep)) or is_dir_input(output)):
+        return single, output, None
+    return single, None, output
+
+
+def ensure_output_dir(out_dir: str | None) -> None:
+    """Create the output directory (after the usage checks: a usage error writes nothing); exit 3 if it cannot be."""
+    if out_dir is None:
+        return
+    try:
+        make_output_dir(out_dir)
+    except OSError as exc:
+        click.echo(f"aigclabel: error: {out_dir}: cannot create output directory ({exc.strerror})", err=True)
+        sys.exit(3)
 
 
 def report_error(outcome: Any) -> None:

@@ -150,3 +150,30 @@ def progress(items: list[T], label: str) -> Iterator[T]:
 def expand_inputs(paths: Iterable[str]) -> list[str]:
     """Inputs as given (shell globs are expanded by the shell; one process handles them all)."""
     return [os.fspath(p) for p in paths]
+
+
+def c2pa_signing_options(c2pa: bool, sign_cert: str | None, sign_key: str | None, tsa: str | None = None,
+                 system: str | None = None) -> Any:
+    """The C2PA signing options of ``mark`` and ``carry``, checked before any file (unusable credentials: exit 2;
+    the extra missing: exit 3)."""
+    given = [flag for flag, value in (("--sign-cert", sign_cert), ("--tsa", tsa), ("--system", system)) if value]
+    if given and not c2pa:
+        raise click.UsageError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --c2pa")
+    if not c2pa:
+        return None
+    if not (sign_cert and sign_key):
+        raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
+                               "(for a development pair: aigclabel keys init DIR)")
+    from aigclabel.c2pa import C2paOptions, SigningError, available
+
+    if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
+        raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
+    system_name, _, system_version = (system or "").partition("/")
+    options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa,
+                          system_name=system_name or None, system_version=system_version or None)
+    try:
+        options.check()
+    except SigningError as exc:
+        raise click.BadParameter(str(exc), param_hint="/".join(["--sign-cert", "--sign-key"] + (["--tsa"] if tsa
+                                                                                                   else []))) from None
+    return options

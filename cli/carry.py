@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from ._batch import batch_options, drive, is_dir_input, make_output_dir, report_error
-from ._common import EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option
+from ._batch import batch_options, drive, ensure_output_dir, is_dir_input, output_target, report_error
+from ._common import (EXIT_CODES_HELP, c2pa_signing_options, decided_codes, dump_json, final_code, guarded,
+                      json_option, limits_option)
 
 EPILOG = """\b
 Examples:
@@ -83,23 +84,13 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
         raise click.UsageError("give either --json or --jsonl, not both")
     if propagate_id and platform_code is None:
         raise click.UsageError("--propagate-id needs --platform-code")
-    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key)
+    c2pa_options = c2pa_signing_options(c2pa, sign_cert, sign_key)
     signer = _propagator_key(security_key or (None if c2pa else sign_key), platform_code,
                              "--security-key" if security_key else "--sign-key")
-    single = len(files) == 1 and not is_dir_input(files[0])
+    single, out_file, out_dir = output_target(files, output)
     if propagate_id and not single:
         raise click.UsageError("--propagate-id belongs to one piece of content; give one DERIVED")
-    out_file = out_dir = None
-    if output:
-        if single and not (output.endswith(("/", os.sep)) or is_dir_input(output)):
-            out_file = output
-        else:
-            out_dir = output
-            try:
-                make_output_dir(out_dir)
-            except OSError as exc:
-                click.echo(f"aigclabel: error: {out_dir}: cannot create output directory ({exc.strerror})", err=True)
-                sys.exit(3)
+    ensure_output_dir(out_dir)
     roots = tuple(f for f in files if is_dir_input(f))
     task = functools.partial(carry_task, original=original, output=out_file, out_dir=out_dir, roots=roots,
                              platform_code=platform_code, propagate_id=propagate_id, overwrite=force,
@@ -126,27 +117,6 @@ def carry_cmd(files: tuple[str, ...], original: str | None, output: str | None, 
     if as_json:
         dump_json(results)
     sys.exit(final_code(codes))
-
-
-def _c2pa_options(c2pa: bool, sign_cert: str | None, sign_key: str | None) -> Any:
-    """The C2PA signing options, checked before any file (unusable credentials: exit 2)."""
-    if sign_cert and not c2pa:
-        raise click.UsageError("--sign-cert goes with --c2pa")
-    if not c2pa:
-        return None
-    if not (sign_cert and sign_key):
-        raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
-                               "(for a development pair: aigclabel keys init DIR)")
-    from aigclabel.c2pa import C2paOptions, SigningError, available
-
-    if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
-        raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
-    options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key)
-    try:
-        options.check()
-    except SigningError as exc:
-        raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key") from None
-    return options
 
 
 def _propagator_key(path: str | None, platform_code: str | None, hint: str) -> str | None:

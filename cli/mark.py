@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from ._batch import batch_options, drive, is_dir_input, report_error
-from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, decided_codes, dump_json, final_code, guarded, json_option,
-                      limits_option, profile_option)
+from ._common import (EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK, c2pa_signing_options, decided_codes, dump_json,
+                      final_code, guarded, json_option, limits_option, profile_option)
 
 EPILOG = """\b
 Examples:
@@ -146,7 +146,7 @@ def mark_cmd(inputs: tuple[str, ...], output: str | None, in_place: bool, produc
         raise LabelError(f"explicit label text {text!r} lacks an AI element or a generation element, "
                          f"as profile {prof.id} requires")
     signer = _security_key(c2pa, sign_key, security_key, prof)
-    c2pa_options = _c2pa_options(c2pa, sign_cert, sign_key if c2pa else None, tsa, system)
+    c2pa_options = c2pa_signing_options(c2pa, sign_cert, sign_key if c2pa else None, tsa, system)
     dirs = tuple(i for i in inputs if is_dir_input(i))
     to_dir = output is not None and (len(inputs) > 1 or bool(dirs) or output.endswith(("/", os.sep))
                                      or is_dir_input(output))
@@ -214,25 +214,3 @@ def _security_key(c2pa: bool, sign_key: str | None, security_key: str | None, pr
     return os.path.abspath(path)
 
 
-def _c2pa_options(c2pa: bool, sign_cert: str | None, sign_key: str | None, tsa: str | None,
-                  system: str | None) -> Any:
-    """The C2PA signing options, checked before any file (unusable credentials: exit 2)."""
-    if (sign_cert or tsa or system) and not c2pa:
-        raise click.UsageError("--sign-cert, --tsa and --system go with --c2pa")
-    if not c2pa:
-        return None
-    if not (sign_cert and sign_key):
-        raise click.UsageError("--c2pa needs --sign-cert CHAIN.pem and --sign-key KEY.pem "
-                               "(for a development pair: aigclabel keys init DIR)")
-    from aigclabel.c2pa import C2paOptions, SigningError, available
-
-    if not available():  # a missing extra is "could not do it": exit 3, like any unsupported operation
-        raise SigningError("--c2pa needs c2pa-python, which is not installed: pip install 'aigclabel[c2pa]'")
-    system_name, _, system_version = (system or "").partition("/")
-    options = C2paOptions(sign_cert=sign_cert, sign_key=sign_key, tsa_url=tsa,
-                          system_name=system_name or None, system_version=system_version or None)
-    try:
-        options.check()
-    except SigningError as exc:
-        raise click.BadParameter(str(exc), param_hint="--sign-cert/--sign-key/--tsa") from None
-    return options

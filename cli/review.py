@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ._common import EXIT_CODES_HELP, decided_codes, dump_json, final_code, guarded, json_option, limits_option
-from ._batch import batch_options, drive, is_dir_input, make_output_dir, report_error
+from ._batch import batch_options, drive, ensure_output_dir, is_dir_input, output_target, report_error
 
 EPILOG = """\b
 Examples:
@@ -95,20 +95,10 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
         raise click.UsageError("give --platform-code CODE (or --platform FILE.toml)")
     for warning in cfg.code_warnings():
         click.echo(f"aigclabel: warning: {warning}", err=True)
-    single = len(files) == 1 and not is_dir_input(files[0])
+    single, out_file, out_dir = output_target(files, output)
     if (propagate_id or reserved_code2) and not single:
         raise click.UsageError("--propagate-id/--reserved-code2 belong to one piece of content; give one file")
-    out_file = out_dir = None
-    if output:
-        if single and not (output.endswith(("/", os.sep)) or is_dir_input(output)):
-            out_file = output
-        else:
-            out_dir = output
-            try:
-                make_output_dir(out_dir)
-            except OSError as exc:
-                click.echo(f"aigclabel: error: {out_dir}: cannot create output directory ({exc.strerror})", err=True)
-                sys.exit(3)
+    ensure_output_dir(out_dir)
     roots = tuple(f for f in files if is_dir_input(f))
 
     if single:
