@@ -456,6 +456,23 @@ _CHUNK_SECONDS = 0.05
 _MAX_CHUNK = 256
 
 
+def take_paths(source: Iterator[tuple[int, str | BadPath]], n: int,
+               ready: list[Outcome]) -> tuple[list[tuple[int, str]], bool]:
+    """Up to *n* (index, path) pairs from *source*, paths that could not be listed going to *ready* as error
+    outcomes; and whether *source* has ended.  (The local pool and the Dask engine fill their chunks with it.)"""
+    taken: list[tuple[int, str]] = []
+    while len(taken) < n:
+        try:
+            index, item = next(source)
+        except StopIteration:
+            return taken, True
+        if isinstance(item, BadPath):
+            ready.append(Outcome(index, item.path, error=item.error))
+        else:
+            taken.append((index, item))
+    return taken, False
+
+
 def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: int,
               chunk_size: int, start_method: str | None, file_limits: FileLimits | None = None) -> Iterator[Outcome]:
     source = enumerate(items)
@@ -475,17 +492,7 @@ def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: 
                 if retry:
                     chunk = retry.pop()
                 else:
-                    chunk = []
-                    while len(chunk) < size:
-                        try:
-                            index, item = next(source)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        if isinstance(item, BadPath):
-                            ready.append(Outcome(index, item.path, error=item.error))
-                        else:
-                            chunk.append((index, item))
+                    chunk, exhausted = take_paths(source, size, ready)
                     if not chunk:
                         continue
                 running[pool.submit(_run_chunk, chunk)] = chunk

@@ -30,7 +30,7 @@ import os
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 
-from .batch import BadPath, FileLimits, Outcome, process_chunk
+from .batch import BadPath, FileLimits, Outcome, process_chunk, take_paths
 from .errors import AigcLabelError
 
 __all__ = ["run_on_cluster", "client_for", "parse_scheduler", "SchedulerError", "CHUNK_SECONDS", "MAX_CHUNK"]
@@ -179,16 +179,9 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
 
     def look_ahead(window: int) -> None:
         nonlocal exhausted
-        while not exhausted and len(ahead) < window:
-            try:
-                index, item = next(source)
-            except StopIteration:
-                exhausted = True
-                break
-            if isinstance(item, BadPath):
-                ready.append(Outcome(index, item.path, error=item.error))
-            else:
-                ahead.append((index, item))
+        if not exhausted and len(ahead) < window:
+            taken, exhausted = take_paths(source, window - len(ahead), ready)
+            ahead.extend(taken)
 
     def fill() -> None:
         while len(chunks) < 2 * threads and (retry or ahead or not exhausted):
