@@ -40,6 +40,8 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int 
 
 
 def _storage_options(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> dict[str, Any]:
+    if not value:  # the common case: no object-store options, and no reason to load the storage layer
+        return _keep(ctx, param, {})  # type: ignore[no-any-return]
     from aigclabel.storage import parse_options
 
     try:

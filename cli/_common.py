@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import click
@@ -93,6 +92,8 @@ def error_line(exc: BaseException, path: str | None = None) -> str:
 def echo_error(exc: BaseException, path: str | None = None) -> None:
     click.echo(f"aigclabel: error: {error_line(exc, path)}", err=True)
     if os.environ.get("AIGCLABEL_DEBUG"):
+        import traceback  # only when asked for: a normal run never prints one
+
         traceback.print_exception(exc)
 
 

@@ -47,7 +47,8 @@ _BUILTIN: dict[str, tuple[str, ...]] = {
 _MAGIC: dict[str, tuple[tuple[int, bytes], ...] | None] = {
     "jpeg": ((0, b"\xff\xd8\xff"),),
     "png": ((0, b"\x89PNG\r\n\x1a\n"),),
-    "mp3": ((0, b"ID3"), (0, b"\xff")),  # an ID3v2 tag, or a bare MPEG frame sync
+    # an ID3v2 tag, or a bare MPEG frame sync (11 set bits: 0xFF then 0xE0-0xFF, so a JPEG's FF D8 is not one)
+    "mp3": ((0, b"ID3"), *((0, bytes((0xFF, second))) for second in range(0xE0, 0x100))),
     "wav": ((8, b"WAVE"),),
     "flac": ((0, b"fLaC"), (0, b"ID3")),  # FLAC behind an ID3v2 tag too
     "ogg": ((0, b"OggS"),),

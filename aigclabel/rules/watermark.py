@@ -31,13 +31,13 @@ _EXPECTED = "an imperceptible watermark"
 
 
 def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
-    from .. import watermark
-    from ..errors import AigcLabelError
-
-    if not options.get("detect", True):
+    if not options.get("detect", True):  # before the imports: a default verify loads no watermark code
         yield Finding(ID, Level.NOT_CHECKED, "not checked: watermark detection is off in this profile "
                       "(detect = false in its implicit.watermark options)", expected=_EXPECTED)
         return
+    from .. import watermark
+    from ..errors import AigcLabelError
+
     kind = ctx.evidence.kind
     if kind not in ("image", "audio"):
         yield Finding(ID, Level.NOT_CHECKED, f"not checked: aigclabel has no watermark detector for {kind} "
