@@ -26,7 +26,7 @@ from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
 from ..foreign import av_errors
 
 __all__ = ["DecoderMissing", "load_av", "AvFacts", "probe", "decode_windows", "decode_planar", "encode_audio",
-           "encode_cli", "encode_flac", "SourceFile", "INSTALL_HINT"]
+           "encode_cli", "encode_flac", "native_frames", "FlacWriter", "SourceFile", "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install 'aigclabel[audio]'"
 
@@ -248,6 +248,64 @@ def decode_planar(src: Any, what: str, *, fmt: str, layout: str | None = None, s
     finally:
         container.close()
     return facts, chunks
+
+
+def native_frames(src: Any, what: str, channels: int, *, start: int = 0,
+                  format: str | None = None) -> Iterator[tuple[str, str, Any]]:
+    """The first audio stream decoded one frame at a time, as (sample format, layout, interleaved samples of
+    shape frames x *channels*): nothing but the current frame is held (the streaming insertion, issue 15).
+
+    Only packed integer output (FLAC's ``s16``/``s32``) is accepted; the caller bounds the work by the deadline
+    that :func:`_frames` checks."""
+    av = load_av()
+    container = _open(av, src, what, start=start, format=format)
+    try:
+        stream, _facts = _stream_facts(av, container, what)
+        for frame in _frames(container, stream, what):
+            with av_errors(f"decoding the {what} audio"):
+                fmt, layout = frame.format.name, frame.layout.name
+                if fmt not in ("s16", "s32") or len(frame.layout.channels) != channels:
+                    raise CorruptFile(f"the {what} audio decodes as {fmt} with {len(frame.layout.channels)} "
+                                      f"channels, not the {channels} its header declares")
+                samples = frame.to_ndarray().reshape(-1, channels)
+            yield fmt, layout, samples
+    finally:
+        container.close()
+
+
+class FlacWriter:
+    """A FLAC stream encoded as samples arrive, into *out* (a seekable binary file: the muxer rewrites
+    STREAMINFO at the end), so a long insertion holds one chunk, never the whole stream."""
+
+    def __init__(self, out: Any, rate: int, layout: str, fmt: str) -> None:
+        self.av = av = load_av()
+        self.rate, self.layout, self.fmt = rate, layout, fmt
+        with av_errors("setting up the FLAC encoder"):
+            self.oc = av.open(out, "w", format="flac")
+            self.stream = self.oc.add_stream("flac", rate=rate, layout=layout)
+            self.stream.codec_context.format = fmt
+
+    def write(self, samples: Any) -> None:
+        """Interleaved integer *samples* (frames x channels, dtype of the format) appended to the stream."""
+        step = 1 << 16
+        for s in range(0, len(samples), step):
+            limits.check_deadline("encoding FLAC")
+            with av_errors("encoding FLAC"):
+                frame = self.av.AudioFrame.from_ndarray(samples[s:s + step].reshape(1, -1), format=self.fmt,
+                                                        layout=self.layout)
+                frame.sample_rate = self.rate
+                for packet in self.stream.encode(frame):
+                    self.oc.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and finish the stream (always closes the muxer)."""
+        try:
+            with av_errors("encoding FLAC"):
+                for packet in self.stream.encode(None):
+                    self.oc.mux(packet)
+        finally:
+            with av_errors("closing the FLAC output"):
+                self.oc.close()
 
 
 # ----------------------------------------------------------------------------------------- encoding

@@ -2,9 +2,7 @@
 
 Windows are decoded with PyAV seeking, to the rate the caller asks.  Inserting a prompt:
 
-* **FLAC**: decoded and re-encoded losslessly (bit-exact samples, same bit depth); every metadata
-  block but STREAMINFO and SEEKTABLE (stale after the insertion; dropped) is kept, and so is an
-  ID3v2 tag in front of ``fLaC``.
+* **FLAC**: :mod:`aigclabel.formats._flac_splice` (lossless, streamed).
 * **Ogg Vorbis, Opus, M4A**: decoded, the prompt inserted, re-encoded at the original's bitrate
   (libopus, FFmpeg's AAC; Vorbis with the ``ffmpeg`` program's libvorbis, because PyAV's wheels
   lack it, else FFmpeg's experimental native encoder); the notes say the audio was re-encoded.
@@ -16,15 +14,14 @@ from __future__ import annotations
 import io
 from typing import Any, Iterator
 
-from .. import limits
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ._av_audio import (AvFacts, codecs_available, decode_planar, decode_windows, encode_audio, encode_cli,
-                        encode_flac, probe)
+                        probe)
 from .media_audio import (AudioAccess, InsertRequest, Inserted, PcmWindow, checked_info, insertion_spots,
                           read_whole, splice_arrays, splice_placed)
 
-__all__ = ["AvAccess", "FlacAccess", "REENCODE"]
+__all__ = ["AvAccess", "REENCODE"]
 
 #: handler name -> (muxer, encoder, codec label)
 REENCODE = {
@@ -152,74 +149,3 @@ def _copy_vorbis_comment(original: bytes, encoded: bytes, name: str) -> bytes:
         buf.seek(0)
         new.save(buf)
     return buf.getvalue()
-
-
-# ------------------------------------------------------------------------------------------------ FLAC
-
-
-class FlacAccess(AvAccess):
-    """FLAC: STREAMINFO checked against the budget first; inserting re-encodes losslessly."""
-
-    def __init__(self, src: CountingReader) -> None:
-        from .flac import STREAMINFO, _read_block, _streaminfo, _walk
-
-        self.blocks, self.audio_offset, self.start = _walk(src)
-        info = _streaminfo(_read_block(src, self.blocks[0]))
-        assert self.blocks[0].type == STREAMINFO  # _walk guarantees it
-        self.bits = int(info["bits_per_sample"])
-        # the declared rate and channels are refused before PyAV sees the stream
-        limits.check_audio(info["sample_rate"], info["channels"], None, "the FLAC stream")
-        super().__init__(src, "flac", "FLAC")
-
-    def insert(self, request: InsertRequest) -> Inserted:
-        import numpy as np
-
-        bits = self.bits
-        if bits not in (16, 24):
-            raise UnsupportedOperation(f"adding an audible label to {bits}-bit FLAC is not supported (16 and 24 "
-                                       "bit are; the encoder cannot keep other depths bit-exact)")
-        data = read_whole(self.src, "the FLAC file", copies=2)
-        facts, chunks = decode_planar(self.src, "FLAC", fmt="native")
-        fmt, layout, rate, channels = facts.sample_format, facts.layout, facts.rate, facts.channels
-        if fmt not in ("s16", "s32"):
-            raise UnsupportedOperation(f"unexpected FLAC decode format {fmt}")
-        dtype = np.int16 if fmt == "s16" else np.int32
-        samples = (np.concatenate([c.reshape(-1) for c in chunks]) if chunks else np.zeros(0, dtype)).astype(dtype)
-        samples = samples.reshape(-1, channels)
-        frames = len(samples)
-        shift = 16 if fmt == "s32" and bits == 16 else (8 if fmt == "s32" else 0)
-        full = float(1 << 31) if fmt == "s32" else 32768.0
-        scale = float((1 << (bits - 1)) - 1)
-        p_int = (np.round(np.clip(request.prompt(rate), -1, 1) * scale).astype(np.int64) << shift).astype(dtype)
-        p_frames = np.repeat(p_int[:, None], channels, axis=1)
-        spots = insertion_spots(request, frames, rate,
-                                lambda s, n: samples[s:s + n].astype(np.float64).mean(axis=1) / full)
-        new = splice_arrays(samples, spots, p_frames, 0)
-        encoded = encode_flac(new, rate, layout, fmt)
-        result, notes = self._with_blocks(data, encoded, bits)
-        how = (f"FLAC re-encoded losslessly with PyAV: original samples bit-exact ({channels} ch, {rate} Hz, "
-               f"{bits}-bit)")
-        return Inserted(result, splice_placed(spots, len(p_frames), rate), how, notes,
-                        {"method": "re-encoded losslessly", "sample_rate": rate, "channels": channels,
-                         "added_frames": len(new) - frames})
-
-    def _with_blocks(self, data: bytes, encoded: bytes, bits: int) -> tuple[bytes, list[str]]:
-        """The new stream's STREAMINFO and audio with the original's other metadata blocks."""
-        from .flac import SEEKTABLE, STREAMINFO, _read_block, _streaminfo, _walk, metadata_blocks
-
-        new_src = CountingReader(io.BytesIO(encoded), "<encoded FLAC>", len(encoded))
-        new_blocks, new_audio, _start = _walk(new_src)
-        new_info = _read_block(new_src, new_blocks[0])
-        new_bits = _streaminfo(new_info)["bits_per_sample"]
-        if new_bits != bits:
-            raise UnsupportedOperation(f"the FLAC encoder wrote {new_bits}-bit samples for a {bits}-bit file")
-        kept = [(STREAMINFO, new_info)]
-        notes = []
-        for block in self.blocks[1:]:
-            if block.type == SEEKTABLE:
-                notes.append("the SEEKTABLE block was dropped (its offsets are stale after the insertion)")
-                continue
-            if block.type == 5:
-                notes.append("the CUESHEET block's track offsets were not moved by the inserted prompt")
-            kept.append((block.type, data[block.offset + 4:block.end]))
-        return data[:self.start] + b"fLaC" + metadata_blocks(kept) + encoded[new_audio:], notes

@@ -169,7 +169,7 @@ class FlacHandler(FormatHandler):
 
     def audio_access(self, src: CountingReader) -> AudioAccess:
         """Windows decoded with PyAV; a prompt inserted by a lossless re-encode (see :mod:`._av_splice`)."""
-        from ._av_splice import FlacAccess
+        from ._flac_splice import FlacAccess
 
         return FlacAccess(src)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..._io import temp_directory
 from ...errors import UnsupportedOperation
@@ -118,12 +118,14 @@ class VideoMarker:
             notes = list(remux.notes)
             job = _Job(av, path, os.path.join(tmp, "out" + Path(path).suffix), table, remux, layout, plan)
             stats, full = _label(job, notes)
-            with open(job.out_path, "rb") as fh:
-                data = fh.read()
-        return _result(data, handler, job, stats, full, notes)
+            # The labelled video goes on as an open file, not bytes: a long clip never sits in memory whole
+            # (issue 15). The directory is removed when the block ends; on POSIX the open file lives on,
+            # unnamed, until the metadata step closes it.
+            out = open(job.out_path, "rb")  # noqa: SIM115 - closed by ExplicitResult.close
+        return _result(out, handler, job, stats, full, notes)
 
 
-def _result(data: bytes, handler: FormatHandler, job: _Job, stats: Stats, full: bool,
+def _result(data: BinaryIO, handler: FormatHandler, job: _Job, stats: Stats, full: bool,
             notes: list[str]) -> ExplicitResult:
     layout, plan, table = job.layout, job.plan, job.table
     shown = [f"{a:.2f}-{b:.2f} s" for a, b in stats.labelled_spans]
