@@ -378,7 +378,8 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
     function or a :func:`functools.partial` of one); paths are sent *chunk_size* at a time at first,
     then in chunks grown to take about 50 ms each (at most 256 paths), and at most ``2 * jobs``
     chunks are in flight, so *items* may be an endless generator.  *start_method* overrides the
-    multiprocessing start method (default ``forkserver`` where available: see :func:`_context`).
+    multiprocessing start method (default ``fork`` while this process has one thread, else ``forkserver``:
+    see :func:`_default_start_method`).
 
     *scheduler* (a Dask scheduler address, or ``local[:N]``) sends the chunks to a Dask cluster
     instead of local processes (*jobs* is then unused); *file_limits* bounds each file.
@@ -430,18 +431,44 @@ _PRELOAD = ["aigclabel.batch", "aigclabel.platform", "aigclabel.verifier", "aigc
 
 
 def _context(start_method: str | None) -> Any:
-    """The multiprocessing context of the pool.
-
-    ``forkserver`` by default where it exists: workers are forked from a clean server process, never
-    from the caller, whose native libraries may hold threads and locks (the C2PA SDK does, once used;
-    a plain ``fork`` of such a process can deadlock its children).  Elsewhere, the platform default.
-    """
-    if start_method is None:
-        start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
-    ctx = multiprocessing.get_context(start_method)
+    """The multiprocessing context of the pool (see :func:`_default_start_method`)."""
+    ctx = multiprocessing.get_context(start_method or _default_start_method())
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(_PRELOAD)
+        ctx.set_forkserver_preload(forkserver_preload())
     return ctx
+
+
+def forkserver_preload(*extra: str) -> list[str]:
+    """What a fork server imports before forking workers: *extra*, the modules of :data:`_PRELOAD`, and first
+    the caller's main script (``__main__``; multiprocessing only runs it when it is a script, such as the
+    ``aigclabel`` console script): a worker forked from a server that has not run it runs it itself, which for
+    the command line imports click and the CLI again in every worker."""
+    return ["__main__", *extra, *_PRELOAD]
+
+
+def _default_start_method() -> str | None:
+    """``fork`` while this process runs a single thread, else ``forkserver``; elsewhere the platform default.
+
+    A plain ``fork`` is what makes a pool pay off on small files: a worker starts in milliseconds with every
+    module and cache of this process, where a fork server first starts an interpreter and imports aigclabel
+    (about half a second of CPU on this 2-core machine, more than a whole ``--jobs 1`` run of 1,000 small
+    JPEGs spends verifying).  It is unsafe only when another thread exists: a native library's thread (the
+    C2PA SDK once used, fsspec's I/O loop, Dask) may hold a lock at the moment of the fork, and the child
+    would then deadlock on it.  Counting the kernel's threads (``/proc/self/task``), not :mod:`threading`'s,
+    sees native threads too; with any, workers come from a fork server, a clean interpreter.  (The pool
+    started again after a worker crash finds the old pool's threads and uses the fork server.)
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and _single_threaded():
+        return "fork"
+    return "forkserver" if "forkserver" in methods else None
+
+
+def _single_threaded() -> bool:
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no procfs: cannot tell, assume threads
+        return False
 
 
 def _new_pool(task: Callable[[str], Any], jobs: int, start_method: str | None,

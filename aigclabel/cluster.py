@@ -104,7 +104,7 @@ def _local_client(workers: int) -> Iterator[Any]:
     """
     import multiprocessing
 
-    from .batch import _PRELOAD
+    from .batch import forkserver_preload
 
     method = None
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -112,7 +112,7 @@ def _local_client(workers: int) -> Iterator[Any]:
 
         # only takes effect if no fork server runs yet in this process; one started by the local pool
         # (batch._context) has preloaded the same aigclabel modules, and distributed is imported on demand
-        multiprocessing.get_context("forkserver").set_forkserver_preload(["distributed", *_PRELOAD])
+        multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_preload("distributed"))
         forkserver.ensure_running()
         method = "forkserver"
     Client, LocalCluster = _import_distributed()

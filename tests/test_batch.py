@@ -241,3 +241,46 @@ def test_no_worker_process_outlives_the_command(tree: Path, how: str) -> None:
     while _processes_in_group(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _processes_in_group(proc.pid) == []
+
+
+_START_METHOD_PROBE = '''
+import ctypes, json, os, sys, threading
+from aigclabel.batch import _default_start_method, run
+
+
+def parent_of(path):
+    return os.getppid()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "python-thread":
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    elif sys.argv[1] == "native-thread":  # a C library's thread, which the threading module never sees
+        libc = ctypes.CDLL(None)
+        tid = ctypes.c_ulong()
+        assert libc.pthread_create(ctypes.byref(tid), None, ctypes.cast(libc.sleep, ctypes.c_void_p),
+                                   ctypes.c_void_p(60)) == 0
+        assert threading.active_count() == 1
+    method = _default_start_method()
+    parents = {o.value for o in run([f"f{i}" for i in range(8)], parent_of, jobs=2, chunk_size=1)}
+    print(json.dumps({"method": method, "forked_from_me": parents == {os.getpid()}}))
+    sys.stdout.flush()
+    os._exit(0)  # the native thread would otherwise keep sleeping
+'''
+
+
+@pytest.mark.parametrize("threads", ["none", "python-thread", "native-thread"])
+def test_pool_forks_this_process_only_while_it_has_one_thread(tmp_path: Path, threads: str) -> None:
+    """Workers are a plain fork of the caller (warm: no interpreter start, no imports) only while it runs one
+    thread; another thread -- a Python one or a native library's -- might hold a lock across the fork, so then
+    they come from the fork server (their parent is the server, not the caller)."""
+    script = tmp_path / "probe.py"
+    script.write_text(_START_METHOD_PROBE)
+    done = subprocess.run([sys.executable, str(script), threads], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    if threads == "none":
+        assert answer == {"method": "fork", "forked_from_me": True}
+    else:
+        assert answer == {"method": "forkserver", "forked_from_me": False}
