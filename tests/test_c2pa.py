@@ -382,6 +382,71 @@ def test_bad_credentials_are_refused_before_anything_is_written(keys: DevKeys, t
     assert not (tmp_path / "o.png").exists()
 
 
+def _marked_jpeg(tmp_path: Path) -> tuple[Path, Any, Any]:
+    """An unsigned marked JPEG on disk, its handler and its implicit label (what the signing step starts from)."""
+    from aigclabel.formats import ImplicitLabel
+    from aigclabel.reading import open_handler
+
+    path = tmp_path / "marked.jpg"
+    result = mark_file(make_jpeg(), path, producer=PRODUCER, produce_id="sign-into", explicit=False)
+    with open_handler(path) as (_src, handler):
+        pass
+    return path, handler, ImplicitLabel(result.record_json, DST_TRAINED)
+
+
+def test_a_signature_that_does_not_validate_is_refused_and_the_output_restored(keys: DevKeys,
+                                                                               tmp_path: Path) -> None:
+    """The SDK's own check after signing is off (our read-back replaces it): a manifest the SDK signs although it
+    does not validate (a c2pa.created action without a digitalSourceType) must still be refused -- by the
+    read-back of the bytes as written -- and the stream gets its unsigned bytes back."""
+    path, handler, implicit = _marked_jpeg(tmp_path)
+    before = path.read_bytes()
+    opts = options(keys)
+    creds = opts.check()
+    manifest = prov._manifest(opts, creds, implicit, "image/jpeg", "gb45438-2025")
+    del manifest["assertions"][0]["data"]["actions"][0]["digitalSourceType"]
+    with open(path, "r+b") as out:
+        with pytest.raises(prov.SigningError, match=r"does not validate \(Invalid \(.*assertion\.action\.malformed"):
+            prov._sign_into(out, manifest, "image/jpeg", creds, opts,
+                            lambda: prov._check_signed(handler, out, implicit, "image/jpeg", opts))
+    assert path.read_bytes() == before
+    # the same manifest with the SDK's check on is refused by the SDK itself: the setting is really read
+    with open(path, "rb") as src_fh, c2pa_sdk.Context.from_dict(prov._settings(None, allow_network=False)) as ctx, \
+            c2pa_sdk.Signer.from_info(c2pa_sdk.C2paSignerInfo(creds.alg, creds.chain_pem, creds.key_pem, None)) \
+            as signer, c2pa_sdk.Builder(manifest, context=ctx) as builder:
+        with pytest.raises(c2pa_sdk.C2paError, match="assertion.action.malformed"):
+            builder.sign(signer, "image/jpeg", src_fh, io.BytesIO())
+
+
+def test_a_failed_signature_leaves_the_stream_as_it_was(keys: DevKeys, tmp_path: Path) -> None:
+    """sign_last writes the signed file over its output stream: when signing fails, the stream's bytes (and
+    length) are the unsigned ones again, whoever called it."""
+    path, handler, implicit = _marked_jpeg(tmp_path)
+    before = path.read_bytes()
+    with open(path, "r+b") as out:
+        with pytest.raises(prov.SigningError, match="time-stamp authority .*nothing was written"):
+            prov.sign_last(handler, out, options(keys, tsa_url="http://127.0.0.1:9/tsa"), implicit, [])
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["input-in-memory", "input-in-a-temporary-file"])
+def test_signing_into_a_file(keys: DevKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory: bool) -> None:
+    """A file destination, with the SDK's input copy held in memory and (as for long media) in a temporary file:
+    the file on disk validates (Trusted with our CA), carries the record once, and no temporary file is left."""
+    if not in_memory:
+        monkeypatch.setattr(prov, "_INPUT_IN_MEMORY", 0)
+    src = tmp_path / "in.png"
+    src.write_bytes(make_png())
+    dest = tmp_path / "out.png"
+    result = mark_file(src, dest, producer=PRODUCER, explicit=False, c2pa=options(keys))
+    data = dest.read_bytes()
+    reader = sdk_read(data, "image/png", keys.ca)
+    assert reader.get_validation_state() == "Trusted", reader.get_validation_results()
+    assert assertion(reader.get_active_manifest(), prov.ASSERTION_LABEL)["record"] == result.record_json
+    assert [lab.raw for lab in aigclabel.verify(data, scope="implicit").labels] == [result.record_json]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "out.png"]
+
+
 @needs_ffmpeg
 def test_ogg_cannot_be_signed_and_says_so(keys: DevKeys, scratch: Path) -> None:
     ogg = ffmpeg(scratch, "a.ogg", *SINE, "-c:a", "libvorbis")
