@@ -43,6 +43,16 @@ _MARKING_DEFAULTS: dict[str, Any] = {
 
 def profiles_dir() -> Path:
     """Where the shipped profiles live: package data when installed, ``profiles/`` in a checkout."""
+    global _profiles_dir
+    if _profiles_dir is None:  # importlib.resources costs ~40 us a call, and every mark or verify asks
+        _profiles_dir = _find_profiles_dir()
+    return _profiles_dir
+
+
+_profiles_dir: Path | None = None
+
+
+def _find_profiles_dir() -> Path:
     try:
         from importlib.resources import files
 
@@ -126,8 +136,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _resolve_path(name: str | os.PathLike, relative_to: Path | None = None) -> Path:
     text = os.fspath(name)
-    looks_like_path = text.endswith(".toml") or os.sep in text or "/" in text
-    if looks_like_path:
+    if _looks_like_path(text):
         path = Path(text)
         if not path.is_absolute() and relative_to is not None and not path.exists():
             path = relative_to / path
@@ -137,6 +146,10 @@ def _resolve_path(name: str | os.PathLike, relative_to: Path | None = None) -> P
         known = ", ".join(p.id for p in list_profiles())
         raise ProfileError(f"unknown profile {text!r} (shipped profiles: {known}; or give a path to a .toml file)")
     return path
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith(".toml") or os.sep in text or "/" in text
 
 
 def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +162,10 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _load_raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list[str]]:
+def _load_raw(path: Path, chain: tuple[Path, ...],
+              files: list[tuple[str, int]] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The merged table of *path* and the ids of the profiles it extends; *files* collects the (path,
+    mtime_ns) of each parent read (what the cache checks)."""
     resolved = path.resolve()
     if resolved in chain:
         raise ProfileError(f"{path}: 'extends' forms a cycle")
@@ -163,7 +179,13 @@ def _load_raw(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list
         return data, []
     if not isinstance(parent, str) or not parent:
         raise ProfileError(f"{path}: 'extends' must be a profile id or path")
-    base, base_chain = _load_raw(_resolve_path(parent, path.parent), chain + (resolved,))
+    parent_path = _resolve_path(parent, path.parent)
+    if files is not None:
+        try:
+            files.append((str(parent_path.resolve()), os.stat(parent_path).st_mtime_ns))
+        except OSError:
+            pass  # reported by the read just below
+    base, base_chain = _load_raw(parent_path, chain + (resolved,), files)
     base_id = base.get("id", parent)
     merged = _merge({k: v for k, v in base.items() if k not in ("id", "extends")}, data)
     return merged, [base_id, *base_chain]
@@ -247,22 +269,53 @@ def _validate(path: Path, data: dict[str, Any], chain: list[str]) -> Profile:
     )
 
 
-_cache: dict[tuple[str, float], Profile] = {}
+#: loaded profiles by resolved path: the profile and the (path, mtime_ns) of every file it was built from (its
+#: ``extends`` chain included), so an edited parent is reloaded too; a hit costs one stat per file
+_cache: dict[str, tuple[Profile, tuple[tuple[str, int], ...]]] = {}
+#: a shipped profile's id -> its resolved path (ids are looked up on every call: mark, verify, batch files)
+_id_paths: dict[str, str] = {}
 
 
 def load_profile(name: str | os.PathLike | Profile = DEFAULT_PROFILE) -> Profile:
-    """Load a shipped profile by id, or a profile file by path, with ``extends`` resolved."""
+    """Load a shipped profile by id, or a profile file by path, with ``extends`` resolved.
+
+    Parsed profiles are cached by path and modification time, so a batch pays the TOML parse and validation
+    once, while an edited file (or an edited profile it extends) is read again.
+    """
     if isinstance(name, Profile):
         return name
-    path = _resolve_path(name)
+    resolved = _id_paths.get(name) if isinstance(name, str) else None
+    path: Path | None = None
+    if resolved is None:
+        path = _resolve_path(name)
+        try:
+            resolved = str(path.resolve())
+        except OSError:
+            raise ProfileError(f"{path}: profile file not found") from None
+        if isinstance(name, str) and not _looks_like_path(name):
+            _id_paths[name] = resolved
+    cached = _cache.get(resolved)
+    if cached is not None and _unchanged(cached[1]):
+        return cached[0]
+    path = path or Path(resolved)  # as given (messages name the file as the user wrote it)
     try:
-        key = (str(path.resolve()), path.stat().st_mtime)
+        stamp = (resolved, os.stat(resolved).st_mtime_ns)
     except OSError:
+        if isinstance(name, str):
+            _id_paths.pop(name, None)
         raise ProfileError(f"{path}: profile file not found") from None
-    if key not in _cache:
-        data, chain = _load_raw(path, ())
-        _cache[key] = _validate(path, data, chain)
-    return _cache[key]
+    files: list[tuple[str, int]] = [stamp]
+    data, chain = _load_raw(path, (), files)
+    profile = _validate(path, data, chain)
+    _cache[resolved] = (profile, tuple(files))
+    return profile
+
+
+def _unchanged(files: tuple[tuple[str, int], ...]) -> bool:
+    try:
+        return all(os.stat(path).st_mtime_ns == mtime for path, mtime in files)
+    except OSError:
+        return False
 
 
 def list_profiles() -> list[Profile]:

@@ -397,3 +397,147 @@ def test_pread_falls_back_for_a_buffer_over_no_file() -> None:
     data = make_jpeg()
     out = aigclabel.mark(io.BufferedReader(Raw(data)), producer=PRODUCER, explicit=False)
     assert aigclabel.verify(out, scope="implicit").ok
+
+
+# ------------------------------------------------------------------------------------- per-call costs (JM)
+
+_OTHER_XMP = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+              b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+              b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Camera &amp; Co">'
+              b'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Harbour &lt;dawn&gt;</rdf:li></rdf:Alt></dc:title>'
+              b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_mark_merges_into_the_packet_its_read_parsed(fmt: str, exiftool) -> None:  # type: ignore[no-untyped-def]
+    """The existing XMP packet is parsed once per mark (the read's parse is merged into) plus once by the
+    read-back of the output; the user's properties survive, as exiftool reads them."""
+    from aigclabel.formats import _xmp
+
+    src = make_jpeg(xmp=_OTHER_XMP) if fmt == "jpeg" else make_png(xmp=_OTHER_XMP)
+    parses: list[bytes] = []
+    real = _xmp.XmpPacket.parse.__func__  # type: ignore[attr-defined]
+
+    def counting(cls, data, *, recover=False):  # type: ignore[no-untyped-def]
+        parses.append(bytes(data) if not isinstance(data, str) else data.encode())
+        return real(cls, data, recover=recover)
+
+    _xmp.XmpPacket.parse = classmethod(counting)  # type: ignore[method-assign,assignment]
+    try:
+        out = aigclabel.mark(src, producer=PRODUCER, explicit=False)
+    finally:
+        _xmp.XmpPacket.parse = classmethod(real)  # type: ignore[method-assign,assignment]
+    assert sum(b"Harbour" in p and b"TC260" not in p for p in parses) == 1  # the source's packet: once
+    assert sum(b"TC260" in p for p in parses) == 1  # the output's packet: the read-back
+    tags = exiftool(out)
+    assert json.loads(tags["XMP-TC260:Aigc"])["ContentProducer"] == PRODUCER
+    assert tags["XMP-dc:Title"] == "Harbour <dawn>"
+    assert tags["XMP-xmp:CreatorTool"] == "Camera & Co"
+
+
+def test_new_packet_from_the_template_equals_the_models_own() -> None:
+    """A file without XMP gets its packet from a template; it must be byte-for-byte what the packet model
+    writes, escaping and non-ASCII text included, and refuse what the model refuses."""
+    from aigclabel.errors import LabelError
+    from aigclabel.formats import _image_meta, _xmp
+    from aigclabel.formats.base import ImplicitLabel
+
+    def model(label: ImplicitLabel) -> bytes:
+        packet = _xmp.XmpPacket.new()
+        packet.set(_xmp.TC260_NS, _xmp.TC260_PREFIX, "AIGC", label.record_json)
+        if label.digital_source_type:
+            packet.set(_xmp.IPTC_EXT_NS, _xmp.IPTC_EXT_PREFIX, "DigitalSourceType", label.digital_source_type)
+        return packet.serialize()
+
+    for record in ('{"Label":"1"}', '{"a":"<&>\r\n]]>"}', '{"ServiceProvider":"某某公司"}', " ", ""):
+        for source_type in (None, "", _xmp.DST_TRAINED, "http://x/?a=1&b=<2>"):
+            label = ImplicitLabel(record, source_type)
+            assert _image_meta.build_xmp(None, label) == model(label), (record, source_type)
+    for bad in (ImplicitLabel("a\x01", None), ImplicitLabel("{}", "x\x02")):
+        with pytest.raises(LabelError):
+            _image_meta.build_xmp(None, bad)
+
+
+def test_profile_cache_reloads_an_edited_profile_and_parent(tmp_path: Path) -> None:
+    """Profiles are parsed once per path and modification time: an edit of the file, or of the profile it
+    extends, is seen by the next load."""
+    import os
+
+    from aigclabel.profiles import load_profile
+
+    parent, child = tmp_path / "parent.toml", tmp_path / "child.toml"
+    parent.write_text('id = "parent"\nextends = "cn-gb45438-2025"\n[marking]\nimage_text = "AI生成 一"\n',
+                      encoding="utf-8")
+    child.write_text('id = "child"\nextends = "parent.toml"\n', encoding="utf-8")
+    first = load_profile(child)
+    assert first.marking.image_text == "AI生成 一"
+    assert load_profile(child) is first  # cached
+    parent.write_text('id = "parent"\nextends = "cn-gb45438-2025"\n[marking]\nimage_text = "AI生成 二"\n',
+                      encoding="utf-8")
+    stat = parent.stat()
+    os.utime(parent, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a coarse clock still differs
+    assert load_profile(child).marking.image_text == "AI生成 二"
+    child.write_text('id = "child2"\nextends = "parent.toml"\n', encoding="utf-8")
+    os.utime(child, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    assert load_profile(child).id == "child2"
+
+
+def _os_bytes_read() -> int:
+    with open("/proc/self/io", encoding="ascii") as fh:  # rchar: what read() and pread() returned to this process
+        return next(int(line.split()[1]) for line in fh if line.startswith("rchar:"))
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    import zlib
+
+    body = b"tEXt" + key.encode("latin-1") + b"\x00" + value.encode("latin-1")
+    return struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def _with_late_text(png: bytes, key: str, value: str, trailer: bytes = b"") -> bytes:
+    """*png* with a tEXt chunk after the image data (before IEND), and *trailer* after IEND."""
+    iend = png.rindex(b"IEND") - 4
+    return png[:iend] + _text_chunk(key, value) + png[iend:] + trailer
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+def test_png_verify_counts_the_bytes_the_os_read(tmp_path: Path) -> None:
+    """PNG verify reads chunk headers and metadata chunks with positional reads of exactly what it parses, so
+    ``bytes_read`` is what the OS delivered; the only read it does not see is the format detection's buffered
+    first block (one buffer, outside the PNG reader).  A buffered read of a small chunk after the image data
+    fetched a whole buffer from the OS and counted only the chunk."""
+    src = _with_late_text(make_png(size=(400, 300), text=[("Comment", "x" * 3000)], compress_level=0),
+                          "Late", "a small chunk after IDAT", b"\x00" * 20000)
+    path = tmp_path / "a.png"
+    path.write_bytes(aigclabel.mark(src, producer=PRODUCER, explicit=False))
+    aigclabel.verify(path, scope="implicit")  # imports and profile load outside the measurement
+    before = _os_bytes_read()
+    report = aigclabel.verify(path, scope="implicit")
+    delivered = _os_bytes_read() - before - 200  # the /proc/self/io read itself (~100 bytes each)
+    assert report.ok
+    assert report.bytes_read is not None
+    assert report.bytes_read >= 3000  # the text chunks and the XMP chunk were read whole
+    assert delivered - 4096 - 100 <= report.bytes_read <= delivered + 200
+    assert report.bytes_read < path.stat().st_size // 20  # the image data was not read
+
+
+def test_png_read_back_checks_the_planned_layout(tmp_path: Path) -> None:
+    """The read-back of a marked PNG checks the layout it wrote (headers up to the first IDAT and IEND) instead
+    of walking every IDAT again; chunks after IDAT and a trailer still come out right (Pillow, exiftool-free)."""
+    from PIL import Image
+
+    from aigclabel.formats.png import walk_chunks
+
+    # a text chunk after the image data, as some writers put it, and a trailer
+    src = _with_late_text(make_png(size=(300, 300), compress_level=0, text=[("Comment", "before")]), "Late", "late",
+                          b"TRAILER")
+    out = aigclabel.mark(src, producer=PRODUCER, explicit=False)
+    assert out.endswith(b"TRAILER")
+    with aigclabel._io.open_source(out) as reader:
+        types = [c.type for c in walk_chunks(reader)]
+    assert types.count(b"tEXt") == 2 and types[-1] == b"IEND"
+    im = Image.open(io.BytesIO(out))
+    im.load()
+    assert im.text.get("Late") == "late"
+    assert aigclabel.verify(out, scope="implicit").ok

@@ -13,7 +13,7 @@ from . import _xmp
 from ._exif import TiffDirectory, parameter_traces
 from .base import ImplicitLabel, unreadable
 
-__all__ = ["found_label", "evidence_from_xmp", "evidence_from_exif", "build_xmp", "generator_trace",
+__all__ = ["found_label", "evidence_from_xmp", "xmp_evidence", "evidence_from_exif", "build_xmp", "generator_trace",
            "exif_record_entries", "looks_like_record", "KNOWN_GENERATORS"]
 
 #: substrings of Software / generator fields that name an AI image generator (tier-3 traces)
@@ -54,13 +54,29 @@ def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, nor
     not valid UTF-8.  *carrier_prefix* names a non-normative container of the packet in each label's
     carrier (``"png:tEXt:"`` gives ``png:tEXt:xmp:TC260:AIGC``).
     """
+    return xmp_evidence(data, where, offset=offset, normative=normative, before_payload=before_payload,
+                        carrier_prefix=carrier_prefix)[0]
+
+
+def xmp_evidence(data: bytes, where: str, *, offset: int | None = None, normative: bool = True,
+                 before_payload: bool | None = None, carrier_prefix: str = ""
+                 ) -> tuple[tuple[list[FoundLabel], list[Trace], list[Finding]], _xmp.XmpPacket | None]:
+    """:func:`evidence_from_xmp` and the parsed packet (None if it did not parse), so a writer that read the
+    packet can merge into the same parse (:func:`build_xmp`'s *parsed*) instead of parsing it again."""
     try:
         packet = _xmp.XmpPacket.parse(data, recover=True)
     except CorruptFile as exc:
-        return [], [], [unreadable("format.xmp", "XMP packet", exc, where)]
+        return ([], [], [unreadable("format.xmp", "XMP packet", exc, where)]), None
+    return _packet_evidence(packet, where, offset, normative, before_payload, carrier_prefix), packet
+
+
+def _packet_evidence(packet: _xmp.XmpPacket, where: str, offset: int | None, normative: bool,
+                     before_payload: bool | None, carrier_prefix: str
+                     ) -> tuple[list[FoundLabel], list[Trace], list[Finding]]:
     findings = [_issue_finding(issue, where) for issue in packet.issues]
+    props = packet.properties()  # walked once: the AIGC, per-field, source-type and tool lookups all use it
     labels = []
-    for prop in packet.aigc_properties():
+    for prop in (p for p in props if "AIGC" in p.local):  # XmpPacket.aigc_properties()
         carrier, finding = _carrier_of(prop, where)
         if finding is not None:
             findings.append(finding)
@@ -68,7 +84,7 @@ def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, nor
         form = "element form" if prop.form == "element" else "attribute form"
         labels.append(found_label(carrier_prefix + carrier, f"{where}, {form}", prop.value, normative=is_normative,
                                   offset=offset, before_payload=before_payload))
-    per_field = [p for p in packet.properties() if p.local in FIELDS and _is_tc260(p)]
+    per_field = [p for p in props if p.local in FIELDS and _is_tc260(p)]
     if per_field:
         record = next((lab for lab in labels if lab.normative), labels[0] if labels else None)
         label, finding = _per_field_record(per_field, record, where, carrier_prefix)
@@ -76,8 +92,10 @@ def evidence_from_xmp(data: bytes, where: str, *, offset: int | None = None, nor
         if label is not None:
             labels.append(found_label(label[0], label[1], label[2], normative=False, offset=offset,
                                       before_payload=before_payload))
-    traces = [Trace("iptc-digital-source-type", uri, where) for uri in packet.digital_source_types()]
-    for prop in packet.properties():
+    # XmpPacket.digital_source_types(): URIs never contain blanks, the indentation some writers leave is stripped
+    traces = [Trace("iptc-digital-source-type", p.value.strip(), where) for p in props
+              if p.local == "DigitalSourceType" and p.namespace == _xmp.IPTC_EXT_NS]
+    for prop in props:
         if prop.local in ("CreatorTool", "Software") and (t := generator_trace(prop.value, where)):
             traces.append(t)
     return labels, traces, findings
@@ -218,16 +236,22 @@ def evidence_from_exif(data: bytes, where: str, *, offset: int | None = None,
     return labels, traces, []
 
 
-def build_xmp(existing: bytes | None, label: ImplicitLabel) -> bytes:
+def build_xmp(existing: bytes | None, label: ImplicitLabel, parsed: _xmp.XmpPacket | None = None) -> bytes:
     """The packet to store: *existing* merged (every other property kept) or a new one.
 
-    A malformed existing packet raises :class:`CorruptFile`: we never drop a user's metadata.
+    A malformed existing packet raises :class:`CorruptFile`: we never drop a user's metadata.  *parsed* is
+    *existing* as the handler's read parsed it (:func:`xmp_evidence`), merged into (and so changed) instead of
+    parsing the bytes again; one the read had to repair (it has issues) is parsed strictly, which refuses it.
     """
-    if existing is not None:
+    if parsed is not None and not parsed.issues:
+        packet = parsed
+    elif existing is not None:
         try:
             packet = _xmp.XmpPacket.parse(existing)
         except CorruptFile as exc:
             raise CorruptFile(f"the existing XMP packet cannot be merged ({exc}); file left unchanged") from None
+    elif label.record_json:  # (an empty value is written as an empty container: the model's own case)
+        return _new_packet(label)
     else:
         packet = _xmp.XmpPacket.new()
     packet.remove_aigc()
@@ -235,3 +259,28 @@ def build_xmp(existing: bytes | None, label: ImplicitLabel) -> bytes:
     if label.digital_source_type:
         packet.set(_xmp.IPTC_EXT_NS, _xmp.IPTC_EXT_PREFIX, "DigitalSourceType", label.digital_source_type)
     return packet.serialize()
+
+
+#: stand-ins for the record and the source type in the packet template (characters XML writes as they are)
+_RECORD_SLOT, _SOURCE_SLOT = "@@aigclabel-record@@", "@@aigclabel-source-type@@"
+_templates: dict[bool, tuple[bytes, bytes]] = {}
+
+
+def _new_packet(label: ImplicitLabel) -> bytes:
+    """A new packet holding only *label*: what :func:`build_xmp` would build with the packet model, from a
+    template the model serialised once (building and writing the tree was half the cost of marking a file
+    that had no XMP packet; a batch of photos from a camera or a generator is mostly such files)."""
+    with_source = bool(label.digital_source_type)
+    template = _templates.get(with_source)
+    if template is None:
+        packet = _xmp.XmpPacket.new()
+        packet.set(_xmp.TC260_NS, _xmp.TC260_PREFIX, "AIGC", _RECORD_SLOT)
+        if with_source:
+            packet.set(_xmp.IPTC_EXT_NS, _xmp.IPTC_EXT_PREFIX, "DigitalSourceType", _SOURCE_SLOT)
+        head, _, rest = packet.serialize().partition(_RECORD_SLOT.encode())
+        template = _templates[with_source] = (head, rest)
+    head, rest = template
+    record = _xmp.text_value(label.record_json)
+    if with_source:
+        rest = rest.replace(_SOURCE_SLOT.encode(), _xmp.text_value(label.digital_source_type or ""))
+    return head + record + rest

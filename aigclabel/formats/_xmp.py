@@ -88,10 +88,12 @@ _DEFAULT_PREFIXES = {
     IPTC_EXT_NS: IPTC_EXT_PREFIX,
 }
 
+# Patterns are kept as text and compiled on first use (re caches the compiled form): compiling them all at import
+# was most of this module's import time, paid by every command, and most are needed only to repair a bad packet.
 # XML 1.0 Char production, negated: these cannot appear in a packet at all, not even escaped.
-_ILLEGAL_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL_XML_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 # NCName, approximately: good enough to stop a caller from writing a broken tag.
-_NCNAME = re.compile(r"[^\W\d][\w.\-]*")
+_NCNAME = r"[^\W\d][\w.\-]*"
 
 
 @dataclass(frozen=True)
@@ -234,10 +236,10 @@ def _parse_tree(text: str) -> tuple[ET.Element, dict[ET.Element, _Meta]]:
 _EXPAT_UNBOUND_PREFIX = 27  # xml.parsers.expat.errors.XML_ERROR_UNBOUND_PREFIX, as ParseError.code reports it
 # A qualified name in a start tag or an attribute name, and an xmlns declaration.  Approximate on purpose:
 # a prefix found in text content only adds a harmless extra declaration.
-_TAG_PREFIX = re.compile(r"<([A-Za-z_][\w.\-]*):[A-Za-z_]")
-_ATTR_PREFIX = re.compile(r"\s([A-Za-z_][\w.\-]*):[A-Za-z_][\w.\-]*\s*=")
-_XMLNS_DECL = re.compile(r"xmlns:([A-Za-z_][\w.\-]*)\s*=")
-_ROOT_NAME = re.compile(r"<(?![?!])[A-Za-z_][\w.\-:]*")
+_TAG_PREFIX = r"<([A-Za-z_][\w.\-]*):[A-Za-z_]"
+_ATTR_PREFIX = r"\s([A-Za-z_][\w.\-]*):[A-Za-z_][\w.\-]*\s*="
+_XMLNS_DECL = r"xmlns:([A-Za-z_][\w.\-]*)\s*="
+_ROOT_NAME = r"<(?![?!])[A-Za-z_][\w.\-:]*"
 #: what an undeclared prefix is read as: the namespace its usual prefix names, or a URN saying it was not declared
 _USUAL_NAMESPACES = {
     "x": X_NS, "rdf": RDF_NS, TC260_PREFIX: TC260_NS, IPTC_EXT_PREFIX: IPTC_EXT_NS,
@@ -250,8 +252,8 @@ UNDECLARED_NS = "urn:aigclabel:undeclared-prefix:"
 
 def _undeclared_prefixes(text: str) -> tuple[tuple[str, str], ...]:
     """Prefixes *text* uses but never declares, each with the URI to read it as (packet order)."""
-    declared = set(_XMLNS_DECL.findall(text)) | {"xml", "xmlns"}
-    used = [m.group(1) for m in _TAG_PREFIX.finditer(text)] + [m.group(1) for m in _ATTR_PREFIX.finditer(text)]
+    declared = set(re.findall(_XMLNS_DECL, text)) | {"xml", "xmlns"}
+    used = [m.group(1) for m in re.finditer(_TAG_PREFIX, text)] + [m.group(1) for m in re.finditer(_ATTR_PREFIX, text)]
     out: dict[str, str] = {}
     for prefix in used:
         if prefix not in declared and prefix not in out:
@@ -262,7 +264,7 @@ def _undeclared_prefixes(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def _declare_on_root(text: str, bindings: tuple[tuple[str, str], ...]) -> str:
-    root = _ROOT_NAME.search(text)
+    root = re.search(_ROOT_NAME, text)
     if root is None:
         return text
     decls = "".join(f' xmlns:{p}="{_escape_attr(uri)}"' for p, uri in bindings)
@@ -335,6 +337,15 @@ def _escape_attr(text: str) -> str:
         .replace("\t", "&#x9;")
         .replace("\n", "&#xA;")
     )
+
+
+def text_value(value: str) -> bytes:
+    """*value* as :meth:`XmpPacket.set` stores and :meth:`XmpPacket.serialize` writes an element's text (UTF-8,
+    escaped); :class:`~aigclabel.errors.LabelError` for a character XML cannot carry, as ``set`` raises."""
+    bad = re.search(_ILLEGAL_XML_CHARS, value)
+    if bad:
+        raise LabelError(f"value contains U+{ord(bad.group()):04X}, which XML cannot carry")
+    return _escape_text(value).encode("utf-8")
 
 
 def _is_property_attr(key: str) -> bool:
@@ -492,13 +503,11 @@ class XmpPacket:
         """Make *value* the only occurrence of the property, as an element in the first ``rdf:Description``."""
         if not namespace or namespace in (RDF_NS, XML_NS, X_NS):
             raise ValueError(f"cannot set a property in namespace {namespace!r}")
-        if not _NCNAME.fullmatch(prefix) or prefix.lower().startswith("xml"):
+        if not re.fullmatch(_NCNAME, prefix) or prefix.lower().startswith("xml"):
             raise ValueError(f"not a usable XML prefix: {prefix!r}")
-        if not _NCNAME.fullmatch(local):
+        if not re.fullmatch(_NCNAME, local):
             raise ValueError(f"not a valid XML name: {local!r}")
-        bad = _ILLEGAL_XML_CHARS.search(value)
-        if bad:
-            raise LabelError(f"value contains U+{ord(bad.group()):04X}, which XML cannot carry")
+        text_value(value)  # LabelError for a character XML cannot carry
         self.remove(namespace, local)
         desc = self._first_description()
         self._asked_prefixes[namespace] = prefix

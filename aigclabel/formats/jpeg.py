@@ -16,8 +16,9 @@ from .._io import COPY_ALIGN, CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import FoundLabel, Trace
 from ._exif import TiffDirectory, blank_entry
-from ._image_meta import (build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label,
-                          looks_like_record)
+from ._image_meta import (build_xmp, evidence_from_exif, exif_record_entries, found_label, looks_like_record,
+                          xmp_evidence)
+from ._xmp import XmpPacket
 from .base import Evidence, FormatHandler, ImplicitLabel
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -163,6 +164,10 @@ class JpegHandler(FormatHandler):
     #: read() walks every segment before the image data, where C2PA keeps its store (APP11 JUMBF segments)
     c2pa_store_read = True
     _walked: tuple[CountingReader, int, list[Segment], int] | None = None
+    #: the XMP packet the last read() parsed: (source, segment offset, packet or None)
+    _xmp_read: tuple[CountingReader, int, XmpPacket | None] | None = None
+    #: the EXIF block the last read() parsed: (segment offset, block, its evidence)
+    _exif_seen: tuple[int, bytes, tuple[list[FoundLabel], list[Trace], list]] | None = None
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -184,40 +189,59 @@ class JpegHandler(FormatHandler):
     def read(self, src: CountingReader) -> Evidence:
         segments, sos = self._header(src)
         ev = Evidence(self.name, self.kind)
+        self._xmp_read = None
         for seg in segments:
-            where = f"{_app_name(seg.marker)} segment at offset {seg.offset}"
-            if seg.marker in _SOF and seg.length >= 5:
+            marker = seg.marker
+            if marker in _SOF and seg.length >= 5:
                 h, w = struct.unpack(">HH", src.pread(seg.payload_offset + 1, 4))
                 ev.info.update(width=w, height=h)
                 continue
-            if seg.marker == APP11 and STORE_INFO not in ev.info \
+            if marker == APP11 and STORE_INFO not in ev.info \
                     and C2PA_UUID in src.pread(seg.payload_offset, min(seg.length, _JUMBF_HEAD)):
                 ev.info[STORE_INFO] = seg.offset
                 continue
-            if seg.marker == 0xE1:
-                head = src.pread(seg.payload_offset, min(seg.length, len(EXT_XMP_ID)))
-                if head.startswith(XMP_ID):
-                    packet = src.pread(seg.payload_offset + len(XMP_ID), seg.length - len(XMP_ID))
-                    self._add(ev, evidence_from_xmp(packet, f"APP1 XMP segment at offset {seg.offset}",
-                                                    offset=seg.offset, before_payload=True))
+            if marker == 0xE1:
+                # one read for the whole segment (at most 64 KiB): APP1 is XMP or EXIF, read whole anyway
+                payload = src.pread(seg.payload_offset, seg.length)
+                if payload.startswith(XMP_ID):
+                    found, parsed = xmp_evidence(payload[len(XMP_ID):], f"APP1 XMP segment at offset {seg.offset}",
+                                                 offset=seg.offset, before_payload=True)
+                    self._add(ev, found)
+                    # handed to write_metadata, which merges into this parse instead of parsing the packet again
+                    self._xmp_read = (src, seg.offset, parsed)
                     continue
-                if head.startswith(EXIF_ID):
-                    block = src.pread(seg.payload_offset + 6, seg.length - 6)
-                    self._add(ev, evidence_from_exif(block, f"APP1 EXIF segment at offset {seg.offset}",
-                                                     offset=seg.offset, before_payload=True))
+                if payload.startswith(EXIF_ID):
+                    self._add(ev, self._exif_evidence(payload[6:], seg.offset))
                     continue
-                if head.startswith(EXT_XMP_ID):
-                    ev.traces.append(Trace("extended-xmp", "ExtendedXMP segment present (not read)", where))
+                if payload.startswith(EXT_XMP_ID):
+                    ev.traces.append(Trace("extended-xmp", "ExtendedXMP segment present (not read)",
+                                           f"{_app_name(marker)} segment at offset {seg.offset}"))
                     continue
-            if _may_hold_blob(seg):
-                # Raw "AIGC{...}" blobs in any APPn (APP1 included) or a comment: peek 4 bytes first.
-                head = src.pread(seg.payload_offset, min(seg.length, 4))
-                if head == b"AIGC" or seg.marker == 0xFE:
-                    text = _blob_text(seg.marker, src.pread(seg.payload_offset, seg.length))
-                    if text is not None:
-                        ev.labels.append(found_label(f"jpeg:{_app_name(seg.marker)}", where, text,
-                                                     normative=False, offset=seg.offset, before_payload=True))
+                head = payload[:4]
+            elif _may_hold_blob(seg):
+                head = src.pread(seg.payload_offset, min(seg.length, 4))  # peek first: APP2 ICC runs to 64 KiB
+            else:
+                continue
+            # Raw "AIGC{...}" blobs in any APPn (APP1 included) or a comment.
+            if head == b"AIGC" or marker == 0xFE:
+                text = _blob_text(marker, src.pread(seg.payload_offset, seg.length))
+                if text is not None:
+                    ev.labels.append(found_label(f"jpeg:{_app_name(marker)}",
+                                                 f"{_app_name(marker)} segment at offset {seg.offset}", text,
+                                                 normative=False, offset=seg.offset, before_payload=True))
         return ev
+
+    def _exif_evidence(self, block: bytes, offset: int) -> tuple[list[FoundLabel], list[Trace], list]:
+        """Evidence of one EXIF block, remembered for the next call: marking reads the source, then reads back
+        the output, whose EXIF block is the same bytes at the same offset (parsed once, not twice)."""
+        seen = self._exif_seen
+        if seen is not None and seen[0] == offset and seen[1] == block:
+            labels, traces, findings = seen[2]
+        else:
+            labels, traces, findings = evidence_from_exif(block, f"APP1 EXIF segment at offset {offset}",
+                                                          offset=offset, before_payload=True)
+            self._exif_seen = (offset, block, (labels, traces, findings))
+        return list(labels), list(traces), list(findings)
 
     @staticmethod
     def _add(ev: Evidence, found: tuple[list[FoundLabel], list[Trace], list]) -> None:
@@ -225,6 +249,11 @@ class JpegHandler(FormatHandler):
         ev.labels += labels
         ev.traces += traces
         ev.findings += findings
+
+    def _exif_may_hold_record(self, offset: int, block: bytes) -> bool:
+        """False when read() parsed this very EXIF block and found no record in it: nothing to blank there."""
+        seen = self._exif_seen
+        return seen is None or seen[0] != offset or bool(seen[2][0]) or seen[1] != block
 
     def image_access(self, src: CountingReader) -> Any:
         """The picture for the explicit step and the image rule (structure and declared sizes checked first)."""
@@ -240,6 +269,7 @@ class JpegHandler(FormatHandler):
         leading = True  # still in the leading APP0/Exif-APP1 run
         existing_xmp: bytes | None = None
         xmp_index: int | None = None
+        parsed: XmpPacket | None = None
         for seg in segments:
             raw = src.pread(seg.offset, 4 + seg.length)
             payload = raw[4:]
@@ -247,6 +277,9 @@ class JpegHandler(FormatHandler):
                 if existing_xmp is None:
                     existing_xmp = payload[len(XMP_ID):]
                     xmp_index = len(out)
+                    read = self._xmp_read
+                    if read is not None and read[0] is src and read[1] == seg.offset:
+                        parsed, self._xmp_read = read[2], None  # merged into below: usable once
                     out.append(b"")  # placeholder, filled below
                 # a second standard XMP segment is invalid; its properties are folded into nothing
                 # here, so refuse rather than lose them
@@ -257,7 +290,8 @@ class JpegHandler(FormatHandler):
                 continue
             if _may_hold_blob(seg) and _blob_text(seg.marker, payload) is not None:
                 continue  # an old raw record blob: replaced by the XMP record (never two records)
-            if seg.marker == 0xE1 and payload.startswith(EXIF_ID):
+            if seg.marker == 0xE1 and payload.startswith(EXIF_ID) and self._exif_may_hold_record(seg.offset,
+                                                                                               payload[6:]):
                 block = bytearray(payload[6:])
                 try:
                     directory = TiffDirectory(block)
@@ -273,7 +307,7 @@ class JpegHandler(FormatHandler):
                 leading = False
                 insert_at = len(out)
             out.append(raw)
-        packet = build_xmp(existing_xmp, label)
+        packet = build_xmp(existing_xmp, label, parsed)
         if len(XMP_ID + packet) > MAX_SEGMENT_PAYLOAD:
             raise UnsupportedOperation(
                 f"the XMP packet would be {len(packet)} bytes, more than one APP1 segment holds "

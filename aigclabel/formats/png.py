@@ -22,7 +22,8 @@ from ..limits import check_allocation
 from ..limits import current as current_limits
 from ..report import Finding, Level, Trace
 from ._exif import TiffDirectory, blank_entry, parameters_generator
-from ._image_meta import build_xmp, evidence_from_exif, evidence_from_xmp, exif_record_entries, found_label
+from ._image_meta import build_xmp, evidence_from_exif, exif_record_entries, found_label, xmp_evidence
+from ._xmp import XmpPacket
 from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -55,8 +56,9 @@ class Chunk:
 
 def walk_chunks(src: CountingReader) -> list[Chunk]:
     """All chunks up to IEND, reading only the 8-byte headers."""
-    src.seek(0)
-    if src.read(8) != SIGNATURE:
+    # Every read here and below is a positional read of exactly the bytes parsed: a buffered read() would
+    # fetch a whole buffer from the OS per hop (IDAT runs to hundreds of hops) and count only what it returned.
+    if src.pread(0, 8) != SIGNATURE:
         raise CorruptFile("not a PNG (bad signature)")
     chunks: list[Chunk] = []
     pos = 8
@@ -78,7 +80,7 @@ def walk_chunks(src: CountingReader) -> list[Chunk]:
 
 def _read_checked(src: CountingReader, chunk: Chunk) -> bytes:
     check_allocation(chunk.length, f"PNG chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
-    raw = src.read_at(chunk.offset + 4, chunk.length + 8)  # type + data + crc
+    raw = src.pread(chunk.offset + 4, chunk.length + 8)  # type + data + crc
     (crc,) = struct.unpack(">I", raw[-4:])
     if zlib.crc32(raw[:-4]) != crc:
         raise CorruptFile(f"corrupt: bad CRC in chunk {chunk.type.decode('latin-1')} at offset {chunk.offset}")
@@ -129,7 +131,7 @@ def _oversized(chunk: Chunk) -> bool:
 
 
 def _keyword(src: CountingReader, chunk: Chunk) -> str:
-    head = src.read_at(chunk.data_offset, min(chunk.length, 80))
+    head = src.pread(chunk.data_offset, min(chunk.length, 80))
     return head.partition(b"\x00")[0].decode("latin-1")
 
 
@@ -182,6 +184,11 @@ class PngHandler(FormatHandler):
     can_write = True
     #: read() walks every chunk header; C2PA keeps its store in a ``caBX`` chunk
     c2pa_store_read = True
+    #: what the last write_metadata wrote: (file size, its chunks); its read-back checks this layout instead of
+    #: walking hundreds of IDAT headers again (:func:`_layout_matches`)
+    _written: tuple[int, list[Chunk]] | None = None
+    #: the XMP packet the last read() parsed: (source, chunk offset, packet or None)
+    _xmp_read: tuple[CountingReader, int, XmpPacket | None] | None = None
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -193,13 +200,18 @@ class PngHandler(FormatHandler):
         cached = getattr(self, "_walked", None)
         if cached is not None and cached[0] is src and cached[1] == src.size:
             return list(cached[2])
-        chunks = walk_chunks(src)
+        written = self._written
+        if written is not None and written[0] == src.size and _layout_matches(src, written[1]):
+            chunks = written[1]  # the read-back of what write_metadata just wrote
+        else:
+            chunks = walk_chunks(src)
         self._walked = (src, src.size, chunks)  # the source itself, not its id: an id can be reused
         return list(chunks)
 
     def read(self, src: CountingReader) -> Evidence:
         chunks = self._chunks(src)
         ev = Evidence(self.name, self.kind)
+        self._xmp_read = None
         seen_idat = False
         for chunk in chunks:
             if chunk.type == b"IDAT":
@@ -230,7 +242,7 @@ class PngHandler(FormatHandler):
             else:
                 key, raw, encoding = text_chunk_bytes(chunk.type, data)
                 if key == XMP_KEYWORD.decode():
-                    self._read_xmp(ev, chunk, raw, f"{where} ({key})", before_payload=not seen_idat)
+                    self._read_xmp(src, ev, chunk, raw, f"{where} ({key})", before_payload=not seen_idat)
                     continue
                 text = raw.decode(encoding, "replace")
                 if "AIGC" in key:
@@ -245,7 +257,8 @@ class PngHandler(FormatHandler):
                     ev.traces.append(t)
         return ev
 
-    def _read_xmp(self, ev: Evidence, chunk: Chunk, packet: bytes, where: str, *, before_payload: bool) -> None:
+    def _read_xmp(self, src: CountingReader, ev: Evidence, chunk: Chunk, packet: bytes, where: str, *,
+                  before_payload: bool) -> None:
         """An XMP packet in any text chunk; outside an iTXt chunk it is read the same, with a finding.
 
         The bytes go to the XMP reader undecoded, so a packet that is not valid UTF-8 is reported as
@@ -261,9 +274,11 @@ class PngHandler(FormatHandler):
                 f"guide look; read the same, any record in it counting as in a non-standard carrier",
                 clause="XMP Specification Part 3, PNG (iTXt chunk XML:com.adobe.xmp)", location=where,
                 expected="iTXt chunk XML:com.adobe.xmp", actual=f"{name} chunk XML:com.adobe.xmp"))
-        labels, traces, findings = evidence_from_xmp(
+        (labels, traces, findings), parsed = xmp_evidence(
             packet, where, offset=chunk.offset, normative=not variant, before_payload=before_payload,
             carrier_prefix=f"png:{name}:" if variant else "")
+        # handed to write_metadata, which merges into this parse instead of parsing the packet again
+        self._xmp_read = (src, chunk.offset, parsed)
         ev.labels += labels
         ev.traces += traces
         ev.findings += findings
@@ -292,6 +307,7 @@ class PngHandler(FormatHandler):
         # image data never sits in memory whole)
         parts: list[bytes | Chunk] = [SIGNATURE]
         existing_xmp: bytes | None = None
+        parsed: XmpPacket | None = None
         xmp_slot: int | None = None  # index in parts where the XMP chunk goes
         seen_idat = False
         for chunk in chunks:
@@ -317,6 +333,11 @@ class PngHandler(FormatHandler):
                         raise CorruptFile("two XMP chunks; refusing to guess which to keep")
                     # iTXt text as before (a lenient decode); a tEXt/zTXt packet's bytes are XMP's UTF-8
                     existing_xmp = raw.decode(encoding, "replace").encode("utf-8") if chunk.type == b"iTXt" else raw
+                    read = self._xmp_read
+                    if read is not None and read[0] is src and read[1] == chunk.offset:
+                        # the packet read() parsed from these bytes (one it had to repair is parsed again,
+                        # strictly, by build_xmp); merged into below, so usable once
+                        parsed, self._xmp_read = read[2], None
                     if not seen_idat:
                         xmp_slot = len(parts)  # keep it where it was
                         parts.append(b"")
@@ -324,7 +345,7 @@ class PngHandler(FormatHandler):
                     continue
                 if "AIGC" in key:
                     continue  # an old text-chunk record: replaced by the XMP record (never two)
-                parts.append(src.read_at(chunk.offset, chunk.length + 12))
+                parts.append(src.pread(chunk.offset, chunk.length + 12))
             elif chunk.type == b"eXIf" and not _oversized(chunk):
                 exif = bytearray(_read_checked(src, chunk))
                 try:
@@ -335,11 +356,11 @@ class PngHandler(FormatHandler):
                 for entry in old:
                     blank_entry(exif, entry)
                 parts.append(make_chunk(b"eXIf", bytes(exif)) if old
-                             else src.read_at(chunk.offset, chunk.length + 12))
+                             else src.pread(chunk.offset, chunk.length + 12))
             else:
                 parts.append(chunk)
         assert xmp_slot is not None
-        parts[xmp_slot] = xmp_chunk(_aligned(parts, xmp_slot, build_xmp(existing_xmp, label)))
+        parts[xmp_slot] = xmp_chunk(_aligned(parts, xmp_slot, build_xmp(existing_xmp, label, parsed)))
         # Chunks we do not parse (the image data above all) are copied as they are, runs of adjacent ones in one
         # kernel copy; their CRCs are not ours to check (a reader of the image does that), so the pixels never
         # pass through Python (issue 15: the CRC-checked copy was 3.5x a plain copy).
@@ -359,7 +380,39 @@ class PngHandler(FormatHandler):
         # Bytes after IEND (a vendor trailer, an appended archive) are not ours to drop: copy them as
         # the JPEG handler copies whatever follows its image data.
         src.seek(chunks[-1].end)
-        src.copy_to(dst)
+        trailer = src.copy_to(dst)
+        self._written = _layout(parts, trailer)
+
+
+def _layout(parts: list[bytes | Chunk], trailer: int) -> tuple[int, list[Chunk]]:
+    """(size, chunks) of the file *parts* make: each bytes part after the signature is one whole chunk, each
+    :class:`Chunk` part is copied as it is, then *trailer* bytes after IEND."""
+    chunks: list[Chunk] = []
+    pos = 0
+    for part in parts:
+        if isinstance(part, Chunk):
+            chunks.append(Chunk(part.type, pos, part.length))
+            pos += part.length + 12
+            continue
+        if pos and part:
+            length, ctype = struct.unpack(">I4s", part[:8])
+            chunks.append(Chunk(ctype, pos, length))
+        pos += len(part)
+    return pos + trailer, chunks
+
+
+def _layout_matches(src: CountingReader, chunks: list[Chunk]) -> bool:
+    """Whether *src* has the layout write_metadata planned: the signature and the headers of every chunk up to
+    the first IDAT, and of IEND, read back.  The chunks between were copied unchanged by the kernel, each run's
+    length checked (:func:`_copy_run`), so their headers are the source's, already walked; what read() then
+    parses (every metadata chunk, CRC included) it reads from *src* itself."""
+    if src.pread(0, 8) != SIGNATURE or not chunks or chunks[-1].type != b"IEND":
+        return False
+    first_idat = next((i for i, c in enumerate(chunks) if c.type == b"IDAT"), len(chunks) - 1)
+    for chunk in [*chunks[:first_idat + 1], chunks[-1]]:
+        if src.pread(chunk.offset, 8) != struct.pack(">I4s", chunk.length, chunk.type):
+            return False
+    return True
 
 
 def _aligned(parts: list[bytes | Chunk], slot: int, packet: bytes) -> bytes:
