@@ -42,6 +42,7 @@ from ..errors import CorruptFile, PasswordRequired, UnsupportedOperation
 from ..foreign import foreign_errors
 from ..report import Finding, Level
 from . import _xmp
+from ._pdf_dict import ascii_text_string, read_simple_dictionary
 from ._image_meta import evidence_from_xmp, found_label, generator_trace
 from .base import Evidence, FormatHandler, ImplicitLabel, unreadable
 from .document_access import PdfAccess
@@ -203,7 +204,13 @@ class PdfDocument:
         if raw is None:
             return None, None
         with pypdf_errors("reading the Info dictionary"):
-            obj = raw.get_object()
+            obj = None
+            if isinstance(raw, IndirectObject) and not self.encrypted:
+                # the record's long string, read a byte at a time by pypdf, cost more than hashing the document
+                with contextlib.suppress(Exception):
+                    obj = read_simple_dictionary(self.reader, raw.idnum, raw.generation)
+            if obj is None:
+                obj = raw.get_object()
         ref = raw if isinstance(raw, IndirectObject) else None
         if not isinstance(obj, DictionaryObject):
             self.findings.append(Finding("format.pdf", Level.WARNING,
@@ -739,9 +746,15 @@ def _literal_class() -> type:
     class LiteralTextString(TextStringObject):
         """Written as a plain ``(...)`` literal when printable ASCII (pypdf escapes it in octal)."""
 
+        def __new__(cls, value: Any) -> Any:
+            # pypdf's constructor checks the text character by character in Python (0.1 ms for a signed record)
+            if isinstance(value, str) and value.isascii() and value.isprintable():
+                return ascii_text_string(cls, value, None)
+            return super().__new__(cls, value)
+
         def write_to_stream(self, stream: Any) -> None:
             raw = str(self)
-            if all(0x20 <= ord(c) < 0x7F for c in raw):
+            if raw.isascii() and raw.isprintable():  # printable ASCII: 0x20-0x7E
                 escaped = raw.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
                 stream.write(b"(" + escaped.encode("ascii") + b")")
             else:

@@ -34,6 +34,7 @@ without a curve of its own to assume).  Without ``tongsuopy`` :func:`available` 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, BinaryIO
 
 from ..errors import OptionError, UnsupportedOperation
@@ -72,6 +73,13 @@ def require() -> None:
 
 def _ts() -> tuple[Any, Any, Any]:
     require()
+    return _ts_modules()
+
+
+@functools.lru_cache(maxsize=1)
+def _ts_modules() -> tuple[Any, Any, Any]:
+    """tongsuopy's modules, imported once (a signature asks for them three times; :func:`require` raised first
+    when they are missing, so nothing missing is cached)."""
     from tongsuopy.crypto import hashes, serialization  # type: ignore[import-untyped]
     from tongsuopy.crypto.asymciphers import ec  # type: ignore[import-untyped]
 
@@ -146,8 +154,12 @@ class PublicKey:
 
     def key_value(self) -> str:
         """The ``KeyValue`` we write: the point ``04||x||y`` for SM2 (the guide's form), the SPKI DER for
-        RSA and ECDSA P-256 (uppercase hex)."""
-        return (self.point() if self.algorithm == OID_SM2_SM3 else self.spki_der()).hex().upper()
+        RSA and ECDSA P-256 (uppercase hex; encoded once per key, like :meth:`key_id`)."""
+        cached: str | None = getattr(self, "_key_value", None)
+        if cached is None:
+            raw = self.point() if self.algorithm == OID_SM2_SM3 else self.spki_der()
+            cached = self._key_value = raw.hex().upper()
+        return cached
 
     def key_id(self) -> str:
         """Our KeyID (a documented choice, the guide gives none we could read): the first 16 bytes of the
@@ -283,9 +295,17 @@ def public_key_from_hex(value: str, algorithm: str = OID_SM2_SM3) -> tuple[Publi
     Forms: ``spki`` (SubjectPublicKeyInfo DER, StepFun), ``point`` (``04||x||y``), ``xy`` (64 bytes, no
     prefix), ``compressed`` (``02``/``03||x``), ``x`` (a bare x coordinate, 32 bytes, or 33 with a leading
     ``00`` as MiniMax writes it: lifted to the even-y point).  None when it is none of them.
+
+    Decoded once per value: a verification asks for its key twice (to pick the vendor form, then to check),
+    and a batch meets one producer's key in thousands of files; a key object is never changed after it is made.
     """
+    return _public_key_from_hex(value.strip(), algorithm)  # (a missing library raises: never cached)
+
+
+@functools.lru_cache(maxsize=256)
+def _public_key_from_hex(value: str, algorithm: str) -> tuple[PublicKey, str] | None:
     try:
-        raw = bytes.fromhex(value.strip())
+        raw = bytes.fromhex(value)
     except ValueError:
         return None
     if not raw:
