@@ -5,8 +5,11 @@ blobs with grain; 400-1280 px, landscape and portrait) plus the JPEGs in samples
 40-bit id, then attacked: JPEG q90/q70/q50, WebP q75, resize to 50 % and 25 %, crop 10 % and 25 % (centre,
 each side), a screenshot-like rescale (67 %, bilinear) + JPEG q80, brightness and contrast +-20 %.  Per
 attack: bit accuracy (share of the 64 bits read right) and detection rate (the word found and equal to the
-one embedded).  Reported, not judged: the issue sets no robustness target; the crop rows show the scheme's
-known limit (the grid moves).
+one embedded).  The issue sets no robustness target, so the misses are judged against floors of our own
+(:data:`MISS_TARGETS`): the crop rows against 20 % (as well as the weakest re-encode row did before crops were
+searched for), every other row against what it measured before crops were searched for (200 pictures: JPEG
+q90/q70/q50 96/85.5/80 %, WebP q75 80 %, resize 50/25 % 93.5/81 %, screenshot 87 %), so that finding crops
+cannot silently cost another row.
 
 Targets (issue 17 "Must show"):
   false positives on >= 1000 unmarked pictures           <= 1 in 1000 (the measured rate is printed)
@@ -124,6 +127,13 @@ def attacks() -> dict[str, Callable[[Any], Any]]:
     }
 
 
+#: the most misses (% of the marked pictures) each image attack may cost; rows not named are reported only
+MISS_TARGETS = {
+    "none (PNG)": 0.0, "JPEG q90": 4.0, "JPEG q70": 14.5, "JPEG q50": 20.0, "WebP q75": 20.0, "resize 50 %": 6.5,
+    "resize 25 %": 19.0, "crop 10 %": 20.0, "crop 25 %": 20.0, "screenshot (67 % bilinear + JPEG q80)": 13.0,
+}
+
+
 def robustness(bench: Bench, n: int) -> None:
     import numpy as np
     from PIL import Image
@@ -154,8 +164,10 @@ def robustness(bench: Bench, n: int) -> None:
     print(f"  {len(sources)} marked pictures ({n} generated + {len(sources) - n} from samples/)")
     for name in table:
         bench.limit(f"bit accuracy after {name}", 100 * float(np.mean(bits_ok[name])), None, "%")
-        bench.limit(f"detection rate after {name}", 100 * float(np.mean(found[name])), None, "%",
-                    note=f"{sum(found[name])} of {len(found[name])}")
+        missed = len(found[name]) - sum(found[name])
+        bench.limit(f"misses after {name}", 100 * missed / len(found[name]), MISS_TARGETS.get(name), "%",
+                    note=f"detection rate {100 * float(np.mean(found[name])):.1f} %: {sum(found[name])} of "
+                         f"{len(found[name])}")
     worst = min(psnr)
     bench.check("PSNR of the marked picture >= 38 dB (worst picture)", worst >= 38.0,
                 f"worst {worst:.1f} dB, median {float(np.median(psnr)):.1f} dB over {len(psnr)} pictures")

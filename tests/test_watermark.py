@@ -64,6 +64,30 @@ def test_survives_jpeg_q70_resave_by_pillow() -> None:
     assert found.matches(ident) and not found.matches(ident ^ 0xFFFF)
 
 
+@pytest.mark.parametrize("left, top, keep", [(37, 23, 0.9), (101, 59, 0.75)])
+def test_survives_off_grid_crop_and_jpeg_resave(left: int, top: int, keep: float) -> None:
+    """A crop by odd pixel counts from the left and top (the tile's origin moves off the block grid, and the
+    working scale changes by 1 / keep), then a JPEG q85 re-save by Pillow: found, with the right payload."""
+    ident = 0x5A5A0F0F33
+    im = photo((900, 700), 11)
+    marked = watermark.embed(im, ident)
+    w, h = round(im.width * keep), round(im.height * keep)
+    cropped = marked.crop((left, top, left + w, top + h))
+    again = Image.open(io.BytesIO(jpeg_bytes(cropped, 85)))
+    assert again.size == (w, h)
+    found = watermark.detect(again)
+    assert found.found and found.payload == ident
+    # the same crop of the unmarked picture: not found
+    assert not watermark.detect(Image.open(io.BytesIO(jpeg_bytes(im.crop((left, top, left + w, top + h)), 85)))).found
+
+
+def test_unmarked_pictures_not_found() -> None:
+    """The scale and shift search reads 22 words per picture: still no word on unmarked pictures."""
+    for seed in range(12):
+        assert not watermark.detect(photo((520 + 16 * seed, 400 + 8 * seed), 100 + seed)).found
+    assert not watermark.detect(textured((600, 450))).found
+
+
 def test_payload_is_keyed() -> None:
     rec = {"ContentProducer": PRODUCER, "ProduceID": "x1"}
     assert watermark.payload_for(rec) == watermark.payload_for((PRODUCER, "x1"))
