@@ -53,7 +53,7 @@ ALPHA = 0.025
 #: tonal host whose correlation cannot be cancelled cheaply keeps part of it instead of getting a loud mark
 GAIN_CAP = 0.03
 #: share of the host's correlation the informed embedding cancels (1.0: all of it)
-CANCEL = 1.0
+CANCEL = 0.5
 _TAPER_S = 0.005
 _ENVELOPE_S = 0.02
 #: the envelope never drops under this share of the clip's RMS: a pause (a TTS voice's digital silence
@@ -157,33 +157,58 @@ def read_fold(folded: np.ndarray, length: int, rate: int, pattern_key: bytes) ->
     """
     if length < rate * PERIOD_S or rate <= 2 * LOW_HZ or not rate_ok(rate):
         return np.zeros(N_BITS)
-    spec = _working(folded)
     size = int(round(WORK_RATE * PERIOD_S))
+    white = normalised(np.fft.irfft(_working(folded), size))
+    spec = np.fft.rfft(white)
     s = templates(pattern_key, WORK_RATE)
     n = s.shape[1]
     placed = np.zeros((N_BITS, size))
     for k in range(N_BITS):
         placed[k, k * n:(k + 1) * n] = s[k]
-    tspec = np.fft.rfft(placed, axis=1)
-    cross = spec[None, :] * np.conj(tspec)
-    # The lag is found on the whitened spectrum (phase only): a steady tone would otherwise correlate with
-    # the templates at some wrong lag more than the mark does at the right one.  The bits are read unweighted
-    # (the embedder cancelled the host's correlation in that measure).
-    white = cross / np.maximum(np.abs(spec), 1e-12)[None, :]
-    corr = np.fft.irfft(white, size, axis=1)  # corr[k, lag]: symbol k's correlation when the period starts at lag
+    cross = spec[None, :] * np.conj(np.fft.rfft(placed, axis=1))
+    corr = np.fft.irfft(cross, size, axis=1)  # corr[k, lag]: symbol k's correlation when the period starts at lag
     lag = int(np.argmax((corr * corr).sum(axis=0)))
     # refine to a fraction of a sample: the band reaches 6 kHz, half a sample at 12.8 kHz is a 0.7 rad slip
     lo, hi = int(LOW_HZ * PERIOD_S), int(HIGH_HZ * PERIOD_S)
     m = np.arange(lo, hi + 1)
     steps = np.linspace(-0.5, 0.5, 11)
     phase = np.exp(2j * np.pi * np.outer(lag + steps, m) / size)
-    fine = (2.0 / size) * np.real(white[:, lo:hi + 1] @ phase.T)  # (N_BITS, steps)
+    fine = (2.0 / size) * np.real(cross[:, lo:hi + 1] @ phase.T)  # (N_BITS, steps)
     best = int(np.argmax((fine * fine).sum(axis=0)))
-    c = (2.0 / size) * np.real(cross[:, lo:hi + 1] @ phase[best])
-    band = np.fft.irfft(spec, size)
-    rolled = np.roll(band, -lag)
+    c = fine[:, best]
+    rolled = np.roll(white, -lag)
     energy = np.array([(rolled[k * n:(k + 1) * n] ** 2 * s[k] ** 2).sum() for k in range(N_BITS)])
     return np.asarray(c / np.sqrt(np.maximum(energy, 1e-30)))
+
+
+#: the detector's time-frequency normalisation: 40 ms Hann frames every 10 ms at WORK_RATE (25 Hz bins)
+_FRAME, _HOP = 512, 128
+
+
+def normalised(band: np.ndarray) -> np.ndarray:
+    """The periodic 1-6 kHz signal *band* (at WORK_RATE) with every time-frequency cell brought to unit
+    magnitude, its phase kept.
+
+    This is the detector's whitening: a host is loud in a few cells (a steady tone's bins, a click's
+    frames, a voice's formants) and quiet in the rest.  Unnormalised, those few cells decide the
+    correlation; at unit magnitude they weigh no more than any other, while a cell where the mark is
+    all there is (the bands a tone leaves free) keeps the mark's phase, which is what is read.
+    """
+    size = len(band)
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_FRAME) / _FRAME)  # periodic Hann: constant overlap-add
+    count = size // _HOP
+    idx = (np.arange(count)[:, None] * _HOP + np.arange(_FRAME)[None, :]) % size
+    cells = np.fft.rfft(band[idx] * win, axis=1)
+    mag = np.abs(cells)
+    freqs = np.arange(cells.shape[1]) * WORK_RATE / _FRAME
+    inside = (freqs >= LOW_HZ) & (freqs <= HIGH_HZ)
+    floor = 1e-6 * max(float(np.sqrt(np.mean(mag[:, inside] ** 2))), 1e-30)
+    gain = np.where(inside[None, :], 1.0 / np.maximum(mag, floor), 0.0)
+    frames = np.fft.irfft(cells * gain, _FRAME, axis=1) * win
+    out = np.zeros(size)
+    for j in range(_FRAME // _HOP):  # circular overlap-add: frame f's j-th hop lands at (f + j) * _HOP
+        out += np.roll(frames[:, j * _HOP:(j + 1) * _HOP].reshape(-1), j * _HOP)
+    return out / float(np.sum(win * win) / _HOP)
 
 
 # --------------------------------------------------------------------------------------------- files
