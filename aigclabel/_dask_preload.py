@@ -1,6 +1,6 @@
 """A Dask worker plugin that imports the modules a task needs before the worker's first task.
 
-The local pool preloads them in its fork server (``aigclabel.batch._PRELOAD``); a Dask worker of a
+The local pool preloads them in its fork server (``aigclabel._pool.PRELOAD``); a Dask worker of a
 running cluster (``dask worker``) would otherwise import them inside its first chunk, which then takes
 half a second longer than the others and skews the chunk sizing. Registered by :mod:`aigclabel.cluster`;
 kept apart from it because importing ``distributed`` costs over a second, and ``local[:N]`` starts its

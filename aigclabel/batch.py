@@ -12,6 +12,8 @@
 * *file_timeout* / *file_memory* bound each file: it runs in a sandbox process (one per worker,
   kept between files) with an address-space cap, and one that runs too long is killed and
   reported as ``timeout`` (too much memory: ``memory``) while the rest carry on.
+* The pool lives in :mod:`aigclabel._pool` and the sandbox in :mod:`aigclabel._sandbox`, imported only when a
+  run needs them: a single-file command loads none of multiprocessing, subprocess or pickle.
 * Inputs may be URLs (``s3://bucket/prefix/``): :mod:`aigclabel.storage` lists and reads them.
 * :class:`Summary` counts verdicts and error kinds.
 * :func:`load_done` reads a JSON Lines log of an earlier run, for resuming: paths whose line has no
@@ -24,21 +26,10 @@ Nothing here knows about verify or review; the command line passes :func:`verify
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import pickle
-import resource
-import select
-import signal
 import stat
-import struct
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -46,7 +37,6 @@ from . import storage
 from .errors import SourceError
 from .limits import Limits
 from .report import EXIT_POLICY, error_dict
-from .formats import _BUILTIN as _FORMAT_MODULES
 
 __all__ = ["discover", "pending", "jobs_count", "run", "Outcome", "Summary", "BadPath", "load_done", "error_dict",
            "error_exit_code", "verify_task", "review_task", "mark_task", "output_for"]
@@ -205,168 +195,14 @@ class FileLimits:
         return self.timeout is not None or self.memory is not None
 
 
-# ------------------------------------------------------------------------------------------ sandbox
-#
-# A file under --file-timeout/--file-memory runs in a sandbox: a child interpreter started with
-# subprocess (Dask workers are daemonic processes, which multiprocessing forbids to have children),
-# fed one path at a time over a pipe. A file that overruns is cut off by killing the sandbox (a
-# decoder stuck in C never returns to Python, so no signal handler could stop it); the next file gets a
-# fresh one. The memory cap is RLIMIT_AS set, before each file, to the sandbox's size plus the cap: an
-# allocation past it fails with MemoryError.
-
-_FRAME = struct.Struct(">Q")
-
-
-def _send(fh: Any, obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    fh.write(_FRAME.pack(len(data)) + data)
-    fh.flush()
-
-
-def _recv(fh: Any) -> Any:
-    head = fh.read(_FRAME.size)
-    if len(head) < _FRAME.size:
-        raise EOFError
-    (size,) = _FRAME.unpack(head)
-    data = fh.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
-
-
-def _address_space() -> int:
-    with open("/proc/self/statm", "rb") as fh:
-        return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _sandbox_main() -> None:
-    """The sandbox's loop: receive (task, memory cap), then (index, path) pairs; answer with outcomes."""
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a library that prints must not corrupt the result stream
-    inp = sys.stdin.buffer
-    task, memory = _recv(inp)
-    _send(out, None)  # loaded (imports done): the parent's clock for the first file starts now
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    while True:
-        try:
-            index, path = _recv(inp)
-        except EOFError:
-            return
-        if memory is not None:
-            cap = _address_space() + memory
-            resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-        try:
-            outcome = _call(task, index, path)
-        finally:
-            if memory is not None:
-                resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-        error = outcome.error
-        if memory is not None and error is not None and error.get("message", "").endswith("[max_allocation]"):
-            # a decoder's MemoryError, which the handler words as a limit: here it is the --file-memory cap
-            outcome.error = {**error, "kind": "memory", "message": error["message"] + " (--file-memory)"}
-        try:
-            _send(out, outcome)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            _send(out, Outcome(index, path, error=error_dict(exc), seconds=outcome.seconds))
-
-
-class _Sandbox:
-    def __init__(self, task: Callable[[str], Any], limits: FileLimits) -> None:
-        self.task, self.limits = task, limits
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-c", "from aigclabel.batch import _sandbox_main; _sandbox_main()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        _send(proc.stdin, (self.task, self.limits.memory))
-        _recv(proc.stdout)
-        return proc
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
-            for pipe in (self.proc.stdin, self.proc.stdout):
-                if pipe is not None:
-                    pipe.close()
-            self.proc = None
-
-    def call(self, index: int, path: str) -> Outcome:
-        if self.proc is None:
-            self.proc = self._start()
-        proc = self.proc
-        assert proc.stdout is not None
-        t0 = time.perf_counter()
-        try:
-            _send(proc.stdin, (index, path))
-            timeout = self.limits.timeout
-            ready, _, _ = select.select([proc.stdout], [], [], timeout)
-            if not ready:
-                self.stop()
-                return Outcome(index, path, seconds=time.perf_counter() - t0, error={
-                    "kind": "timeout", "type": "FileTimeout",
-                    "message": f"{path}: still running after {timeout:g} s (--file-timeout); stopped"})
-            outcome: Outcome = _recv(proc.stdout)
-            return outcome
-        except (EOFError, OSError):
-            self.stop()
-            return Outcome(index, path, seconds=time.perf_counter() - t0, error={
-                "kind": "worker-crashed", "type": "SandboxDied",
-                "message": f"{path}: the sandbox process died while processing this file "
-                           "(a crash in a decoder or native library, or out of memory)"})
-
-
-_sandboxes = threading.local()  # Dask runs tasks in threads: one sandbox per thread
-
-
-def _limited_call(task: Callable[[str], Any], limits: FileLimits, index: int, path: str) -> Outcome:
-    box: _Sandbox | None = getattr(_sandboxes, "box", None)
-    if box is None or box.task is not task or box.limits != limits:
-        if box is not None:
-            box.stop()
-        box = _sandboxes.box = _Sandbox(task, limits)
-    return box.call(index, path)
-
-
 def process_chunk(task: Callable[[str], Any], chunk: list[tuple[int, str]],
                   limits: FileLimits | None = None) -> list[Outcome]:
     """Outcomes of a chunk of (index, path), each file under *limits* when given (pool and Dask workers)."""
     if limits:
-        return [_limited_call(task, limits, i, p) for i, p in chunk]
+        from ._sandbox import limited_call
+
+        return [limited_call(task, limits, i, p) for i, p in chunk]
     return [_call(task, i, p) for i, p in chunk]
-
-
-_worker_task: Callable[[str], Any] | None = None
-_worker_limits: FileLimits | None = None
-
-
-class WorkerTerminated(SystemExit):
-    """Raised in a worker by SIGTERM, so its ``finally`` blocks (temp-file clean-up) run before it exits."""
-
-
-def _terminate_worker(signum: int, frame: object) -> None:
-    raise WorkerTerminated(128 + signum)
-
-
-def _init_worker(task: Callable[[str], Any], limits: FileLimits | None = None) -> None:
-    global _worker_task, _worker_limits
-    _worker_task, _worker_limits = task, limits
-    signal.signal(signal.SIGTERM, _terminate_worker)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """End the workers now (SIGTERM: each removes its temp files), not after their current chunk."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public API for this in concurrent.futures
-    for proc in processes:
-        if proc.is_alive():
-            proc.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
-    assert _worker_task is not None
-    return process_chunk(_worker_task, chunk, _worker_limits)
 
 
 def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int = 1, ordered: bool = True,
@@ -379,7 +215,7 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
     then in chunks grown to take about 50 ms each (at most 256 paths), and at most ``2 * jobs``
     chunks are in flight, so *items* may be an endless generator.  *start_method* overrides the
     multiprocessing start method (default ``fork`` while this process has one thread, else ``forkserver``:
-    see :func:`_default_start_method`).
+    see :func:`aigclabel._pool._default_start_method`).
 
     *scheduler* (a Dask scheduler address, or ``local[:N]``) sends the chunks to a Dask cluster
     instead of local processes (*jobs* is then unused); *file_limits* bounds each file.
@@ -391,7 +227,9 @@ def run(items: Iterable[str | BadPath], task: Callable[[str], Any], *, jobs: int
     elif jobs <= 1:
         stream = _serial(items, task, file_limits)
     else:
-        stream = _pool_run(items, task, jobs, max(1, chunk_size), start_method, file_limits)
+        from ._pool import pool_run  # (multiprocessing is imported only for a pool)
+
+        stream = pool_run(items, task, jobs, max(1, chunk_size), start_method, file_limits)
     if jobs <= 1 and scheduler is None:
         yield from stream  # already in input order
         return
@@ -418,69 +256,10 @@ def _serial(items: Iterable[str | BadPath], task: Callable[[str], Any],
             else:
                 yield process_chunk(task, [(index, item)], file_limits)[0]
     finally:
-        box = getattr(_sandboxes, "box", None)
-        if box is not None:
-            box.stop()
-            _sandboxes.box = None
+        if file_limits:
+            from ._sandbox import stop_thread_sandbox
 
-
-#: modules the fork server imports once, so each worker starts with them loaded -- the format
-#: handlers too: otherwise every worker pays for importing them on its first file
-_PRELOAD = ["aigclabel.batch", "aigclabel.platform", "aigclabel.verifier", "aigclabel.formats",
-            *(f"aigclabel.formats.{name}" for name in _FORMAT_MODULES)]
-
-
-def _context(start_method: str | None) -> Any:
-    """The multiprocessing context of the pool (see :func:`_default_start_method`)."""
-    ctx = multiprocessing.get_context(start_method or _default_start_method())
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(forkserver_preload())
-    return ctx
-
-
-def forkserver_preload(*extra: str) -> list[str]:
-    """What a fork server imports before forking workers: *extra*, the modules of :data:`_PRELOAD`, and first
-    the caller's main script (``__main__``; multiprocessing only runs it when it is a script, such as the
-    ``aigclabel`` console script): a worker forked from a server that has not run it runs it itself, which for
-    the command line imports click and the CLI again in every worker."""
-    return ["__main__", *extra, *_PRELOAD]
-
-
-def _default_start_method() -> str | None:
-    """``fork`` while this process runs a single thread, else ``forkserver``; elsewhere the platform default.
-
-    A plain ``fork`` is what makes a pool pay off on small files: a worker starts in milliseconds with every
-    module and cache of this process, where a fork server first starts an interpreter and imports aigclabel
-    (about half a second of CPU on this 2-core machine, more than a whole ``--jobs 1`` run of 1,000 small
-    JPEGs spends verifying).  It is unsafe only when another thread exists: a native library's thread (the
-    C2PA SDK once used, fsspec's I/O loop, Dask) may hold a lock at the moment of the fork, and the child
-    would then deadlock on it.  Counting the kernel's threads (``/proc/self/task``), not :mod:`threading`'s,
-    sees native threads too; with any, workers come from a fork server, a clean interpreter.  (The pool
-    started again after a worker crash finds the old pool's threads and uses the fork server.)
-    """
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and _single_threaded():
-        return "fork"
-    return "forkserver" if "forkserver" in methods else None
-
-
-def _single_threaded() -> bool:
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:  # no procfs: cannot tell, assume threads
-        return False
-
-
-def _new_pool(task: Callable[[str], Any], jobs: int, start_method: str | None,
-              file_limits: FileLimits | None = None) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(task, file_limits),
-                               mp_context=_context(start_method))
-
-
-#: a chunk of paths sent to a worker should take about this long ...
-_CHUNK_SECONDS = 0.05
-#: ... but never hold more paths than this
-_MAX_CHUNK = 256
+            stop_thread_sandbox()
 
 
 def take_paths(source: Iterator[tuple[int, str | BadPath]], n: int,
@@ -498,76 +277,6 @@ def take_paths(source: Iterator[tuple[int, str | BadPath]], n: int,
         else:
             taken.append((index, item))
     return taken, False
-
-
-def _pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: int,
-              chunk_size: int, start_method: str | None, file_limits: FileLimits | None = None) -> Iterator[Outcome]:
-    source = enumerate(items)
-    exhausted = False
-    pool = _new_pool(task, jobs, start_method, file_limits)
-    running: dict[Future[list[Outcome]], list[tuple[int, str]]] = {}
-    retry: list[list[tuple[int, str]]] = []  # chunks to resubmit after a crash, one path each
-    suspects: set[int] = set()  # indexes that were running when a worker died
-    # Chunks grow until one takes about _CHUNK_SECONDS: fast files (metadata-only reviews take well
-    # under a millisecond) would otherwise spend more time in inter-process traffic than in work.
-    size, spent, finished = chunk_size, 0.0, 0
-    completed = False
-    try:
-        while True:
-            ready: list[Outcome] = []
-            while len(running) < 2 * jobs and (retry or not exhausted):
-                if retry:
-                    chunk = retry.pop()
-                else:
-                    chunk, exhausted = take_paths(source, size, ready)
-                    if not chunk:
-                        continue
-                running[pool.submit(_run_chunk, chunk)] = chunk
-            yield from ready
-            if not running:
-                if exhausted and not retry:
-                    completed = True
-                    return
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            broken: list[list[tuple[int, str]]] = []
-            for fut in done:
-                chunk = running.pop(fut)
-                try:
-                    outcomes = fut.result()
-                except BrokenProcessPool:
-                    broken.append(chunk)
-                    continue
-                for outcome in outcomes:
-                    spent += outcome.seconds
-                    finished += 1
-                yield from outcomes
-            if finished:
-                per_file = spent / finished
-                size = max(chunk_size, min(_MAX_CHUNK, int(_CHUNK_SECONDS / per_file) if per_file > 0 else _MAX_CHUNK))
-            if broken:
-                # Every chunk still running died with the pool; the culprit is among them. Run each of
-                # their paths alone in a fresh pool; a path that breaks a pool while alone is the cause.
-                broken += list(running.values())
-                running.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = _new_pool(task, jobs, start_method, file_limits)
-                for chunk in broken:
-                    if len(chunk) == 1 and chunk[0][0] in suspects:
-                        index, path = chunk[0]
-                        yield Outcome(index, path, error={
-                            "kind": "worker-crashed", "type": "BrokenProcessPool",
-                            "message": f"{path}: the worker process died while processing this file "
-                                       "(a crash in a decoder or native library, or out of memory)"})
-                        continue
-                    for pair in chunk:
-                        suspects.add(pair[0])
-                        retry.append([pair])
-    finally:
-        if completed:
-            pool.shutdown(wait=True)
-        else:  # interrupted (SIGINT/SIGTERM, a closed pipe, the caller stopped reading): stop now
-            _stop_workers(pool)
 
 
 # ------------------------------------------------------------------------------------------ summary

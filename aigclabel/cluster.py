@@ -104,14 +104,14 @@ def _local_client(workers: int) -> Iterator[Any]:
     """
     import multiprocessing
 
-    from .batch import forkserver_preload
+    from ._pool import forkserver_preload
 
     method = None
     if "forkserver" in multiprocessing.get_all_start_methods():
         from multiprocessing import forkserver
 
         # only takes effect if no fork server runs yet in this process; one started by the local pool
-        # (batch._context) has preloaded the same aigclabel modules, and distributed is imported on demand
+        # (_pool._context) has preloaded the same aigclabel modules, and distributed is imported on demand
         multiprocessing.get_context("forkserver").set_forkserver_preload(forkserver_preload("distributed"))
         forkserver.ensure_running()
         method = "forkserver"
@@ -151,7 +151,7 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
     from distributed.scheduler import KilledWorker
 
     from ._dask_preload import NAME, Preload
-    from .batch import _PRELOAD
+    from ._pool import PRELOAD as _PRELOAD
 
     # before the first chunk: otherwise each worker's first chunk also imports the format handlers
     client.register_plugin(Preload(_PRELOAD), name=NAME)

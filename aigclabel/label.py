@@ -18,7 +18,6 @@ Writing goes through ``check_writable()``, which raises :class:`~aigclabel.error
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import uuid
@@ -138,6 +137,8 @@ def _likely_field(key: str, candidates: list[str]) -> str | None:
     folded = {c.lower(): c for c in candidates}
     if key.lower() in folded:
         return folded[key.lower()]
+    import difflib  # only for a misspelt key: not every verify's start-up
+
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
     return close[0] if close else None
 

@@ -245,7 +245,8 @@ def test_no_worker_process_outlives_the_command(tree: Path, how: str) -> None:
 
 _START_METHOD_PROBE = '''
 import ctypes, json, os, sys, threading
-from aigclabel.batch import _default_start_method, run
+from aigclabel._pool import _default_start_method
+from aigclabel.batch import run
 
 
 def parent_of(path):

@@ -43,8 +43,13 @@ def test_single_jpeg_implicit_verify_imports_only_what_it_uses() -> None:
     heavy = {m.split(".")[0] for m in mods} & {"c2pa", "numpy", "av", "PIL", "ssl", "fontTools", "pypdf", "mutagen",
                                                "onnxruntime", "rapidocr", "fastapi", "uvicorn", "http"}
     assert heavy == set()
+    # nothing of a batch's machinery (pool, sandbox, Dask, object storage's libraries) nor the watermark detector
+    stdlib_heavy = mods & {"multiprocessing", "concurrent.futures", "subprocess", "pickle", "fsspec", "dask",
+                           "distributed", "aigclabel._pool", "aigclabel._sandbox", "aigclabel.cluster",
+                           "aigclabel.watermark", "difflib", "traceback"}
+    assert stdlib_heavy == set()
     formats = {m.split(".")[2] for m in mods if m.startswith("aigclabel.formats.") and not m.split(".")[2][0] == "_"}
-    assert formats <= {"base", "jpeg", "mp3"}, formats  # mp3: a bare 0xFF frame sync is asked too
+    assert formats <= {"base", "jpeg"}, formats  # (a JPEG's first bytes no longer ask the mp3 handler)
     commands = {m.split(".")[2] for m in mods if m.startswith("aigclabel.cli.") and not m.split(".")[2][0] == "_"}
     assert commands <= {"main", "verify", "render"}, commands
 
