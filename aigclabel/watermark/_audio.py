@@ -12,7 +12,12 @@ Embedding (:func:`embed_samples`)
   Each symbol instance adds ``(alpha * bit - h / g) * env * s_k`` to every channel: ``env`` is the host's
   own 20 ms RMS envelope (the mark follows the loudness, so its segmental SNR is about ``-20 log10 alpha``
   everywhere and silence stays silent), and the ``h / g`` term is informed embedding: it cancels the
-  host's own correlation with ``s_k`` (``h``), which is otherwise most of the detector's error.
+  host's own correlation with ``s_k`` (``h``), which is otherwise most of the detector's error.  The
+  cancellation may lower the gain along the bit's sign to :data:`KEEP` of ``alpha`` and no further: it
+  never flips the sign.  A steady tone correlates with some ``s_k`` far more than the mark does, and
+  cancelling that (capped at :data:`GAIN_CAP`) once wrote the opposite sign for that bit; the detector,
+  which normalises every time-frequency cell, hardly sees the tone's correlation but reads the mark's
+  sign clearly - so the bit came out wrong at full confidence (|z| ~ 19) and the whole word was lost.
 
 Detection (:func:`read_bits`)
   The mono signal is *folded* modulo one period (every 6.4 s added up: the mark adds coherently, the
@@ -54,6 +59,9 @@ ALPHA = 0.025
 GAIN_CAP = 0.03
 #: share of the host's correlation the informed embedding cancels (1.0: all of it)
 CANCEL = 0.5
+#: ... but the gain along the bit's own sign never drops under this share of ALPHA: the cancellation can
+#: save power where the host already leans the bit's way, never turn the mark against its bit
+KEEP = 0.5
 _TAPER_S = 0.005
 _ENVELOPE_S = 0.02
 #: the envelope never drops under this share of the clip's RMS: a pause (a TTS voice's digital silence
@@ -303,7 +311,9 @@ def _mark_with(mono: np.ndarray, env: np.ndarray, rate: int, bits: Any, pattern_
     shaped = env[:count * n].reshape(count, n) * tmpl
     h = np.einsum("ij,ij->i", host, tmpl)
     g = np.einsum("ij,ij->i", shaped, tmpl)
-    gain = np.clip(alpha * signs[which] - CANCEL * h / np.maximum(g, 1e-12), -GAIN_CAP, GAIN_CAP)
+    sign = signs[which]
+    along = np.clip(alpha - CANCEL * sign * h / np.maximum(g, 1e-12), KEEP * alpha, GAIN_CAP)
+    gain = sign * along
     mark[:count * n] = (gain[:, None] * shaped).ravel()
     return mark
 
