@@ -64,6 +64,9 @@ def parse_size(text: str) -> int:
                    "stopped); also to receive it, unless --body-timeout.")
 @click.option("--tmp-dir", type=click.Path(file_okay=False, exists=True), metavar="DIR",
               help="Where uploads are streamed (default: the system temporary directory).")
+@click.option("--memory-upload", default="1M", show_default=True, metavar="SIZE",
+              help="A raw body (with Content-Length) of /v1/verify or /v1/review up to this size is kept in memory, "
+                   "not written to --tmp-dir (0: every body to disk); at most 64M of bodies are so held at once.")
 @click.option("--limits", "limits_spec", metavar="K=V,...",
               help="Resource budget of every request, e.g. max_pixels=50e6,max_allocation=128M "
                    "(names: see aigclabel.limits.Limits); over it, the answer is 422 naming the limit.")
@@ -90,7 +93,7 @@ def parse_size(text: str) -> int:
 @click.option("-q", "--quiet", is_flag=True, help="No request log (errors are still reported).")
 @guarded
 def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, platform_file: str | None,
-              detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None,
+              detect_explicit: str | None, max_upload: str, timeout: float, tmp_dir: str | None, memory_upload: str,
               limits_spec: str | None, jobs: int | None, max_queue: int, worker_memory: str, max_connections: int,
               body_timeout: float | None, header_timeout: float, trusted_keys: str | None, api_keys: tuple[str, ...],
               quiet: bool) -> None:
@@ -134,7 +137,8 @@ def serve_cmd(host: str, port: int, workers: int, platform_code: str | None, pla
     extra: dict[str, Any] = {"max_concurrency": jobs} if jobs else {}
     cfg = ServiceConfig(platform=platform, max_upload_bytes=parse_size(max_upload),
                         upload_timeout_s=body_timeout or timeout, timeout_s=timeout,
-                        tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None, limits=limits, max_queue=max_queue,
+                        tmp_dir=os.path.abspath(tmp_dir) if tmp_dir else None,
+                        memory_upload_bytes=parse_size(memory_upload), limits=limits, max_queue=max_queue,
                         worker_memory_bytes=memory or None, header_timeout_s=header_timeout,
                         access_log=not quiet, trusted_keys=trusted_keys, api_keys=_keys(api_keys), **extra)
     # Every worker process builds its app from the environment (uvicorn imports the factory by name).

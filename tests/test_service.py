@@ -287,3 +287,71 @@ def test_serve_rejects_bad_limits() -> None:
     res = subprocess.run([sys.executable, "-c", "from aigclabel.cli.main import main; main()", "serve",
                           "--limits", "max_nothing=1"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "unknown limit" in res.stderr
+
+
+# ----------------------------------------------------------------------------------------- small bodies in memory
+
+
+def test_small_raw_body_is_read_in_memory_and_answered_as_from_disk(threaded: Any, tmp_path: Path,
+                                                                    files: dict[str, bytes]) -> None:
+    """Issue 15: a small raw body goes to the worker as bytes, never to a temporary file; the answer is the same.
+
+    The in-memory servers are given a temporary directory that does not exist: a body written to disk there
+    would be a 503 (server-storage), so a 200 proves nothing was written.
+    """
+    gone = str(tmp_path / "no-such-dir")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    platform = PlatformConfig(code=PLATFORM)
+    memory = threaded(ServiceConfig(platform=platform, tmp_dir=gone))
+    disk = threaded(ServiceConfig(platform=platform, tmp_dir=str(scratch), memory_upload_bytes=0))
+    never = threaded(ServiceConfig(platform=platform, tmp_dir=gone, memory_upload_bytes=0))
+    tight = threaded(ServiceConfig(platform=platform, tmp_dir=gone, memory_uploads_total=len(files["marked"]) - 1))
+    query = {"scope": "implicit", "filename": "m.png"}
+    for path in ("/v1/verify", "/verify", "/v1/review"):
+        from_memory = httpx.post(f"{memory}{path}", params=query, content=files["marked"], timeout=30)
+        from_disk = httpx.post(f"{disk}{path}", params=query, content=files["marked"], timeout=30)
+        assert from_memory.status_code == from_disk.status_code == 200, (from_memory.text, from_disk.text)
+        assert from_memory.headers["content-type"] == from_disk.headers["content-type"] == "application/json"
+        answers = [from_memory.json(), from_disk.json()]
+        for answer in answers:  # a review's record gets a fresh PropagateID each time
+            answer.get("record", {}).pop("PropagateID", None)
+        assert answers[0] == answers[1]
+        assert answers[0]["path"] == "m.png"
+        # the same body where it must go to disk: too big for the memory budget, or in-memory bodies off
+        for base in (never, tight):
+            res = httpx.post(f"{base}{path}", params=query, content=files["marked"], timeout=30)
+            assert res.status_code == 503 and res.json()["error"]["kind"] == "server-storage", res.text
+    verdict = httpx.post(f"{memory}/v1/verify", params=query, content=files["marked"]).json()
+    assert verdict["verdict"] == "compliant" and verdict["format"] == "png"
+    assert httpx.post(f"{memory}/v1/review", content=files["marked"]).json()["tier"] == 1
+    # a review that sends the file back writes it beside the upload: that upload goes to disk
+    res = httpx.post(f"{memory}/v1/review", params={"return_file": "true"}, content=files["marked"], timeout=30)
+    assert res.status_code == 503 and res.json()["error"]["kind"] == "server-storage"
+    # a body without a Content-Length (chunked) is streamed to disk
+    res = httpx.post(f"{memory}/v1/verify", content=iter([files["marked"]]), timeout=30)
+    assert res.status_code == 503 and res.json()["error"]["kind"] == "server-storage"
+    assert scratch_empty(scratch)
+
+
+def test_in_memory_bodies_keep_the_limits_and_errors(threaded: Any, tmp_path: Path, files: dict[str, bytes]) -> None:
+    gone = str(tmp_path / "no-such-dir")
+    cfg = ServiceConfig(platform=PlatformConfig(code=PLATFORM), tmp_dir=gone, max_upload_bytes=len(files["marked"]),
+                        api_keys=["k1"])
+    base = threaded(cfg)
+    key = {"X-API-Key": "k1"}
+    res = httpx.post(f"{base}/v1/verify", content=files["marked"], timeout=30)
+    assert res.status_code == 401 and res.json()["error"]["kind"] == "unauthorized"  # the direct route is guarded
+    res = httpx.post(f"{base}/v1/verify?scope=implicit", content=files["marked"], headers=key, timeout=30)
+    assert res.status_code == 200 and res.json()["verdict"] == "compliant"
+    res = httpx.post(f"{base}/v1/verify", content=files["marked"] + b"x", headers=key, timeout=30)
+    assert res.status_code == 413 and res.json()["error"]["kind"] == "too-large"
+    res = httpx.post(f"{base}/v1/verify", params={"profile": "nope"}, content=files["marked"], headers=key)
+    assert res.status_code == 400 and res.json()["error"]["kind"] == "profile-error"
+    res = httpx.post(f"{base}/v1/verify", content=bytes(range(256)) * 2, headers=key, timeout=30)
+    assert res.status_code == 415 and res.json()["error"]["kind"] == "unsupported-format"
+    res = httpx.post(f"{base}/v1/verify", content=files["marked"][:200], params={"filename": "cut.png"}, headers=key)
+    assert res.status_code == 422 and res.json()["error"]["kind"] == "corrupt-file" and str(tmp_path) not in res.text
+    res = httpx.get(f"{base}/v1/verify", headers=key)  # other methods: FastAPI's own answer
+    assert res.status_code == 405 and res.json()["error"]["kind"] == "method-not-allowed"
+    assert cfg.memory_upload_bytes == ServiceConfig.from_json(cfg.to_json()).memory_upload_bytes

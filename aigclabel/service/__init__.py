@@ -46,6 +46,9 @@ class ServiceConfig:
     * ``recycle_rss_bytes``: a worker whose resident memory is over this after a job is replaced.
     * ``tmp_dir``: where uploads are streamed (default: the system's temporary directory), as
       ``aigclabel-upload-<pid>-XXXXXXXX`` files removed when the response is done.
+    * ``memory_upload_bytes``: a raw body of ``/v1/verify`` or ``/v1/review`` that declares a ``Content-Length``
+      of at most this is kept in memory, not streamed to ``tmp_dir`` (0: every body to disk), while the bodies so
+      held in one server process stay under ``memory_uploads_total``.
     * ``profile``: the default profile of ``/v1/verify``.
     * ``header_timeout_s``: ``aigclabel serve`` closes a connection whose request head has not
       arrived within this (:mod:`.protocol`).
@@ -62,6 +65,8 @@ class ServiceConfig:
     timeout_s: float = 120.0
     max_concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     tmp_dir: str | None = None
+    memory_upload_bytes: int = 1 << 20
+    memory_uploads_total: int = 64 << 20
     profile: str = DEFAULT_PROFILE
     limits: Limits = DEFAULT_LIMITS
     max_queue: int = 64

@@ -4,7 +4,7 @@ How an upload is handled:
 
 1. the body is streamed (never held whole in memory) into a private temporary file under
    ``tmp_dir`` (:mod:`.upload`: one size limit for every body form, 413 without buffering, a body
-   deadline);
+   deadline); a small raw body of ``/v1/verify`` or ``/v1/review`` is kept in memory instead, within a budget;
 2. the review or verification runs in a worker process of :class:`.pool.WorkerPool` (capped
    address space, the service's :class:`~aigclabel.limits.Limits`), at most ``max_concurrency`` at
    once and ``max_queue`` waiting, within ``timeout_s``; a job whose request is answered first
@@ -21,18 +21,19 @@ overload, with Retry-After); the OpenAPI document declares them per endpoint (:d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
 import traceback
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import quote
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,8 +44,9 @@ from ..profiles import list_profiles
 from ..verifier import SCOPES
 from . import ServiceConfig
 from .errors import ERROR_SCHEMA, REVIEW_ERRORS, VERIFY_ERRORS, HttpError
+from .jobs import scrub as _scrub
 from .pool import JobFailed, JobTimeout, Overloaded, WorkerPool, WorkerStopped
-from .upload import Scratch, Upload, receive
+from .upload import MemoryBudget, Scratch, Upload, receive
 
 __all__ = ["create_app", "app_from_env"]
 
@@ -67,19 +69,6 @@ def _flag(opts: dict[str, str], name: str) -> bool:
     if value in _FALSE:
         return False
     raise HttpError(400, "bad-request", f"{name} must be true or false, not {value!r}")
-
-
-def _scrub(value: Any, replace: dict[str, str]) -> Any:
-    """Server paths out of a result: the scratch files become the client's names."""
-    if isinstance(value, str):
-        for old, new in replace.items():
-            value = value.replace(old, new)
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, replace) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, replace) for v in value]
-    return value
 
 
 def _job_error(exc: BaseException, replace: dict[str, str], cfg: ServiceConfig) -> HttpError:
@@ -141,9 +130,51 @@ _REVIEW_PARAMS = [
 ]
 
 
+def _review_paths(scratch: Scratch, upload: Upload, return_file: bool) -> tuple[str | None, dict[str, str]]:
+    """Where a review writes the file it sends back (beside the upload), and the server paths to scrub."""
+    replace = {upload.path: upload.name} if upload.path is not None else {}
+    if not return_file:
+        return None, replace
+    path = upload.on_disk()  # return_file kept the body out of memory (a form's field: forms go to disk)
+    out = scratch.reserve(path + ".out" + os.path.splitext(path)[1])
+    replace[out] = upload.name
+    return out, replace
+
+
 def _pool_for(cfg: ServiceConfig) -> WorkerPool:
     return WorkerPool(cfg.max_concurrency, limits=cfg.limits, memory_bytes=cfg.worker_memory_bytes,
                       recycle_rss=cfg.recycle_rss_bytes, max_queue=cfg.max_queue)
+
+
+class _Direct:
+    """ASGI middleware: the hot endpoints' handlers called directly, past FastAPI's per-request machinery.
+
+    A ``/v1/verify`` of a small photo costs the worker about 0.3 ms; FastAPI's routing, dependency solving and
+    response handling around the same handler cost the front end -- one process for all the workers -- about
+    as much again.  The handler is the very one registered with FastAPI (which still documents it and answers
+    every other method and path); it is added innermost, so the API keys and the access log apply as before,
+    and an unexpected exception still reaches the app's error handler (a JSON 500).
+    """
+
+    def __init__(self, app: Any, routes: dict[tuple[str, str], Callable[[Request], Awaitable[Any]]]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        handler = None
+        if scope["type"] == "http":
+            path, root = scope["path"], scope.get("root_path", "")
+            if root and path.startswith(root):  # behind a proxy that forwards the prefix (as Starlette's routing)
+                path = path[len(root):]
+            handler = self.routes.get((scope["method"], path))
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await handler(Request(scope, receive))
+        except HttpError as exc:
+            response = exc.response()
+        await response(scope, receive, send)
 
 
 async def _watch_disconnect(request: Request, scope: anyio.CancelScope) -> None:
@@ -155,11 +186,27 @@ async def _watch_disconnect(request: Request, scope: anyio.CancelScope) -> None:
             return
 
 
+async def _unless_disconnected(request: Request, job: Awaitable[Any]) -> Any:
+    """*job*'s result, or None when the client went away first (then the job is cancelled: its worker killed).
+
+    The watcher is one plain task, cancelled when the job ends: a task group with a task for each side cost
+    the front end more than the rest of a small request's handling.
+    """
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.ensure_future(_watch_disconnect(request, scope))
+        try:
+            return await job
+        finally:
+            watcher.cancel()
+    return None
+
+
 def create_app(config: ServiceConfig | None = None) -> FastAPI:
     cfg = config or ServiceConfig()
     pool = _pool_for(cfg)
     profiles = {p.id: p for p in list_profiles()}
     mimes = _mimes()
+    budget = MemoryBudget(cfg.memory_uploads_total)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -173,6 +220,8 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
                   swagger_ui_oauth2_redirect_url=None,
                   description="Upload review (Measures Art. 6 tiers and propagation fields) and GB 45438-2025 "
                               "label verification.")
+    direct: dict[tuple[str, str], Callable[[Request], Awaitable[Any]]] = {}
+    app.add_middleware(_Direct, routes=direct)  # first added: innermost, inside the keys and the log
     if cfg.api_keys:  # added before the access log, which wraps it and so also logs the 401s
         from .auth import ApiKeys
 
@@ -210,21 +259,10 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     async def run_job(name: str, kwargs: dict[str, Any], request: Request, replace: dict[str, str]) -> Any:
         """Job *name* in a pool worker; stopped if the client goes away first."""
-        outcome: dict[str, Any] = {}
-        async with anyio.create_task_group() as tg:
-            async def work() -> None:
-                try:
-                    outcome["result"] = await pool.run(name, kwargs, cfg.timeout_s)
-                except (JobFailed, JobTimeout, Overloaded, WorkerStopped) as exc:
-                    outcome["error"] = exc
-                finally:
-                    tg.cancel_scope.cancel()  # stop watching for the disconnect
-
-            tg.start_soon(_watch_disconnect, request, tg.cancel_scope)
-            tg.start_soon(work)
-        if "error" in outcome:
-            raise _job_error(outcome["error"], replace, cfg)
-        result = outcome.get("result")
+        try:
+            result = await _unless_disconnected(request, pool.run(name, kwargs, cfg.timeout_s))
+        except (JobFailed, JobTimeout, Overloaded, WorkerStopped) as exc:
+            raise _job_error(exc, replace, cfg) from None
         if result is None:  # the client went away: nobody to answer
             raise HttpError(499, "client-closed", "the client closed the connection")
         return result
@@ -242,18 +280,16 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         scratch = Scratch(cfg.tmp_dir)
         handed_off = False
         try:
-            upload = await receive(request, scratch, cfg)
+            # the file to send back is written beside the upload: only then must the upload be on disk
+            wants_file = request.query_params.get("return_file", "").strip().lower() in _TRUE
+            upload = await receive(request, scratch, cfg, None if wants_file else budget)
             opts = _options(request, upload)
             platform = _platform(cfg, opts)
             declared = _flag(opts, "declared_ai")
             return_file = _flag(opts, "return_file")
-            out = (scratch.reserve(upload.path + ".out" + os.path.splitext(upload.path)[1]) if return_file
-                   else None)
-            replace = {upload.path: upload.name}
-            if out:
-                replace[out] = upload.name
+            out, replace = _review_paths(scratch, upload, return_file)
             result = await run_job("review", {
-                "path": upload.path, "platform": platform, "declared_ai": declared, "output": out,
+                **upload.source(), "platform": platform, "declared_ai": declared, "output": out,
                 "propagate_id": opts.get("propagate_id") or None, "reserved_code2": opts.get("reserved_code2"),
                 "password": opts.get("password"), "trusted_keys": cfg.trusted_keys}, request, replace)
             body = _scrub(result["body"], replace)
@@ -279,7 +315,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     async def do_verify(request: Request) -> Any:
         scratch = Scratch(cfg.tmp_dir)
         try:
-            upload = await receive(request, scratch, cfg)
+            upload = await receive(request, scratch, cfg, budget)
             opts = _options(request, upload)
             profile = opts.get("profile") or cfg.profile
             if profile not in profiles:
@@ -288,13 +324,11 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
             scope = opts.get("scope") or "all"
             if scope not in SCOPES:
                 raise HttpError(400, "bad-request", f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
-            replace = {upload.path: upload.name}
-            result = await run_job("verify", {"path": upload.path, "profile": profile, "scope": scope,
-                                              "password": opts.get("password"),
-                                              "trusted_keys": cfg.trusted_keys}, request, replace)
-            body = _scrub(result["body"], replace)
-            body["path"] = upload.name
-            return JSONResponse(body)
+            replace = {upload.path: upload.name} if upload.path is not None else {}
+            body = await run_job("verify", {**upload.source(), "name": upload.name, "replace": replace,
+                                            "profile": profile, "scope": scope, "password": opts.get("password"),
+                                            "trusted_keys": cfg.trusted_keys}, request, replace)
+            return Response(body, media_type="application/json")
         finally:
             scratch.release()
 
@@ -307,6 +341,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
         app.add_api_route(f"{prefix}/review", do_review, methods=["POST"], tags=["review"], summary="Review an upload",
                           description=review_doc, include_in_schema=include, responses=REVIEW_ERRORS,
                           openapi_extra={**_UPLOAD_BODY, "parameters": _REVIEW_PARAMS})
+        direct["POST", f"{prefix}/verify"] = do_verify
         app.add_api_route(f"{prefix}/verify", do_verify, methods=["POST"], tags=["verify"], summary="Verify an upload",
                           description=verify_doc, include_in_schema=include, responses=VERIFY_ERRORS,
                           openapi_extra={**_UPLOAD_BODY, "parameters": [

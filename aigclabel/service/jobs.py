@@ -6,30 +6,70 @@ Runs in the worker process only (see :mod:`aigclabel.service.pool`); imports no 
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 from typing import Any, Callable
 
 from ..errors import AigcLabelError, LabelError, ProfileError, UnsupportedFormat
 from ..platform import PlatformConfig, review
 from ..verifier import verify
 
-__all__ = ["JOBS", "warm", "status_for", "error_payload"]
+__all__ = ["JOBS", "warm", "status_for", "error_payload", "scrub", "json_body"]
 
 
-def review_job(path: str, platform: PlatformConfig, declared_ai: bool, output: str | None,
+def scrub(value: Any, replace: dict[str, str]) -> Any:
+    """Server paths out of a result: the scratch files become the client's names."""
+    if not replace:
+        return value
+    if isinstance(value, str):
+        for old, new in replace.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, replace) for v in value]
+    return value
+
+
+def json_body(body: Any) -> bytes:
+    """*body* as the response sends it (the same bytes as Starlette's ``JSONResponse``)."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+class _NamedBytes(io.BytesIO):
+    """An upload kept in memory, under the client's name (the library takes a format hint from its extension)."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        super().__init__(data)
+        self.name = name
+
+
+def _source(path: str | None, data: bytes | None, name: str) -> Any:
+    return _NamedBytes(data, name) if data is not None else path
+
+
+def review_job(path: str | None = None, *, platform: PlatformConfig, declared_ai: bool, output: str | None,
                propagate_id: str | None, reserved_code2: str | None, password: str | None,
-               trusted_keys: str | None = None) -> dict[str, Any]:
-    result = review(path, platform=platform, declared_ai=declared_ai, output=output, propagate_id=propagate_id,
-                    reserved_code2=reserved_code2, password=password, trusted_keys=trusted_keys)
+               trusted_keys: str | None = None, data: bytes | None = None, name: str = "upload") -> dict[str, Any]:
+    result = review(_source(path, data, name), platform=platform, declared_ai=declared_ai, output=output,
+                    propagate_id=propagate_id, reserved_code2=reserved_code2, password=password,
+                    trusted_keys=trusted_keys)
     return {"body": result.to_dict(), "output": result.output, "tier": result.tier, "format": result.format,
             "record": result.record.to_json() if result.record is not None else "", "notice": result.notice or "",
             "c2pa_broken": any(e.kind == "c2pa-hard-binding" for e in result.evidence)}
 
 
-def verify_job(path: str, profile: str, scope: str, password: str | None,
-               trusted_keys: str | None = None) -> dict[str, Any]:
+def verify_job(path: str | None = None, *, profile: str, scope: str, password: str | None,
+               trusted_keys: str | None = None, data: bytes | None = None, name: str = "upload",
+               replace: dict[str, str] | None = None) -> bytes:
+    """The response body itself, made here: the front end, one process for every worker, only sends it."""
     # the trusted keys are read once per worker (cached by the file's mtime), not per request
-    return {"body": verify(path, profile=profile, scope=scope, password=password,
-                           trusted_keys=trusted_keys).to_dict()}
+    report = verify(_source(path, data, name), profile=profile, scope=scope, password=password,
+                    trusted_keys=trusted_keys)
+    body = scrub(report.to_dict(), replace or {})
+    body["path"] = name
+    return json_body(body)
 
 
 def inspect_job(path: str, name: str, platform: PlatformConfig, declared_ai: bool,
@@ -94,5 +134,5 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
             "message": f"internal error ({type(exc).__name__}) while reading the file; please report it"}
 
 
-JOBS: dict[str, Callable[..., dict[str, Any]]] = {"review": review_job, "verify": verify_job, "inspect": inspect_job,
+JOBS: dict[str, Callable[..., Any]] = {"review": review_job, "verify": verify_job, "inspect": inspect_job,
                                                   "ping": ping_job}

@@ -54,8 +54,9 @@ def add_page_routes(app: FastAPI, cfg: ServiceConfig, run_job: RunJob) -> None:
         try:
             upload = await receive(request, scratch, cfg)
             opts = _options(request, upload)
-            replace = {upload.path: upload.name}
-            job = {"path": upload.path, "name": upload.name, "platform": _platform(cfg, opts),
+            path = upload.on_disk()
+            replace = {path: upload.name}
+            job = {"path": path, "name": upload.name, "platform": _platform(cfg, opts),
                    "declared_ai": _flag(opts, "declared_ai"), "password": opts.get("password")}
             result = await run_job("inspect", job, request, replace)
             body = _scrub(result["body"], replace)

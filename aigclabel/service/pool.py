@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import struct
 import resource
 import shutil
 import signal
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import traceback
 from dataclasses import dataclass
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 import anyio
@@ -42,12 +44,15 @@ from .._io import aigclabel_tempdir
 from ..formats import _BUILTIN as _FORMAT_MODULES
 from ..limits import DEFAULT_LIMITS, Limits, use_limits
 
-__all__ = ["WorkerPool", "JobTimeout", "Overloaded", "WorkerStopped", "JobFailed", "rss_bytes"]
+__all__ = ["WorkerPool", "JobTimeout", "Overloaded", "WorkerStopped", "JobFailed", "rss_bytes", "deadline_scope"]
 
 #: modules the fork server imports once, so each worker starts with them loaded (the format handlers
 #: too, as the batch pool does: otherwise every fresh worker pays for importing them)
 _PRELOAD = ["aigclabel.service.pool", "aigclabel.service.jobs",
             *(f"aigclabel.formats.{m}" for m in _FORMAT_MODULES), "aigclabel.service.warmup"]
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class JobTimeout(Exception):
@@ -78,6 +83,12 @@ class JobFailed(Exception):
 
 def rss_bytes(pid: int, field: str = "VmRSS") -> int:
     """A process's resident memory (``VmRSS``) or its peak (``VmHWM``) from /proc; 0 where unknown."""
+    if field == "VmRSS":  # after every job: statm is one short line, status a page of text to scan
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            return 0
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
@@ -88,11 +99,18 @@ def rss_bytes(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def deadline_scope(seconds: float) -> anyio.CancelScope:
+    """A cancel scope that ends its block after *seconds* (check ``cancelled_caught``, or code after the block)."""
+    return anyio.CancelScope(deadline=anyio.current_time() + seconds)
+
+
 # ----------------------------------------------------------------------------------- the worker side
 
 
 def _worker_main(conn: Any, limits: Limits, memory_bytes: int | None, tmp_root: str | None) -> None:
-    """The loop of one worker process: (job name, kwargs) in, ("ok", result) or ("error", payload) out."""
+    """The loop of one worker process: (job name, kwargs) in, ("ok", result) or ("error", payload) out, each with
+    the worker's resident memory after the job (read here, so the front end, one process for every worker, need
+    not open a /proc file per request)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of `aigclabel serve`: the server shuts us down
     # Everything the job puts in the temporary directory (video and audio scratch, ...) goes to a
     # directory of this worker's own, which the server removes when it stops the worker.
@@ -128,14 +146,28 @@ def _worker_main(conn: Any, limits: Limits, memory_bytes: int | None, tmp_root: 
                 traceback.print_exception(exc, file=sys.stderr)
             reply = ("error", error_payload(exc))
         try:
-            conn.send(reply)
+            conn.send((*reply, rss_bytes(os.getpid())))
         except (OSError, EOFError):
             return
         except Exception as exc:  # noqa: BLE001 - an unpicklable result: a bug of ours, answered as such
-            conn.send(("error", error_payload(exc)))
+            conn.send(("error", error_payload(exc), rss_bytes(os.getpid())))
 
 
 # ----------------------------------------------------------------------------------- the server side
+
+
+def _send_whole(conn: Any, message: Any) -> None:
+    """``conn.send(message)`` in one write where it fits the pipe: ``Connection.send`` writes a message over
+    16 KiB (an upload held in memory) as its length and then its bytes, and the worker, woken by the first
+    write, sleeps again until the second -- two wake-ups per request."""
+    data = ForkingPickler.dumps(message)
+    if len(data) > 0x7FFFFFFF:  # Connection's longer header form
+        conn.send_bytes(data)
+        return
+    view = memoryview(struct.pack("!i", len(data)) + data)
+    fd = conn.fileno()
+    while view:
+        view = view[os.write(fd, view):]
 
 
 @dataclass(eq=False)  # identity, so a set can hold workers
@@ -148,12 +180,14 @@ class _Worker:
 
 class WorkerPool:
     def __init__(self, size: int, *, limits: Limits = DEFAULT_LIMITS, memory_bytes: int | None = None,
-                 recycle_rss: int | None = None, max_jobs: int = 500, max_queue: int = 64,
+                 recycle_rss: int | None = None, max_jobs: int = 5000, max_queue: int = 64,
                  tmp_dir: str | None = None, start_method: str | None = None) -> None:
         self.size = max(1, size)
         self.limits = limits
         self.memory_bytes = memory_bytes
         self.recycle_rss = recycle_rss
+        # A recycle leaves one worker fewer until its successor is up, a dip a small-file load felt every 500
+        # jobs; a worker that grows is recycled by its RSS after any job anyway.
         self.max_jobs = max_jobs
         self.max_queue = max_queue
         self.tmp_dir = tmp_dir  # where the workers' private temporary directories go (None: the system's)
@@ -268,10 +302,10 @@ class WorkerPool:
                 with self._lock:
                     self._spawning -= 1
 
-    def _give_back(self, worker: _Worker) -> None:
+    def _give_back(self, worker: _Worker, rss: int) -> None:
         worker.jobs += 1
         tired = worker.jobs >= self.max_jobs
-        fat = self.recycle_rss is not None and rss_bytes(worker.proc.pid) > self.recycle_rss
+        fat = self.recycle_rss is not None and rss > self.recycle_rss
         if tired or fat or self._closed:
             self._kill(worker, replace=True)
             return
@@ -289,48 +323,48 @@ class WorkerPool:
         slots = self._slots
         if slots.value == 0 and self._waiting >= self.max_queue:
             raise Overloaded()
-        deadline = anyio.current_time() + timeout
-        self._waiting += 1
-        try:
-            with anyio.fail_after(timeout):
+        queued = True
+        # One deadline for the wait and the work, as a bare cancel scope: anyio.fail_after's wrapper around the
+        # same scope cost the front end more than the job's whole hand-off to a worker.
+        with deadline_scope(timeout):
+            self._waiting += 1
+            try:
                 await slots.acquire()
-        except TimeoutError:
-            raise JobTimeout(queued=True) from None
-        finally:
-            self._waiting -= 1
-        try:
-            return await self._run_in_worker(name, kwargs, deadline)
-        finally:
-            slots.release()
+            finally:
+                self._waiting -= 1
+            queued = False
+            try:
+                return await self._run_in_worker(name, kwargs)
+            finally:
+                slots.release()
+        raise JobTimeout(queued=queued)  # reached only when the deadline cancelled the block
 
-    async def _run_in_worker(self, name: str, kwargs: dict[str, Any], deadline: float) -> Any:
+    async def _run_in_worker(self, name: str, kwargs: dict[str, Any]) -> Any:
+        """The job in an idle worker; cancelled (time limit, request gone) before its answer, the worker is killed."""
         worker: _Worker | None = None
         done = False
         try:
-            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
-                worker = await self._take()
-                try:
-                    worker.conn.send((name, kwargs))
-                except OSError:  # it died while idle (e.g. the kernel's OOM killer)
-                    worker.proc.join(5)
-                    raise WorkerStopped(worker.proc.exitcode) from None
-                await anyio.wait_readable(worker.conn.fileno())
+            worker = await self._take()
+            try:
+                _send_whole(worker.conn, (name, kwargs))
+            except OSError:  # it died while idle (e.g. the kernel's OOM killer)
+                worker.proc.join(5)
+                raise WorkerStopped(worker.proc.exitcode) from None
+            await anyio.wait_readable(worker.conn.fileno())
             # uvloop leaves the pipe non-blocking after waiting on it: a result larger than the pipe's buffer
             # (a review page's preview) would then fail half-read, so read it blocking (the worker sends it whole)
             os.set_blocking(worker.conn.fileno(), True)
             try:
-                status, payload = worker.conn.recv()
+                status, payload, rss = worker.conn.recv()
             except (EOFError, OSError):
                 worker.proc.join(5)
                 raise WorkerStopped(worker.proc.exitcode) from None
             # after a MemoryError the worker's heap may be in any state: a fresh one takes its place
             done = not (status == "error" and payload.get("limit") == "memory")
-        except TimeoutError:
-            raise JobTimeout(queued=False) from None
         finally:
             if worker is not None:
                 if done:
-                    self._give_back(worker)
+                    self._give_back(worker, rss)
                 else:
                     self._kill(worker, replace=True)  # stop the work: its request has been answered
         if status == "ok":

@@ -10,7 +10,11 @@
   read; a body that grows over it while streaming is cut off with 413;
 * the whole body must arrive within ``upload_timeout_s`` (408), so a slow client cannot hold a
   request open;
-* garbage multipart is a 400.
+* garbage multipart is a 400;
+* a raw body that declares a ``Content-Length`` of at most ``memory_upload_bytes`` is kept in memory instead
+  (:class:`MemoryBudget`: at most ``memory_uploads_total`` bytes so held across all requests, the rest goes to
+  disk) and handed to the worker as bytes: for a 50 KB photo, creating, writing and removing a file in the
+  front end and opening it again in the worker cost more than reading its label.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import anyio
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
@@ -31,14 +34,35 @@ from starlette.requests import ClientDisconnect
 from .._io import aigclabel_tempfile
 from . import ServiceConfig
 from .errors import HttpError
+from .pool import deadline_scope
 
-__all__ = ["Scratch", "Upload", "receive", "FORM_OVERHEAD"]
+__all__ = ["Scratch", "Upload", "MemoryBudget", "receive", "FORM_OVERHEAD"]
 
 _SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 _MAX_FIELDS = 32
 _MAX_FIELD_BYTES = 16 * 1024
 #: bytes a multipart form may carry on top of its file (boundaries, part headers, the small fields)
 FORM_OVERHEAD = 64 * 1024
+
+
+class MemoryBudget:
+    """Bytes of upload bodies held in memory at once, across the requests of one server process."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.held = 0
+        self._lock = threading.Lock()  # released from the thread pool too (a response's background task)
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.held + n > self.total:
+                return False
+            self.held += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.held -= n
 
 
 class Scratch:
@@ -51,6 +75,8 @@ class Scratch:
     def __init__(self, root: str | None) -> None:
         self.root = root  # None: the system temporary directory
         self.paths: list[str] = []
+        self.outputs: list[str] = []  # the reserved paths: a writer may leave its temp file beside one
+        self._held: tuple[MemoryBudget, int] | None = None  # a body kept in memory: given back on release
         self._users = 1
         self._lock = threading.Lock()
 
@@ -63,7 +89,15 @@ class Scratch:
     def reserve(self, path: str) -> str:
         """A path a writer will create (removed with the rest)."""
         self.paths.append(path)
+        self.outputs.append(path)
         return path
+
+    def hold(self, budget: MemoryBudget, n: int) -> bool:
+        """Take *n* bytes of *budget* for a body kept in memory until :meth:`release`; False if it has none."""
+        if not budget.take(n):
+            return False
+        self._held = (budget, n)
+        return True
 
     def acquire(self) -> None:
         with self._lock:
@@ -74,22 +108,39 @@ class Scratch:
             self._users -= 1
             last = self._users == 0
         if last:
+            if self._held is not None:
+                self._held[0].give(self._held[1])
+                self._held = None
             for path in self.paths:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
-                # a writer stopped mid-write (its worker killed) leaves atomic_output's temp file beside it
+            # A writer stopped mid-write (its worker killed) leaves atomic_output's temp file beside its output.
+            # Only outputs can have one: globbing beside every upload listed the whole (shared) temporary
+            # directory per request, two thirds of the front end's time on small files.
+            for path in self.outputs:
                 for tmp in glob.glob(glob.escape(os.path.join(os.path.dirname(path), "." + os.path.basename(path)))
                                      + ".p*.aigctmp"):
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
             self.paths.clear()
+            self.outputs.clear()
 
 
 @dataclass
 class Upload:
-    path: str
+    path: str | None  # the scratch file, or None when the body is kept in memory (``data``)
     name: str  # what the client called it (display only), or "upload"
     fields: dict[str, str] = field(default_factory=dict)
+    data: bytes | None = None
+
+    def source(self) -> dict[str, Any]:
+        """The job's arguments naming the file: its path, or its bytes and name."""
+        return {"path": self.path} if self.data is None else {"data": self.data, "name": self.name}
+
+    def on_disk(self) -> str:
+        """The scratch file (for a job that needs a path beside which it writes)."""
+        assert self.path is not None, "received with in_memory=False"
+        return self.path
 
 
 def _display_name(filename: str | None) -> tuple[str, str]:
@@ -177,10 +228,13 @@ class _FormSink:
             self._fh.close()
 
 
-async def receive(request: Request, scratch: Scratch, cfg: ServiceConfig) -> Upload:
+async def receive(request: Request, scratch: Scratch, cfg: ServiceConfig,
+                  budget: MemoryBudget | None = None) -> Upload:
+    """The request's file; with *budget*, a small raw body with a ``Content-Length`` stays in memory."""
     limit = cfg.max_upload_bytes
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     length = request.headers.get("content-length")
+    declared: int | None = None
     if length is not None:
         try:
             declared = int(length)
@@ -190,15 +244,17 @@ async def receive(request: Request, scratch: Scratch, cfg: ServiceConfig) -> Upl
         if declared > allowed or declared < 0:
             raise HttpError(413, "too-large", f"the upload is {declared} bytes, over the limit of {limit} bytes")
     try:
-        with anyio.fail_after(cfg.upload_timeout_s):
+        with deadline_scope(cfg.upload_timeout_s):  # a bare scope: fail_after's wrapper costs a small request much
             if ctype == b"multipart/form-data":
                 return await _receive_form(request, scratch, limit, options.get(b"boundary", b""))
             if ctype == b"application/x-www-form-urlencoded":
                 raise HttpError(415, "unsupported-media-type", "send the file as multipart/form-data (field 'file') "
                                 "or as a raw application/octet-stream body")
+            if (budget is not None and declared is not None and 0 < declared <= cfg.memory_upload_bytes
+                    and scratch.hold(budget, declared)):
+                return await _receive_raw_in_memory(request, limit)
             return await _receive_raw(request, scratch, limit)
-    except TimeoutError:
-        raise HttpError(408, "timeout", f"the upload took longer than {cfg.upload_timeout_s:g} s") from None
+        raise HttpError(408, "timeout", f"the upload took longer than {cfg.upload_timeout_s:g} s")
     except ClientDisconnect:
         raise HttpError(400, "client-closed", "the client closed the connection during the upload") from None
     except OSError as exc:  # the server's disk (full, read-only): not the client's fault, and passing
@@ -219,6 +275,26 @@ async def _receive_raw(request: Request, scratch: Scratch, limit: int) -> Upload
     if size == 0:
         raise HttpError(400, "bad-request", "empty body: send the file as the body or as the form field 'file'")
     return Upload(path, name)
+
+
+async def _receive_raw_in_memory(request: Request, limit: int) -> Upload:
+    name, _suffix = _display_name(request.query_params.get("filename"))
+    chunks = []
+    size = 0
+    more = True
+    while more:  # the ASGI messages read directly: Starlette's stream() adds a generator per chunk
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        size += len(chunk)
+        if size > limit:  # the server checks the body against its Content-Length; the limit is ours to keep
+            raise HttpError(413, "too-large", f"the upload is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    if size == 0:
+        raise HttpError(400, "bad-request", "empty body: send the file as the body or as the form field 'file'")
+    return Upload(None, name, data=b"".join(chunks))
 
 
 async def _receive_form(request: Request, scratch: Scratch, limit: int, boundary: bytes) -> Upload:
