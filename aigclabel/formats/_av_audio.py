@@ -26,7 +26,8 @@ from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
 from ..foreign import av_errors
 
 __all__ = ["DecoderMissing", "load_av", "AvFacts", "probe", "decode_windows", "decode_planar", "encode_audio",
-           "encode_cli", "encode_flac", "native_frames", "FlacWriter", "SourceFile", "INSTALL_HINT"]
+           "encode_cli", "encode_flac", "native_frames", "FlacWriter", "SourceFile", "INSTALL_HINT", "remark_planar",
+           "remark_reencoded", "REMARK_REENCODE"]
 
 INSTALL_HINT = "pip install 'aigclabel[audio]'"
 
@@ -406,6 +407,61 @@ def encode_cli(y: Any, rate: int, channels: int, codec: str, bitrate: int) -> by
     if done.returncode != 0 or not done.stdout:
         return None
     return done.stdout
+
+
+def remark_planar(y: Any, mark: Any, stretch: int, margin: int) -> None:
+    """Planar float *y* (channels x samples) given *mark*'s new samples in place, one stretch at a time.
+
+    *mark* is the callback of :meth:`aigclabel.formats._flac_splice.FlacAccess.remark` (``mark(window, a, b,
+    first)`` on frames x channels float64 with *margin* frames of context each side): a decoded lossy stream
+    is held as float32 already, so only one stretch is held twice.
+    """
+    import numpy as np
+
+    total = y.shape[1]
+    for a in range(0, total, stretch):
+        limits.check_deadline("rewriting the audio samples")
+        b = min(total, a + stretch)
+        lo, hi = max(0, a - margin), min(total, b + margin)
+        window = y[:, lo:hi].T.astype(np.float64)
+        new = np.asarray(mark(window, a - lo, b - lo, a))
+        y[:, a:b] = np.clip(new.T, -1.0, 1.0)
+
+
+#: AvAccess names whose samples :func:`remark_reencoded` rewrites (their comment header is copied whole)
+REMARK_REENCODE = ("ogg", "opus")
+
+
+def remark_reencoded(access: Any, mark: Any, stretch: int, margin: int) -> tuple[bytes, list[str], dict]:
+    """(the Ogg Vorbis/Opus file of *access* with new samples from *mark*, notes, details): decoded, the
+    samples rewritten in stretches (:func:`remark_planar`), re-encoded once at the source's bitrate with the
+    encoder the audible-label insertion uses, and the original's Vorbis comment (every field, pictures
+    included) put on the new stream.  One lossy generation; only the first logical stream is kept."""
+    import numpy as np
+
+    from ._av_splice import REENCODE, _copy_vorbis_comment, _encode
+    from .media_audio import read_whole
+
+    muxer, codec, label = REENCODE[access.name]
+    data = read_whole(access.src, f"the {label} file")
+    facts, chunks = decode_planar(access.src, label, fmt="fltp", start=access.start, format=access.demuxer)
+    y = np.concatenate(chunks, axis=1) if chunks else np.zeros((facts.channels, 0), np.float32)
+    del chunks
+    if y.shape[1] == 0:
+        raise CorruptFile(f"the {label} stream decodes to no audio")
+    seconds = y.shape[1] / facts.rate
+    bitrate = facts.bit_rate or int(len(data) * 8 / seconds)  # container overhead included: a slight overestimate
+    bitrate = max(24000 if codec != "libopus" else 12000, min(bitrate, 320000 if codec != "libopus" else 256000))
+    remark_planar(y, mark, stretch, margin)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    encoded, encoder, codec, bitrate, notes = _encode(y, facts, muxer, codec, bitrate, None, False)
+    encoded = _copy_vorbis_comment(data, encoded, access.name)
+    rate = f"{bitrate // 1000} kbit/s, matched to the original" if bitrate else "default quality"
+    notes.insert(0, f"the {label} audio was decoded, marked (about 30 dB under the audio, 1-6 kHz) and re-encoded "
+                    f"once ({encoder}, {rate}; {facts.channels} ch, {facts.rate} Hz): one lossy generation, the "
+                    "original packets are not kept; the Vorbis comment (every field, pictures included) is copied")
+    return encoded, notes, {"method": "re-encoded", "codec": codec, "bitrate": bitrate, "sample_rate": facts.rate,
+                            "channels": facts.channels, "frames": y.shape[1]}
 
 
 def codecs_available() -> frozenset[str]:

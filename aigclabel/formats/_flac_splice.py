@@ -6,13 +6,17 @@ tag in front of ``fLaC``.  The stream is decoded one frame at a time and encoded
 unnamed temporary file, then joined with the kept blocks into the result spool (issue 15: an hour of
 FLAC is never held as samples).  A stream whose STREAMINFO does not declare its length is inserted in
 memory, as before, because "end" and "middle" need the length first.
+
+:meth:`FlacAccess.remark` is the same machinery for a change of the samples themselves (the invisible
+watermark): decoded frame by frame, handed to a callback in stretches with some context on each side,
+re-encoded losslessly in the same bit depth, the kept blocks put back.
 """
 
 from __future__ import annotations
 
 import io
 import shutil
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .. import limits
 from .._io import CountingReader, spool
@@ -38,6 +42,69 @@ class FlacAccess(AvAccess):
         # the declared rate and channels are refused before PyAV sees the stream
         limits.check_audio(info["sample_rate"], info["channels"], None, "the FLAC stream")
         super().__init__(src, "flac", "FLAC")
+
+    def remark(self, mark: Callable[[Any, int, int, int], Any], stretch: int,
+               margin: int) -> tuple[BinaryIO, int]:
+        """(the file with new sample values from *mark*, re-encoded losslessly in its own bit depth (a spool),
+        the frames decoded - a truncated stream holds fewer than STREAMINFO declares).
+
+        ``mark(window, a, b, first)`` gets float64 frames x channels (full scale 1) of a *window* holding a
+        stretch of at most *stretch* frames at rows ``[a, b)`` and up to *margin* frames of context on each
+        side; *first* is the stretch's first frame in the stream (a multiple of *stretch*).  It returns the
+        stretch's new frames (``b - a`` rows, same scale), rounded here to the file's bit depth.  Only one
+        stretch and its context are held; the length in samples is kept; every metadata block but
+        STREAMINFO and SEEKTABLE and an ID3v2 tag in front come back unchanged (see :meth:`_joined`).
+        """
+        if self.bits not in (16, 24):
+            raise UnsupportedOperation(f"rewriting the samples of {self.bits}-bit FLAC is not supported (16 and 24 "
+                                       "bit are)")
+        limits.check_allocation((stretch + 2 * margin) * self.info.channels * 8 * 4, "a stretch of the FLAC samples")
+        encoded = spool(self.src.size * 2)
+        try:
+            writer: FlacWriter | None = None
+            held: list[Any] = []  # decoded frames not yet written; held[0] starts at frame `base`
+            base = count = done = 0
+            for fmt, layout, samples in self._frames():
+                if writer is None:
+                    writer = FlacWriter(encoded, self.info.rate, layout, fmt)
+                held.append(samples)
+                count += len(samples)
+                while base + count >= done + stretch + margin:
+                    held, base, count, done = self._remark_stretch(writer, mark, held, base, done, stretch, margin)
+            if writer is None:
+                raise CorruptFile("the FLAC stream holds no audio frames")
+            while done < base + count:
+                held, base, count, done = self._remark_stretch(writer, mark, held, base, done, stretch, margin)
+            writer.close()
+            return self._joined(encoded, self.bits), done
+        finally:
+            encoded.close()
+
+    def _remark_stretch(self, writer: FlacWriter, mark: Callable[[Any, int, int, int], Any], held: list[Any],
+                        base: int, done: int, stretch: int, margin: int) -> tuple[list[Any], int, int, int]:
+        """Mark and write the stretch from frame *done*; (what stays held, its base, its count, new done)."""
+        import numpy as np
+
+        buf = np.concatenate(held) if len(held) > 1 else held[0]
+        end = base + len(buf)
+        a, b = done, min(done + stretch, end)
+        lo, hi = max(base, a - margin), min(end, b + margin)
+        full = float(np.iinfo(buf.dtype).max) + 1.0
+        # in place where possible: a 60 s stereo stretch is 42 MB as float64, and each temporary costs as much
+        window = buf[lo - base:hi - base].astype(np.float64)
+        window *= 1.0 / full
+        new = np.asarray(mark(window, a - lo, b - lo, a), dtype=np.float64)
+        del window
+        step = (1 << (8 * buf.dtype.itemsize)) >> self.bits  # 24-bit samples sit in the top bits of s32
+        new *= full / step
+        np.round(new, out=new)
+        new *= step
+        np.clip(new, -full, full - step, out=new)
+        ints = new.astype(buf.dtype)
+        writer.write(np.ascontiguousarray(ints))
+        keep = max(base, b - margin)
+        rest = buf[keep - base:].copy()  # the context the next stretch reads before its start
+        return [rest], keep, len(rest), b
 
     def insert(self, request: InsertRequest) -> Inserted:
         bits = self.bits

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import UnsupportedOperation
 from .payload import DEFAULT_KEY, ID_BITS, VERSION, from_bits, payload_for, split_word, to_bits, word_for
@@ -236,7 +236,8 @@ def embed_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rew
 
     JPEG keeps its quantisation tables and subsampling, PNG and lossless WebP stay lossless, lossy WebP
     is re-encoded at its estimated quality; everything else in the container is kept as it is.
-    Audio (:func:`_embed_audio_file`): WAV and AIFF get new sample values in place, every other byte kept.
+    Audio (:func:`_embed_audio_file`): WAV and AIFF get new sample values in place, every other byte kept;
+    FLAC is re-encoded losslessly, MP3 once with LAME, Ogg Vorbis/Opus once (tags kept).
     """
     if handler.kind == "audio":
         return _embed_audio_file(handler, src, payload)
@@ -261,27 +262,112 @@ def embed_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rew
 
 
 def _embed_audio_file(handler: FormatHandler, src: CountingReader, payload: int) -> Rewrite:
-    """WAV/AIFF (integer or float PCM): the samples marked in their own format, in place - the sample data
-    keeps its offset and size, so every header, chunk and byte around it is the original's.
-
-    Compressed audio (MP3, M4A, Ogg, FLAC) is refused in this version: marking it means a decode and a
-    re-encode (a lossy generation for all but FLAC), which the encoders in ``formats/_av_audio.py`` could
-    do, but keeping each container's other metadata through that belongs to the format modules.
-    """
+    """The audio file with the mark of *payload* in its samples, as bytes (see :func:`_audio_rewrite`)."""
     from ..formats.media_image import Rewrite as _Rewrite
 
+    out, notes, details = _audio_rewrite(handler, src, payload)
+    try:
+        out.seek(0)
+        return _Rewrite(out.read(), notes, details)
+    finally:
+        out.close()
+
+
+#: a re-encoded format is marked in stretches of this many symbols (20 s), not embed_pcm's 600 (60 s): on ten
+#: minutes of 44.1 kHz stereo FLAC the envelope's temporaries for 60 s stretches took the process to 337 MB
+#: (VmHWM), 20 s stretches to 167 MB, under the 200 MB bound for long media; the one difference is that the
+#: envelope's floor (5 % of the RMS) is taken over 20 s instead of 60 s
+_REENCODE_SYMBOLS = 200
+
+
+def _audio_rewrite(handler: FormatHandler, src: CountingReader, payload: int) -> tuple[BinaryIO, list[str], dict]:
+    """The audio file with the mark of *payload* in its samples.
+
+    * WAV/AIFF (integer or float PCM): the samples marked in their own format, in place - the sample data
+      keeps its offset and size, so every header, chunk and byte around it is the original's.
+    * FLAC: decoded, marked and re-encoded losslessly in the same bit depth, streamed in stretches (the
+      handler's access, :meth:`~aigclabel.formats._flac_splice.FlacAccess.remark`); the samples differ from
+      the original's by the mark only, every metadata block but STREAMINFO/SEEKTABLE is kept.
+    * MP3: decoded, marked and re-encoded with LAME at the source's rate, channels and bitrate (the
+      handler's :meth:`~aigclabel.formats.mp3.Mp3Handler.remark_audio`): one lossy generation; the ID3v2
+      tag in front and an ID3v1/APE trailer are kept byte for byte.
+    * Ogg Vorbis and Opus: decoded, marked, re-encoded once at the source's bitrate, the Vorbis comment
+      copied (:func:`~aigclabel.formats._av_audio.remark_reencoded`).
+
+    M4A (AAC) and other compressed audio are refused in this version, naming the format: re-encoding
+    would lose the MP4 metadata boxes the format module does not carry over yet.
+    """
+    import io
+
     audio = _need_audio()
+    bits = to_bits(word_for(payload))
     access = handler.audio_access(src)
+    name = handler.name.upper()
+    if handler.name == "flac" and hasattr(access, "remark"):
+        rate = access.info.rate
+        _audio_fits(rate, _declared(access, audio), "the FLAC audio")
+        n = int(round(rate * audio.SYMBOL_S))
+        out, frames = access.remark(_stretch_marker(audio, rate, bits), _REENCODE_SYMBOLS * n,
+                                    int(rate * audio._MARGIN_S))
+        _decoded_fits(out, rate, frames, "the FLAC audio")
+        return out, [f"the {access.info.channels}-channel {rate} Hz {access.bits}-bit FLAC was decoded, marked "
+                     "(about 30 dB under the audio, 1-6 kHz) and re-encoded losslessly in the same bit depth and "
+                     "length: the samples differ from the original's by the mark only; every metadata block but "
+                     "STREAMINFO and SEEKTABLE (dropped: stale) is kept"], \
+            {"method": "re-encoded losslessly", "sample_rate": rate, "bits": access.bits}
+    from ..formats._av_audio import REMARK_REENCODE, remark_reencoded
+
+    remark_audio = getattr(handler, "remark_audio", None)  # MP3: the handler keeps its tags around new frames
+    ogg = getattr(access, "name", None) in REMARK_REENCODE and not getattr(access, "refusal", None)
+    if remark_audio is not None or ogg:
+        rate = access.info.rate
+        _audio_fits(rate, _declared(access, audio), f"the {name} audio")
+        n = int(round(rate * audio.SYMBOL_S))
+        args = (_stretch_marker(audio, rate, bits), _REENCODE_SYMBOLS * n, int(rate * audio._MARGIN_S))
+        data, notes, details = remark_audio(src, *args) if remark_audio is not None else remark_reencoded(access, *args)
+        result = io.BytesIO(data)
+        _decoded_fits(result, rate, details["frames"], f"the {name} audio")
+        return result, notes, details
     pcm = getattr(access, "pcm", None)
     if pcm is None or not hasattr(access, "first") or getattr(access, "refusal", None):
-        raise UnsupportedOperation(f"the audio watermark is written into WAV and AIFF (PCM samples) only in this "
-                                   f"version, not into {handler.name.upper()} ({access.info.codec}): re-encode "
-                                   "to WAV, mark, then encode")
-    _audio_fits(pcm.rate, access.frames / pcm.rate, f"the {handler.name.upper()} audio")
-    data = audio.embed_pcm(access, to_bits(word_for(payload)), PATTERN_KEY)
-    return _Rewrite(data, [f"the {pcm.channels}-channel {pcm.rate} Hz {pcm.describe()} samples were rewritten "
-                           "in place with the mark (about 30 dB under the audio, 1-6 kHz); every other byte of "
-                           "the file is kept"], {"method": "samples rewritten", "sample_rate": pcm.rate})
+        raise UnsupportedOperation(f"the audio watermark is written into WAV, AIFF, FLAC, MP3 and Ogg Vorbis/Opus "
+                                   f"only in this version, not into {name} ({access.info.codec}): re-encode to one "
+                                   "of those, mark, then encode")
+    _audio_fits(pcm.rate, access.frames / pcm.rate, f"the {name} audio")
+    data = audio.embed_pcm(access, bits, PATTERN_KEY)
+    notes = [f"the {pcm.channels}-channel {pcm.rate} Hz {pcm.describe()} samples were rewritten in place with the "
+             "mark (about 30 dB under the audio, 1-6 kHz); every other byte of the file is kept"]
+    return io.BytesIO(data), notes, {"method": "samples rewritten", "sample_rate": pcm.rate}
+
+
+def _declared(access: Any, audio: Any) -> float:
+    """The declared duration to check before decoding; a stream that declares none (a FLAC written to a pipe
+    has no total in STREAMINFO) passes here and is checked by :func:`_decoded_fits` after the decode."""
+    return float(access.info.duration_s or audio.MIN_SECONDS)
+
+
+def _decoded_fits(out: BinaryIO, rate: int, frames: int, what: str) -> None:
+    """Refuse (and drop *out*) when the decoded audio is shorter than the header said - a truncated file
+    whose header declares its whole length would otherwise get a mark too short to read back."""
+    try:
+        _audio_fits(rate, frames / rate, f"{what} as decoded")
+    except UnsupportedOperation:
+        out.close()
+        raise
+
+
+def _stretch_marker(audio: Any, rate: int, bits: Any) -> Any:
+    """The callback a format's re-encoder calls per stretch: what :func:`._audio.embed_pcm` does to each
+    stretch of a WAV (the envelope read over the stretch and its context, symbols numbered from the stretch's
+    place; the embedder's maths untouched), on stretches of :data:`_REENCODE_SYMBOLS`."""
+    n = int(round(rate * audio.SYMBOL_S))
+
+    def mark(window: Any, a: int, b: int, first: int) -> Any:
+        env = audio.envelope(window.mean(axis=1), rate)[a:b]
+        core = window[a:b]
+        core += audio._mark_with(core.mean(axis=1), env, rate, bits, PATTERN_KEY, first // n)[:, None]
+        return core  # in place: the window is the caller's own copy (a stretch is tens of MB)
+    return mark
 
 
 def profile_key(profile: Any) -> str:
@@ -298,6 +384,7 @@ def mark_step(src: CountingReader, handler: FormatHandler, record: Any, watermar
     the pixels are re-encoded for this only, and a note says so.
     """
     import io
+    import weakref
 
     from .._io import CountingReader as _Reader
 
@@ -306,11 +393,17 @@ def mark_step(src: CountingReader, handler: FormatHandler, record: Any, watermar
                                    f"into {handler.kind} ({handler.name.upper()})")
     key = watermark if isinstance(watermark, (str, bytes)) else profile_key(profile)
     ident = payload_for(record, key or None)
-    rewrite = embed_file(handler, src, ident)
     which = "the published default key" if not key else "the given key"
-    notes.append(f"invisible watermark embedded (payload {ident:010x}: keyed hash of ContentProducer + ProduceID "
-                 f"under {which}); " + ("the picture was re-encoded for it: " if handler.kind == "image" else "")
-                 + "; ".join(rewrite.notes))
+    lead = (f"invisible watermark embedded (payload {ident:010x}: keyed hash of ContentProducer + ProduceID "
+            f"under {which}); ")
+    if handler.kind == "audio":  # a re-encoded FLAC comes back as a temporary file: never held whole
+        out, audio_notes, _details = _audio_rewrite(handler, src, ident)
+        notes.append(lead + "; ".join(audio_notes))
+        reader = _Reader(out, src.name, out.seek(0, io.SEEK_END))
+        weakref.finalize(reader, out.close)
+        return reader
+    rewrite = embed_file(handler, src, ident)
+    notes.append(lead + "the picture was re-encoded for it: " + "; ".join(rewrite.notes))
     return _Reader(io.BytesIO(rewrite.data), src.name, len(rewrite.data))
 
 
