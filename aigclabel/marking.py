@@ -191,9 +191,10 @@ def mark_file(source: SourceLike, destination: str | os.PathLike | None = None, 
     signed content binding hashed after the explicit step; a note says what was signed.  Needs the ``sign``
     extra (:class:`~aigclabel.errors.UnsupportedOperation` without it, before anything is read).
 
-    *watermark* (True, or a key) embeds the invisible watermark (:mod:`aigclabel.watermark`; images) after the
-    explicit step and before the metadata step; the picture is re-encoded for it (JPEG with its own tables, PNG
-    losslessly) and a note says so.  True uses the profile's ``implicit.watermark`` key, else the default key.
+    *watermark* (True, or a key) embeds the invisible watermark (:mod:`aigclabel.watermark`; images and audio)
+    after the explicit step and before the metadata step: a picture is re-encoded for it (JPEG with its own tables,
+    PNG losslessly), WAV/AIFF samples are rewritten in place, FLAC is re-encoded losslessly, MP3 and Ogg once at
+    their bitrate; a note says which.  True uses the profile's ``implicit.watermark`` key, else the default key.
     """
     prof = load_profile(profile)
     key = load_signer(signer, prof)
@@ -463,7 +464,7 @@ def mark(source: SourceLike, destination: str | os.PathLike | None = None, *, pr
     match no binary format are text only with ``kind="text"``.  A file that already shows an explicit
     label gets no second one unless *force_explicit* (see :func:`mark_file`).  *signer* signs the label
     into ``ReservedCode1`` (TC260 SecurityData; see :func:`mark_file`).  *watermark* (True or a key) embeds the
-    invisible watermark too (images; see :func:`mark_file`).
+    invisible watermark too (images and audio; see :func:`mark_file`).
     """
     result = mark_file(source, destination, producer=producer, produce_id=produce_id, profile=profile,
                        explicit=explicit, overwrite=overwrite, text=text, position=position, font=font, kind=kind,

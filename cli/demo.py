@@ -75,6 +75,7 @@ def demo(out_dir: str | None) -> None:
                "'after: all' is\ninconclusive where a label could not be checked (e.g. OCR not installed): "
                "a check that cannot run is\nreported as not checked, never as a pass.")
     failures += _rendition_demo(Path(out_dir))
+    failures += _watermark_demo(src_dir, Path(out_dir))
     click.echo(f"\nTry: aigclabel verify {os.path.join(out_dir, samples[0].name) if samples else ''}")
     sys.exit(1 if failures else 0)
 
@@ -106,3 +107,44 @@ def _rendition_demo(out_dir: Path) -> int:
     click.echo(f"  aigclabel mark photo.jpg (already marked)         -> explicit label {again.explicit}, "
                "not drawn twice")
     return 0 if before.lost and not after.lost and again.explicit == "present" else 1
+
+
+def _watermark_demo(src_dir: Path, out_dir: Path) -> int:
+    """The invisible watermark: the photo marked with it, then a screenshot-like copy (cropped, scaled, re-saved as
+    JPEG: no metadata left) in which it is still found.  Returns 1 when a step did not do what it says."""
+    source = src_dir / "photo.jpg"
+    if not source.exists():  # (a checkout or install without the samples)
+        return 0
+    try:
+        import numpy  # noqa: F401  # the [watermark] extra (also installed by [ocr])
+    except ImportError:
+        click.echo("\nThe invisible watermark: not shown (needs numpy: pip install 'aigclabel[watermark]').")
+        return 0
+    from PIL import Image
+
+    from aigclabel import watermark
+    from aigclabel.marking import mark_file
+    from aigclabel.verifier import inspect
+
+    click.echo("\nThe invisible watermark, a second implicit layer for when the metadata is gone:")
+    generated = out_dir / "generated.png"  # a generator's output: the sample photo at 960x720 (the mark needs >= 256)
+    marked, shot = out_dir / "generated-watermarked.png", out_dir / "generated-screenshot.jpg"
+    with Image.open(source) as im:
+        im.convert("RGB").resize((im.width * 3, im.height * 3), Image.Resampling.LANCZOS).save(generated, "PNG")
+    result = mark_file(generated, marked, producer=DEMO_PRODUCER, watermark=True, overwrite=True)
+    fields = next(lab.parsed.fields for lab in inspect(marked).labels if lab.parsed is not None)
+    with Image.open(marked) as im:
+        w, h = im.size
+        crop = im.convert("RGB").crop((w // 10, h // 10, w - w // 20, h - h // 20))  # about 15 % cut away
+        crop.resize((crop.width * 2 // 3, crop.height * 2 // 3), Image.Resampling.BILINEAR).save(shot, "JPEG",
+                                                                                                quality=80)
+    with Image.open(shot) as im:
+        found = watermark.detect(im)
+    left = "no record" if not inspect(shot).labels else "record kept"
+    ident = watermark.payload_for(fields)  # the keyed id of ContentProducer + ProduceID (the default key)
+    matches = found.found and found.matches(ident)
+    click.echo(f"  aigclabel mark generated.png --watermark         -> payload {ident:010x} "
+               f"({'embedded' if result.notes else 'not embedded'})")
+    click.echo(f"  cropped ~15 %, scaled to 67 %, re-saved as JPEG  -> {left}; watermark "
+               f"{'found, matches the record' if matches else 'not found'}")
+    return 0 if matches and left == "no record" else 1

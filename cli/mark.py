@@ -100,8 +100,10 @@ def _video_extra(duration: float | None, at: tuple[str, ...], reencode: str | No
 @click.option("--system", "system", metavar="NAME[/VERSION]",
               help="The generative AI system (and version) named in the C2PA c2pa.created action (SB 942).")
 @click.option("--watermark", is_flag=True,
-              help="Also embed the invisible image watermark (after the explicit label, before the record; the "
-                   "picture is re-encoded for it). Needs the [watermark] extra.")
+              help="Also embed the invisible watermark (after the explicit label, before the record): images are "
+                   "re-encoded once, WAV/AIFF samples rewritten in place, FLAC re-encoded losslessly, MP3 and "
+                   "Ogg Vorbis/Opus re-encoded once at their bitrate (tags kept); M4A is refused. Needs the "
+                   "[watermark] extra.")
 @click.option("--watermark-key", metavar="KEY",
               help="Key of the watermark's record id (default: the profile's implicit.watermark key, else the "
                    "published default key). Implies --watermark.")

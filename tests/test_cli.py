@@ -217,6 +217,16 @@ def test_demo(runner: CliRunner, tmp_path: Path) -> None:
     assert "explicit label present" in res.output
     thumb = aigclabel.verify(tmp_path / "photo-thumb-labelled.webp", scope="implicit")
     assert thumb.verdict.value == "compliant"
+    # the watermark part: the screenshot has no record, yet its watermark is found and matches the record
+    assert "no record; watermark found, matches the record" in res.output
+    from PIL import Image
+
+    from aigclabel import watermark
+    with Image.open(tmp_path / "generated-screenshot.jpg") as shot:
+        assert shot.format == "JPEG" and aigclabel.inspect(tmp_path / "generated-screenshot.jpg").labels == []
+        found = watermark.detect(shot)
+    (lab,) = aigclabel.inspect(tmp_path / "generated-watermarked.png").labels
+    assert found.found and found.matches(watermark.payload_for(lab.parsed.fields))
 
 
 def test_help_has_examples(runner: CliRunner) -> None:
