@@ -134,6 +134,8 @@ class Inspection:
     #: per label (same order as ``labels``): the SecurityData state of ReservedCode1 and ReservedCode2
     #: (:meth:`aigclabel.security.SecurityResult.to_dict`); empty for records without those fields
     security: list[list[dict[str, Any]]] = field(default_factory=list)
+    #: the watermark reading when asked for (:func:`aigclabel.watermark.inspection`), else None
+    watermark: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         labels = []
@@ -144,18 +146,24 @@ class Inspection:
             item["schema"] = lab.parsed.schema if lab.parsed is not None else None
             item["problems"] = [p.to_dict() for p in (lab.parsed.problems if lab.parsed is not None else [])]
             labels.append(item)
-        return {"path": self.path, "format": self.format, "kind": self.kind, "info": self.info,
-                "labels": labels, "traces": [t.to_dict() for t in self.traces],
-                "findings": [f.to_dict() for f in self.findings]}
+        out = {"path": self.path, "format": self.format, "kind": self.kind, "info": self.info,
+               "labels": labels, "traces": [t.to_dict() for t in self.traces],
+               "findings": [f.to_dict() for f in self.findings]}
+        if self.watermark is not None:
+            out["watermark"] = self.watermark
+        return out
 
 
 def inspect(source: SourceLike, *, c2pa: C2paReadOptions | None = None, password: str | None = None,
             limits: Limits | None = None,
-            trusted_keys: str | os.PathLike[str] | TrustedKeys | None = None) -> Inspection:
+            trusted_keys: str | os.PathLike[str] | TrustedKeys | None = None,
+            watermark: bool | str | bytes = False) -> Inspection:
     """Read every label and trace *source* carries, without judging it (a C2PA manifest too).
 
     Each GB 45438 record's ReservedCode1/2 is shown as its SecurityData state (absent, opaque, valid,
     invalid, unverifiable; binding; trust against *trusted_keys* when given) in :attr:`Inspection.security`.
+    *watermark* (True, or the key the ids were made with) also looks for the invisible watermark - a picture or
+    audio decode, so off by default - into :attr:`Inspection.watermark`.
     """
     trusted = None
     if trusted_keys is not None:
@@ -165,8 +173,14 @@ def inspect(source: SourceLike, *, c2pa: C2paReadOptions | None = None, password
     with read_evidence(source, password=password, c2pa=c2pa, limits=limits) as opened:
         ev, name = opened.evidence, opened.src.name
         security = [_security_of(lab, opened.handler, opened.src, trusted) for lab in ev.labels]
+        mark = None
+        if watermark is not False:
+            from .watermark import inspection
+
+            key = watermark if isinstance(watermark, (str, bytes)) else None
+            mark = inspection(opened.handler, opened.src, ev, key)
     return Inspection(path=name, format=ev.format, kind=ev.kind, labels=ev.labels, traces=ev.traces,
-                      findings=ev.findings, info=ev.info, security=security)
+                      findings=ev.findings, info=ev.info, security=security, watermark=mark)
 
 
 def _security_of(lab: FoundLabel, handler: FormatHandler, src: CountingReader,

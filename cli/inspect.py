@@ -16,6 +16,7 @@ Examples:
   aigclabel inspect upload.jpg
   aigclabel inspect *.png --json
   aigclabel inspect signed.jpg --trusted-keys providers.toml
+  aigclabel inspect screenshot.jpg --watermark
 
 \b
 Each GB 45438 record's ReservedCode1 (producer) and ReservedCode2 (propagator) is shown as its TC260
@@ -31,11 +32,16 @@ or unverifiable; with the content binding and, given --trusted-keys, whether the
 @click.option("--password", metavar="PASSWORD", help="Password of encrypted PDFs.")
 @click.option("--trusted-keys", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
               help="Trusted keys (provider code -> SM2 public keys): say whether each signing key is the producer's.")
+@click.option("--watermark", is_flag=True,
+              help="Also look for the invisible watermark (decodes the picture or audio; [watermark] extra).")
+@click.option("--watermark-key", metavar="KEY",
+              help="Key the watermark ids were made with, to match a found payload with the record (default: the "
+                   "published default key). Implies --watermark.")
 @limits_option
 @json_option
 @guarded
-def inspect_cmd(files: tuple[str, ...], recursive: bool, password: str | None, trusted_keys: str | None, limits: Any,
-                as_json: bool) -> None:
+def inspect_cmd(files: tuple[str, ...], recursive: bool, password: str | None, trusted_keys: str | None,
+                watermark: bool, watermark_key: str | None, limits: Any, as_json: bool) -> None:
     """Show every AIGC record and AI-generation trace in each FILE (or each file in DIR)."""
     from aigclabel.batch import BadPath, discover
     from aigclabel.verifier import inspect
@@ -61,7 +67,8 @@ def inspect_cmd(files: tuple[str, ...], recursive: bool, password: str | None, t
             continue
         path = item
         try:
-            insp = inspect(path, password=password, limits=limits, trusted_keys=trusted)
+            insp = inspect(path, password=password, limits=limits, trusted_keys=trusted,
+                           watermark=watermark_key if watermark_key else watermark)
         except Exception as exc:  # noqa: BLE001
             codes.append(exit_code_for(exc))
             out.append({"path": path, "error": error_dict(exc)})
@@ -73,6 +80,8 @@ def inspect_cmd(files: tuple[str, ...], recursive: bool, password: str | None, t
         else:
             render_inspection(insp)
             _render_security(insp)
+            if insp.watermark is not None:
+                click.echo(f"  watermark  {insp.watermark['status']}: {insp.watermark['message']}")
     if as_json:
         dump_json(out)
     sys.exit(final_code(codes))

@@ -169,6 +169,52 @@ def test_review_tier1_watermark_matches_record(tmp_path: Path) -> None:
     assert any(e.kind == "watermark" and "matches the relied-on record" in e.detail for e in r.evidence)
 
 
+def test_inspect_watermark_library_and_cli(tmp_path: Path) -> None:
+    """inspect --watermark: found and matching the record, found in a screenshot without metadata, not found in
+    an unmarked picture (never "not AI-generated"), not checked for a document; --watermark-key matches under
+    another key; off by default (no reading, no key in the JSON)."""
+    src = tmp_path / "in.png"
+    photo((700, 500), 5).save(src)
+    out = tmp_path / "out.png"
+    aigclabel.mark_file(str(src), str(out), producer=PRODUCER, produce_id="i-1", explicit=False, watermark=True)
+    got = aigclabel.inspect(str(out), watermark=True).watermark
+    assert got is not None and got["status"] == "found"
+    assert int(got["payload"], 16) == watermark.payload_for((PRODUCER, "i-1"))
+    assert got["record"].startswith(f"matches the record of {PRODUCER} / i-1")
+    with Image.open(out) as im:  # a screenshot-like copy: cropped, scaled, JPEG - no metadata left
+        shot = im.convert("RGB").crop((31, 17, 650, 480)).resize((413, 309), Image.Resampling.BILINEAR)
+    shot_path = tmp_path / "shot.jpg"
+    shot_path.write_bytes(jpeg_bytes(shot, 80))
+    on_shot = aigclabel.inspect(str(shot_path), watermark=True)
+    assert on_shot.labels == [] and on_shot.watermark is not None
+    assert on_shot.watermark["status"] == "found" and on_shot.watermark["record"] == "no record in the file to match"
+    plain = aigclabel.inspect(str(src), watermark=True).watermark
+    assert plain is not None and plain["status"] == "not-found"
+    assert "says nothing about whether the content is AI-generated" in plain["message"]
+    assert aigclabel.inspect(str(src)).watermark is None and "watermark" not in aigclabel.inspect(str(src)).to_dict()
+    keyed = tmp_path / "keyed.png"
+    aigclabel.mark_file(str(src), str(keyed), producer=PRODUCER, produce_id="i-2", explicit=False, watermark="k9")
+    default_key = aigclabel.inspect(str(keyed), watermark=True).watermark
+    assert default_key is not None and "does not match the file's record under the published default key" in \
+        default_key["record"]
+    # the CLI, as a user runs it: text and JSON
+    run = subprocess.run(["aigclabel", "inspect", str(keyed), "--watermark-key", "k9"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "watermark  found: watermark found (payload" in run.stdout and "matches the record of" in run.stdout
+    run = subprocess.run(["aigclabel", "inspect", str(shot_path), str(src), "--watermark", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    import json
+
+    states = [item["watermark"]["status"] for item in json.loads(run.stdout)]
+    assert states == ["found", "not-found"]
+    pdf = tmp_path / "doc.pdf"
+    Image.new("RGB", (300, 300), "white").save(pdf, "PDF")
+    doc = aigclabel.inspect(str(pdf), watermark=True).watermark
+    assert doc is not None and doc["status"] == "not-checked" and "images and audio only" in doc["message"]
+
+
 def test_not_checked_without_the_extra(tmp_path: Path) -> None:
     path = tmp_path / "in.jpg"
     path.write_bytes(jpeg_bytes(photo(), 90))

@@ -72,8 +72,9 @@ def check(ctx: Any, options: dict[str, Any]) -> Iterator[Finding]:
                   data={"payload": found.payload, "confidence": found.confidence})
 
 
-def record_match(evidence: Any, found: Any, options: dict[str, Any]) -> str:
-    """How a found watermark relates to the file's own records: matches / does not match / no record."""
+def record_match(evidence: Any, found: Any, options: dict[str, Any], key_source: str = "the profile's key") -> str:
+    """How a found watermark relates to the file's own records: matches / does not match / no record
+    (*key_source* names where the key came from, for the message)."""
     from ..watermark import payload_for
 
     records = [lab.fields for lab in getattr(evidence, "labels", []) if lab.fields]
@@ -83,5 +84,5 @@ def record_match(evidence: Any, found: Any, options: dict[str, Any]) -> str:
     for fields in records:
         if found.payload == payload_for(fields, key):
             return f"matches the record of {fields.get('ContentProducer', '')} / {fields.get('ProduceID', '')}"
-    return ("does not match the file's record under the profile's key (another key, or another record's "
+    return (f"does not match the file's record under {key_source} (another key, or another record's "
             "watermark)")

@@ -370,6 +370,35 @@ def _stretch_marker(audio: Any, rate: int, bits: Any) -> Any:
     return mark
 
 
+def inspection(handler: FormatHandler, src: CountingReader, evidence: Any, key: str | bytes | None = None
+               ) -> dict[str, Any]:
+    """What ``inspect --watermark`` shows: ``status`` found / not-found / not-checked, the ``message`` (in the
+    words of the ``implicit.watermark`` rule: "not found" never means "not AI-generated"), and when found the
+    ``payload`` (hex), ``confidence`` and how it relates to the file's records (``record``)."""
+    from ..errors import AigcLabelError
+    from ..rules.watermark import record_match
+
+    if handler.kind not in ("image", "audio"):
+        return {"status": "not-checked", "message": f"no watermark detector for {handler.kind} content in this "
+                "version (images and audio only)"}
+    if not available():
+        return {"status": "not-checked", "message": f"the watermark detector is not installed ({EXTRA_HINT})"}
+    try:
+        found = detect_file(handler, src)
+    except AigcLabelError as exc:
+        return {"status": "not-checked", "message": f"the content could not be decoded ({exc})"}
+    if not found.found:
+        if handler.kind == "audio" and not any(found.z):
+            return {"status": "not-checked", "message": "the audio is too short to read a watermark from"}
+        return {"status": "not-found", "confidence": round(found.confidence, 3),
+                "message": f"{found.describe()}: this says nothing about whether the content is AI-generated"}
+    assert found.payload is not None
+    relation = record_match(evidence, found, {"key": key or ""},
+                            "the given key" if key else "the published default key")
+    return {"status": "found", "payload": f"{found.payload:010x}", "confidence": round(found.confidence, 3),
+            "corrected_bits": found.corrected, "record": relation, "message": f"{found.describe()}; {relation}"}
+
+
 def profile_key(profile: Any) -> str:
     """The watermark key a profile names (its ``implicit.watermark`` rule's ``key``; empty: the default)."""
     rule = getattr(profile, "rules", {}).get("implicit.watermark")
