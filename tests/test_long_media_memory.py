@@ -85,3 +85,28 @@ def test_audible_label_on_ten_minutes_streams(tmp_path: Path, suffix: str, codec
     if record.startswith("base64:"):
         record = base64.b64decode(record[7:]).decode()
     assert json.loads(record.rstrip("\x00"))["ContentProducer"] == PRODUCER
+
+
+_DETECT_CHILD = textwrap.dedent("""
+    import json, sys
+    import aigclabel
+    got = aigclabel.inspect(sys.argv[1], watermark=True).watermark
+    with open("/proc/self/status") as fh:
+        hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    print(json.dumps({"rss_mb": hwm / 1024, "watermark": got}))
+""")
+
+
+def test_watermark_detection_on_ten_minutes_is_bounded(tmp_path: Path) -> None:
+    """Detection folds the stream onto one 6.4 s period and correlates it one symbol at a time: 10 minutes of
+    stereo FLAC are read under the same bound (the (64 x period) correlation tables alone were ~170 MB)."""
+    pytest.importorskip("numpy")
+    src = tmp_path / "long.flac"
+    _ffmpeg("-f", "lavfi", "-i", f"anoisesrc=duration={MINUTES * 60}:sample_rate=48000:amplitude=0.2",
+            "-ac", "2", "-c:a", "flac", str(src))
+    done = subprocess.run([sys.executable, "-c", _DETECT_CHILD, str(src)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["watermark"]["status"] == "not-found"
+    assert result["rss_mb"] < BOUND_MB, f"detection peaked at {result['rss_mb']:.0f} MB"

@@ -26,8 +26,8 @@ from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
 from ..foreign import av_errors
 
 __all__ = ["DecoderMissing", "load_av", "AvFacts", "probe", "decode_windows", "decode_planar", "encode_audio",
-           "encode_cli", "encode_flac", "native_frames", "FlacWriter", "SourceFile", "INSTALL_HINT", "remark_planar",
-           "remark_reencoded", "REMARK_REENCODE"]
+           "encode_cli", "encode_flac", "native_frames", "decode_mono_stream", "FlacWriter", "SourceFile",
+           "INSTALL_HINT", "remark_planar", "remark_reencoded", "REMARK_REENCODE"]
 
 INSTALL_HINT = "pip install 'aigclabel[audio]'"
 
@@ -209,6 +209,41 @@ def _decode_span(av: Any, container: Any, stream: Any, facts: AvFacts, a: float,
     except CorruptFile:
         pass  # a damaged stretch ends the window: what was decoded is searched
     return float(first_t or 0.0), [np.asarray(p, dtype=np.float32) for p in parts]
+
+
+def decode_mono_stream(src: Any, rate: int, what: str, *, start: int = 0,
+                       format: str | None = None) -> Iterator[Any]:
+    """The whole first audio stream as consecutive mono float32 arrays at *rate*, about a second each, decoded
+    as they are asked for: nothing but the current second is held, so a stream of any length is read in bounded
+    memory (the watermark detector folds it as it comes).  A damaged stretch ends the stream, as in
+    :func:`decode_windows`; the deadline is checked per frame."""
+    import numpy as np
+
+    av = load_av()
+    container = _open(av, src, what, start=start, format=format)
+    try:
+        stream, facts = _stream_facts(av, container, what)
+        nch = facts.channels or 1
+        with av_errors(f"setting up the {what} decoder"):
+            resampler = av.AudioResampler(format="flt", layout=facts.layout, rate=rate)
+        parts: list[Any] = []
+        held = 0
+        try:
+            for frame in _frames(container, stream, what):
+                for arr in _resampled(resampler, frame, what):
+                    parts.append(arr.reshape(-1, nch).mean(axis=1))
+                    held += parts[-1].size
+                if held >= rate:
+                    yield np.concatenate(parts).astype(np.float32)
+                    parts, held = [], 0
+            for arr in _resampled(resampler, None, what):
+                parts.append(arr.reshape(-1, nch).mean(axis=1))
+        except CorruptFile:
+            pass  # a damaged stretch ends the stream: what was decoded is read
+        if parts:
+            yield np.concatenate(parts).astype(np.float32)
+    finally:
+        container.close()
 
 
 def decode_planar(src: Any, what: str, *, fmt: str, layout: str | None = None, start: int = 0,

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._av_audio import (AvFacts, codecs_available, decode_planar, decode_windows, encode_audio, encode_cli,
-                        probe)
+from ._av_audio import (AvFacts, codecs_available, decode_mono_stream, decode_planar, decode_windows, encode_audio,
+                        encode_cli, probe)
 from .media_audio import (AudioAccess, InsertRequest, Inserted, PcmWindow, checked_info, insertion_spots,
                           read_whole, splice_arrays, splice_placed)
 
@@ -55,6 +55,11 @@ class AvAccess(AudioAccess):
         for name, at, x in decode_windows(self.src, spans, out_rate, self.what, start=self.start,
                                           format=self.demuxer):
             yield PcmWindow(name, at, out_rate, x)
+
+    def mono_stream(self, rate: int) -> Iterator[Any]:
+        """The whole stream as consecutive mono float32 arrays at *rate*, decoded as they are read (bounded
+        memory: the watermark detector folds them as they come)."""
+        return decode_mono_stream(self.src, rate, self.what, start=self.start, format=self.demuxer)
 
     def insert(self, request: InsertRequest) -> Inserted:
         if self.refusal is not None or self.name not in REENCODE:

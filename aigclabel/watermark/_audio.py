@@ -170,23 +170,43 @@ def read_fold(folded: np.ndarray, length: int, rate: int, pattern_key: bytes) ->
     spec = np.fft.rfft(white)
     s = templates(pattern_key, WORK_RATE)
     n = s.shape[1]
-    placed = np.zeros((N_BITS, size))
+    placed = _placed_spectra(pattern_key)
+    # corr[k, lag] (symbol k's correlation when the period starts at lag) one symbol at a time: the whole
+    # (N_BITS, size) table and its spectrum were four 42 MB arrays per detection, for a clip of any length
+    energy_at = np.zeros(size)
     for k in range(N_BITS):
-        placed[k, k * n:(k + 1) * n] = s[k]
-    cross = spec[None, :] * np.conj(np.fft.rfft(placed, axis=1))
-    corr = np.fft.irfft(cross, size, axis=1)  # corr[k, lag]: symbol k's correlation when the period starts at lag
-    lag = int(np.argmax((corr * corr).sum(axis=0)))
+        corr = np.fft.irfft(spec * placed[k], size)
+        energy_at += corr * corr
+    lag = int(np.argmax(energy_at))
     # refine to a fraction of a sample: the band reaches 6 kHz, half a sample at 12.8 kHz is a 0.7 rad slip
     lo, hi = int(LOW_HZ * PERIOD_S), int(HIGH_HZ * PERIOD_S)
     m = np.arange(lo, hi + 1)
     steps = np.linspace(-0.5, 0.5, 11)
-    phase = np.exp(2j * np.pi * np.outer(lag + steps, m) / size)
-    fine = (2.0 / size) * np.real(cross[:, lo:hi + 1] @ phase.T)  # (N_BITS, steps)
+    phase = np.exp(2j * np.pi * np.outer(lag + steps, m) / size).T  # (bins, steps)
+    band = spec[lo:hi + 1]
+    fine = np.empty((N_BITS, len(steps)))
+    for k in range(N_BITS):
+        fine[k] = (2.0 / size) * np.real((band * placed[k, lo:hi + 1]) @ phase)
     best = int(np.argmax((fine * fine).sum(axis=0)))
     c = fine[:, best]
     rolled = np.roll(white, -lag)
     energy = np.array([(rolled[k * n:(k + 1) * n] ** 2 * s[k] ** 2).sum() for k in range(N_BITS)])
     return np.asarray(c / np.sqrt(np.maximum(energy, 1e-30)))
+
+
+@lru_cache(maxsize=2)
+def _placed_spectra(pattern_key: bytes) -> np.ndarray:
+    """The conjugate spectrum of each symbol's template placed in its slot of one period at WORK_RATE,
+    ``(N_BITS, size // 2 + 1)`` complex64 (21 MB, made once per key instead of once per detection)."""
+    size = int(round(WORK_RATE * PERIOD_S))
+    s = templates(pattern_key, WORK_RATE)
+    n = s.shape[1]
+    out = np.empty((N_BITS, size // 2 + 1), dtype=np.complex64)
+    for k in range(N_BITS):
+        placed = np.zeros(size)
+        placed[k * n:(k + 1) * n] = s[k]
+        out[k] = np.conj(np.fft.rfft(placed))
+    return out
 
 
 #: the detector's time-frequency normalisation: 40 ms Hann frames every 10 ms at WORK_RATE (25 Hz bins)
@@ -338,6 +358,9 @@ def mono_stream(access: Any) -> tuple[int, Any]:
                 t += step
         return rate, pieces()
     rate = info.rate if rate_ok(info.rate) else 48000
+    stream = getattr(access, "mono_stream", None)
+    if stream is not None:  # decoded a second at a time (PyAV formats): an hour of MP3 is never held whole
+        return rate, (np.asarray(x, dtype=np.float64) for x in stream(rate))
     return rate, (np.asarray(w.samples, dtype=np.float64) for w in access.windows([("all", 0.0, float("inf"))], rate))
 
 
