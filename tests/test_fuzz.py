@@ -1,8 +1,9 @@
 """The fuzzing harness on a small fixed budget (issue 12, item 3): no untyped exception, hang or broken output.
 
-Every format aigclabel reads gets a labelled seed (made by our own ``mark``); 42 mutations of each
+Every format aigclabel reads gets a labelled seed (made by our own ``mark``); 54 mutations of each
 (seeded, so every run sees the same inputs) go round-robin through ``verify`` in its three scopes,
-``inspect``, ``review`` and ``mark`` with and without the explicit label, in two worker processes
+``inspect`` (also with ``watermark=True``), ``review`` and ``mark`` with and without the explicit label and with the
+invisible watermark, in two worker processes
 capped at 2 GiB with a 2 s limit per input.  ``mark``'s outputs are re-read by our verifier and by an
 independent reader (Pillow, mutagen, ffprobe, qpdf, zipfile).  On failure the message lists each
 signature with the directory holding its input, minimised reproducer and traceback.
@@ -30,8 +31,9 @@ import aigclabel  # noqa: E402
 from aigclabel._io import CountingReader  # noqa: E402
 from aigclabel.formats import _BUILTIN, handler_for  # noqa: E402
 
-#: inputs per format in CI: 6 per entry point (7 of them); 32 seeds (28 formats, 4 of them also C2PA-signed)
-CI_BUDGET = 42
+#: inputs per format in CI: 6 per entry point (9 of them); 35 seeds (28 formats, 3 of them also at a size the
+#: watermark needs, 4 also C2PA-signed)
+CI_BUDGET = 54
 CI_SEED = 20261206
 
 #: the handler each seed must be read by
@@ -39,7 +41,7 @@ HANDLER = {"jpeg": "jpeg", "png": "png", "apng": "png", "webp": "webp", "gif": "
            "avif": "heif", "mp3": "mp3", "wav": "wav", "flac": "flac", "ogg": "ogg", "opus": "opus", "aiff": "aiff",
            "m4a": "m4a", "mp4": "mp4", "mov": "mp4", "mkv": "mkv", "webm": "webm", "avi": "avi", "flv": "flv",
            "pdf": "pdf", "docx": "docx", "xlsx": "xlsx", "pptx": "pptx", "txt": "txt", "markdown": "markdown",
-           "html": "html", "jpeg-c2pa": "jpeg", "png-c2pa": "png", "mp4-c2pa": "mp4", "pdf-c2pa": "pdf"}
+           "html": "html", "jpeg-wm": "jpeg", "flac-wm": "flac", "mp3-wm": "mp3", "jpeg-c2pa": "jpeg", "png-c2pa": "png", "mp4-c2pa": "mp4", "pdf-c2pa": "pdf"}
 
 needs_tools = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("qpdf") is None,
                                  reason="ffmpeg and qpdf are needed (apt-get install ffmpeg qpdf)")

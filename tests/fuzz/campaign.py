@@ -258,7 +258,10 @@ def _write_failure(out: Path, x: Failure) -> None:
                   "verify-all": 'aigclabel.verify(path, scope="all")', "inspect": "aigclabel.inspect(path)",
                   "review": f'aigclabel.review(path, platform="{_platform()}")',
                   "mark": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=True)',
-                  "mark-noexplicit": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False)'}
+                  "mark-noexplicit": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False)',
+                  "mark-watermark": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False, '
+                                    'watermark=True)',
+                  "inspect-watermark": "aigclabel.inspect(path, watermark=True)"}
     (d / "README.txt").write_text(
         f"signature: {x.signature}\nstatus: {x.status}\nformat: {x.fmt}\nentry point: {x.entry}\n"
         f"call: {entry_call.get(x.entry, x.entry)}\nmutation: {x.desc}\n"

@@ -38,7 +38,7 @@ def _picture(size: tuple[int, int] = (64, 48), shift: int = 0):  # type: ignore[
     return im
 
 
-def _pillow(fmt: str, **kw: object) -> Callable[[Path], bytes]:
+def _pillow(fmt: str, size: tuple[int, int] = (64, 48), **kw: object) -> Callable[[Path], bytes]:
     def make(_scratch: Path) -> bytes:
         if fmt == "HEIF":
             import pillow_heif
@@ -55,12 +55,14 @@ def _pillow(fmt: str, **kw: object) -> Callable[[Path], bytes]:
             exif = Image.Exif()
             exif[0x010F] = "aigclabel fuzz seeds"  # Make
             exif[0x0131] = "seed generator 1.0"  # Software
-            _picture().save(buf, fmt, exif=exif.tobytes(), **kw)
+            _picture(size).save(buf, fmt, exif=exif.tobytes(), **kw)
         return buf.getvalue()
     return make
 
 
 _AUDIO_SRC = ["-f", "lavfi", "-i", "sine=frequency=440:duration=0.5:sample_rate=16000"]
+#: long enough to carry the audio watermark (>= 10 s at a rate it accepts), so mark-watermark reaches the embedder
+_WATERMARK_AUDIO_SRC = ["-f", "lavfi", "-i", "sine=frequency=440:duration=10.5:sample_rate=16000"]
 _VIDEO_SRC = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=0.5",
               "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-shortest"]
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-pix_fmt", "yuv420p"]
@@ -179,6 +181,11 @@ SPECS: dict[str, SeedSpec] = {s.name: s for s in [
     SeedSpec("txt", ".txt", _text("A short generated note.\nA second line.\n"), "text"),
     SeedSpec("markdown", ".md", _text(_MARKDOWN), "text"),
     SeedSpec("html", ".html", _text(_HTML), "text"),
+    # big enough for the invisible watermark (a 256-pixel short side, 10 s of audio): mutated inputs reach the
+    # embedder and the detector, not only their "too small" refusal
+    SeedSpec("jpeg-wm", ".jpg", _pillow("JPEG", size=(320, 256), quality=80), "image"),
+    SeedSpec("flac-wm", ".flac", _ffmpeg(".flac", *_WATERMARK_AUDIO_SRC, "-c:a", "flac"), "audio"),
+    SeedSpec("mp3-wm", ".mp3", _ffmpeg(".mp3", *_WATERMARK_AUDIO_SRC, "-c:a", "libmp3lame", "-b:a", "32k"), "audio"),
     # signed copies: mutated manifests reach aigclabel.c2pa (inspect, review, and mark's "already signed" refusal)
     SeedSpec("jpeg-c2pa", ".jpg", _pillow("JPEG", quality=80), "image", c2pa=True),
     SeedSpec("png-c2pa", ".png", _pillow("PNG"), "image", c2pa=True),

@@ -34,7 +34,8 @@ PRODUCER = "001191110102MACQD9K64010000"
 PLATFORM = "002291110102MACQD9K64020000"
 
 #: entry point name -> what it runs
-ENTRIES = ("verify-implicit", "verify-explicit", "verify-all", "inspect", "review", "mark", "mark-noexplicit")
+ENTRIES = ("verify-implicit", "verify-explicit", "verify-all", "inspect", "review", "mark", "mark-noexplicit",
+           "mark-watermark", "inspect-watermark")
 
 _PKG = os.path.dirname(os.path.abspath(aigclabel.__file__))
 _ROOT = os.path.dirname(_PKG)
@@ -81,16 +82,17 @@ def _run_entry(task: Task, path: Path, out_path: Path) -> bytes | None:
         json.dumps(report.to_dict(), ensure_ascii=False)  # rendering is part of the contract
         _ = report.verdict, report.exit_code
         return None
-    if entry == "inspect":
-        json.dumps(aigclabel.inspect(path).to_dict(), ensure_ascii=False)
+    if entry in ("inspect", "inspect-watermark"):  # -watermark: the detector decodes the picture or audio too
+        json.dumps(aigclabel.inspect(path, watermark=entry == "inspect-watermark").to_dict(), ensure_ascii=False)
         return None
     if entry == "review":
         result = aigclabel.review(path, platform=PLATFORM)
         json.dumps(result.to_dict(), ensure_ascii=False)
         return None
-    if entry in ("mark", "mark-noexplicit"):
+    if entry in ("mark", "mark-noexplicit", "mark-watermark"):
+        # mark-watermark: the invisible watermark embedded (a decode and a re-encode of images and audio)
         marked = aigclabel.mark_file(path, producer=PRODUCER, produce_id="fuzz-0001",
-                                     explicit=entry == "mark")
+                                     explicit=entry == "mark", watermark=entry == "mark-watermark")
         json.dumps(marked.to_dict(), ensure_ascii=False)
         assert marked.data is not None
         return marked.data
