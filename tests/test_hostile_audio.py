@@ -399,3 +399,16 @@ def test_a_rate_too_low_for_the_rhythm_prompt_is_a_typed_error(tmp_path: Path) -
     with pytest.raises(aigclabel.errors.UnsupportedOperation, match="too low for the 800 Hz rhythm prompt"):
         aigclabel.mark(low, tmp_path / "out.wav", producer=PRODUCER)
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_stream_that_changes_its_channel_count_is_a_typed_error(tmp_path: Path) -> None:
+    """Fuzz finding (tests/data/hostile/audio.md): an MP3 whose frames turn from mono to stereo mid-way made the
+    watermark's re-encode join arrays of 1 and 2 rows (a bare ValueError).  Now a CorruptFile naming both counts;
+    the other entry points stay bounded and typed, and nothing is written."""
+    fuzzed = Path(__file__).parent / "data" / "hostile" / "audio-mp3-channels.mp3"
+    for entry in ENTRY_POINTS:
+        assert_bounded(run_entry(fuzzed, entry, tmp_path), entry, seconds=5.0)
+    out = tmp_path / "wm.mp3"
+    with pytest.raises(aigclabel.errors.CorruptFile, match=r"changes its channel layout mid-way \(1 then 2"):
+        aigclabel.mark(fuzzed, out, producer=PRODUCER, explicit=False, watermark=True)
+    assert not out.exists()

@@ -271,12 +271,15 @@ def decode_planar(src: Any, what: str, *, fmt: str, layout: str | None = None, s
                     got = [frame.to_ndarray()]
             else:
                 got = _resampled(resampler, frame, what)
+            _same_shape(chunks, got, what)
             chunks += got
             held += sum(int(c.size) for c in got)
             if held > budget:
                 raise LimitExceeded("max_audio_samples", f"decoding the {what} audio: over {budget:,} samples")
         if resampler is not None:
-            chunks += _resampled(resampler, None, what)
+            tail = _resampled(resampler, None, what)
+            _same_shape(chunks, tail, what)
+            chunks += tail
         if resampler is None:
             with av_errors(f"reading the {what} sample format"):
                 facts.sample_format = stream.codec_context.format.name
@@ -284,6 +287,16 @@ def decode_planar(src: Any, what: str, *, fmt: str, layout: str | None = None, s
     finally:
         container.close()
     return facts, chunks
+
+
+def _same_shape(chunks: list[Any], got: list[Any], what: str) -> None:
+    """:class:`CorruptFile` when a decoded frame has other rows (channels, planar) than the first: a stream whose
+    channel layout changes mid-way (a damaged or spliced MP3) cannot be joined into one array."""
+    rows = chunks[0].shape[0] if chunks else (got[0].shape[0] if got else None)
+    for c in got:
+        if c.shape[0] != rows:
+            raise CorruptFile(f"the {what} stream changes its channel layout mid-way ({rows} then {c.shape[0]} "
+                              "channels): a damaged or spliced stream")
 
 
 def native_frames(src: Any, what: str, channels: int, *, start: int = 0,
