@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterable, Iterator
 
-from .batch import BadPath, FileLimits, Outcome, process_chunk, take_paths
+from .batch import BadPath, FileLimits, Outcome, chunk_size_for, process_chunk, take_paths
 from .formats import _BUILTIN as _FORMAT_MODULES
 
 __all__ = ["pool_run", "forkserver_preload", "PRELOAD", "WorkerTerminated"]
@@ -154,8 +154,7 @@ def pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: i
                     finished += 1
                 yield from outcomes
             if finished:
-                per_file = spent / finished
-                size = max(chunk_size, min(_MAX_CHUNK, int(_CHUNK_SECONDS / per_file) if per_file > 0 else _MAX_CHUNK))
+                size = chunk_size_for(spent, finished, floor=chunk_size, seconds=_CHUNK_SECONDS, cap=_MAX_CHUNK)
             if broken:
                 # Every chunk still running died with the pool; the culprit is among them. Run each of
                 # their paths alone in a fresh pool; a path that breaks a pool while alone is the cause.

@@ -262,6 +262,13 @@ def _serial(items: Iterable[str | BadPath], task: Callable[[str], Any],
             stop_thread_sandbox()
 
 
+def chunk_size_for(spent: float, finished: int, *, floor: int, seconds: float, cap: int) -> int:
+    """How many files the next chunk takes so that it runs about *seconds*, from the *spent* seconds of the
+    *finished* files so far (between *floor* and *cap*).  (The local pool and the Dask engine size chunks alike.)"""
+    per_file = spent / finished if finished else 0.0
+    return max(floor, min(cap, int(seconds / per_file) if per_file > 0 else cap))
+
+
 def take_paths(source: Iterator[tuple[int, str | BadPath]], n: int,
                ready: list[Outcome]) -> tuple[list[tuple[int, str]], bool]:
     """Up to *n* (index, path) pairs from *source*, paths that could not be listed going to *ready* as error

@@ -30,7 +30,7 @@ import os
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 
-from .batch import BadPath, FileLimits, Outcome, process_chunk, take_paths
+from .batch import BadPath, FileLimits, Outcome, chunk_size_for, process_chunk, take_paths
 from .errors import AigcLabelError
 
 __all__ = ["run_on_cluster", "client_for", "parse_scheduler", "SchedulerError", "CHUNK_SECONDS", "MAX_CHUNK"]
@@ -214,8 +214,7 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
                 finished += 1
             yield from outcomes
             if finished:
-                per_file = spent / finished
-                size = max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / per_file) if per_file > 0 else MAX_CHUNK))
+                size = chunk_size_for(spent, finished, floor=1, seconds=CHUNK_SECONDS, cap=MAX_CHUNK)
             fill()
             yield from ready
             ready.clear()
