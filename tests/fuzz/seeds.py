@@ -145,6 +145,8 @@ class SeedSpec:
     make: Callable[[Path], bytes]  # unlabelled content
     kind: str  # image | audio | video | document | text: which independent reader checks outputs
     c2pa: bool = False  # also sign a C2PA manifest in (development keys), so the manifest reader is fuzzed too
+    #: a larger copy of the plain seed of its format, big enough for the invisible watermark (``-wm``)
+    watermark_size: bool = False
 
 
 #: every format aigclabel reads (see aigclabel/formats/__init__.py _BUILTIN), one seed each
@@ -183,9 +185,11 @@ SPECS: dict[str, SeedSpec] = {s.name: s for s in [
     SeedSpec("html", ".html", _text(_HTML), "text"),
     # big enough for the invisible watermark (a 256-pixel short side, 10 s of audio): mutated inputs reach the
     # embedder and the detector, not only their "too small" refusal
-    SeedSpec("jpeg-wm", ".jpg", _pillow("JPEG", size=(320, 256), quality=80), "image"),
-    SeedSpec("flac-wm", ".flac", _ffmpeg(".flac", *_WATERMARK_AUDIO_SRC, "-c:a", "flac"), "audio"),
-    SeedSpec("mp3-wm", ".mp3", _ffmpeg(".mp3", *_WATERMARK_AUDIO_SRC, "-c:a", "libmp3lame", "-b:a", "32k"), "audio"),
+    SeedSpec("jpeg-wm", ".jpg", _pillow("JPEG", size=(320, 256), quality=80), "image", watermark_size=True),
+    SeedSpec("flac-wm", ".flac", _ffmpeg(".flac", *_WATERMARK_AUDIO_SRC, "-c:a", "flac"), "audio",
+             watermark_size=True),
+    SeedSpec("mp3-wm", ".mp3", _ffmpeg(".mp3", *_WATERMARK_AUDIO_SRC, "-c:a", "libmp3lame", "-b:a", "32k"), "audio",
+             watermark_size=True),
     # signed copies: mutated manifests reach aigclabel.c2pa (inspect, review, and mark's "already signed" refusal)
     SeedSpec("jpeg-c2pa", ".jpg", _pillow("JPEG", quality=80), "image", c2pa=True),
     SeedSpec("png-c2pa", ".png", _pillow("PNG"), "image", c2pa=True),
