@@ -27,7 +27,7 @@ from ..foreign import av_errors
 
 __all__ = ["DecoderMissing", "load_av", "AvFacts", "probe", "decode_windows", "decode_planar", "encode_audio",
            "encode_cli", "encode_flac", "native_frames", "decode_mono_stream", "FlacWriter", "SourceFile",
-           "INSTALL_HINT", "remark_planar", "remark_reencoded", "REMARK_REENCODE"]
+           "INSTALL_HINT", "remark_planar", "decode_remarked", "remark_reencoded", "REMARK_REENCODE"]
 
 INSTALL_HINT = "pip install 'aigclabel[audio]'"
 
@@ -476,6 +476,22 @@ def remark_planar(y: Any, mark: Any, stretch: int, margin: int) -> None:
         y[:, a:b] = np.clip(new.T, -1.0, 1.0)
 
 
+def decode_remarked(src: Any, what: str, mark: Any, stretch: int, margin: int, *, start: int = 0,
+                    format: str | None = None) -> tuple[AvFacts, Any]:
+    """(facts, planar float32 samples) of the first audio stream, decoded (:func:`decode_planar`) and given *mark*'s
+    new samples (:func:`remark_planar`): the common half of re-encoding a lossy file with the watermark (MP3 in
+    its handler, Ogg in :func:`remark_reencoded`).  :class:`CorruptFile` when the stream decodes to nothing."""
+    import numpy as np
+
+    facts, chunks = decode_planar(src, what, fmt="fltp", start=start, format=format)
+    y = np.concatenate(chunks, axis=1) if chunks else np.zeros((facts.channels, 0), np.float32)
+    del chunks
+    if y.shape[1] == 0:
+        raise CorruptFile(f"the {what} stream decodes to no audio")
+    remark_planar(y, mark, stretch, margin)
+    return facts, np.ascontiguousarray(y, dtype=np.float32)
+
+
 #: AvAccess names whose samples :func:`remark_reencoded` rewrites (their comment header is copied whole)
 REMARK_REENCODE = ("ogg", "opus")
 
@@ -485,23 +501,16 @@ def remark_reencoded(access: Any, mark: Any, stretch: int, margin: int) -> tuple
     samples rewritten in stretches (:func:`remark_planar`), re-encoded once at the source's bitrate with the
     encoder the audible-label insertion uses, and the original's Vorbis comment (every field, pictures
     included) put on the new stream.  One lossy generation; only the first logical stream is kept."""
-    import numpy as np
 
     from ._av_splice import REENCODE, _copy_vorbis_comment, _encode
     from .media_audio import read_whole
 
     muxer, codec, label = REENCODE[access.name]
     data = read_whole(access.src, f"the {label} file")
-    facts, chunks = decode_planar(access.src, label, fmt="fltp", start=access.start, format=access.demuxer)
-    y = np.concatenate(chunks, axis=1) if chunks else np.zeros((facts.channels, 0), np.float32)
-    del chunks
-    if y.shape[1] == 0:
-        raise CorruptFile(f"the {label} stream decodes to no audio")
+    facts, y = decode_remarked(access.src, label, mark, stretch, margin, start=access.start, format=access.demuxer)
     seconds = y.shape[1] / facts.rate
     bitrate = facts.bit_rate or int(len(data) * 8 / seconds)  # container overhead included: a slight overestimate
     bitrate = max(24000 if codec != "libopus" else 12000, min(bitrate, 320000 if codec != "libopus" else 256000))
-    remark_planar(y, mark, stretch, margin)
-    y = np.ascontiguousarray(y, dtype=np.float32)
     encoded, encoder, codec, bitrate, notes = _encode(y, facts, muxer, codec, bitrate, None, False)
     encoded = _copy_vorbis_comment(data, encoded, access.name)
     rate = f"{bitrate // 1000} kbit/s, matched to the original" if bitrate else "default quality"

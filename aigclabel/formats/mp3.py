@@ -167,9 +167,7 @@ class Mp3Handler(FormatHandler):
         bitrate, a VBR one at the legal CBR rate nearest its average.  One lossy generation.  The ID3v2 tag(s)
         in front and the ID3v1/APEv2/Lyrics3 trailer are the original's bytes; the new frames (with the
         encoder's own Xing/LAME header, so the gapless length is kept) go between them."""
-        import numpy as np
-
-        from ._av_audio import decode_planar, encode_audio, remark_planar
+        from ._av_audio import decode_remarked, encode_audio
         from ._mp3_frames import L3_RATES, id3v2_end, trailing_tags, walk_mp3
         from .media_audio import read_whole
 
@@ -185,14 +183,8 @@ class Mp3Handler(FormatHandler):
             avg = sum(h.size for h in hdrs) * 8 * ref.rate / (len(hdrs) * ref.spf) / 1000
             bitrate = min(L3_RATES[3 if ref.version == 3 else 2][1:], key=lambda r: abs(r - avg))
             how = f"{bitrate} kbit/s CBR, the legal rate nearest the VBR source's average of {avg:.0f} kbit/s"
-        facts, chunks = decode_planar(src, "MP3", fmt="fltp", start=audio, format="mp3")
-        y = np.concatenate(chunks, axis=1) if chunks else np.zeros((facts.channels, 0), np.float32)
-        del chunks
-        if y.shape[1] == 0:
-            raise CorruptFile("the MP3 stream decodes to no audio")
-        remark_planar(y, mark, stretch, margin)
-        encoded = encode_audio(np.ascontiguousarray(y, dtype=np.float32), facts.rate, facts.layout, "mp3",
-                               "libmp3lame", bitrate * 1000, {})
+        facts, y = decode_remarked(src, "MP3", mark, stretch, margin, start=audio, format="mp3")
+        encoded = encode_audio(y, facts.rate, facts.layout, "mp3", "libmp3lame", bitrate * 1000, {})
         frames = encoded[id3v2_end(encoded):]  # the muxer's own ID3v2 tag (an encoder name) is not kept
         if not frames:
             raise UnsupportedOperation("the LAME encoder produced no MP3 frames")
