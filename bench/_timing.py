@@ -166,14 +166,21 @@ def median_ratio(base: Sequence[Sample], ours: Sequence[Sample], clock: str = "c
 def pairs(baseline: Callable[[], Sample], ours: Callable[[], Sample], n: int, *,
           warmup: int = 1) -> tuple[list[Sample], list[Sample]]:
     """Run baseline, ours, baseline, ours, ... *n* times (after *warmup* uncounted runs of each)."""
-    for _ in range(warmup):
-        baseline()
-        ours()
-    base, mine = [], []
-    for _ in range(n):
-        base.append(baseline())
-        mine.append(ours())
+    base, mine = rounds([baseline, ours], n, warmup=warmup)
     return base, mine
+
+
+def rounds(sides: Sequence[Callable[[], Sample]], n: int, *, warmup: int = 1) -> list[list[Sample]]:
+    """Each side once per round, in turn, *n* rounds (after *warmup* uncounted ones): one list of samples per
+    side, so a busy moment of the machine hits a round's sides alike."""
+    for _ in range(warmup):
+        for side in sides:
+            side()
+    out: list[list[Sample]] = [[] for _ in sides]
+    for _ in range(n):
+        for samples, side in zip(out, sides, strict=True):
+            samples.append(side())
+    return out
 
 
 def in_process(fn: Callable[[], object], inner: int = 1) -> Callable[[], Sample]:

@@ -38,23 +38,11 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import (PRODUCER, Bench, Sample, aigclabel_argv, exiftool_argv, exiftool_config, main,  # noqa: E402
-                     median_ratio, pairs, parser, record_json, run_process, two_process_ceiling)
+                     median_ratio, pairs, parser, record_json, rounds, run_process, two_process_ceiling)
 
 CEILING = 1.9
 #: a --jobs 2 miss is INCONCLUSIVE only if the speed-up reaches this share of the bound the run itself measured
 AMDAHL_SHARE = 0.9
-
-
-def interleaved(sides: list[Callable[[], Sample]], n: int, warmup: int = 1) -> list[list[Sample]]:
-    """Run the sides round-robin *n* times (after *warmup* uncounted rounds): one list of samples per side."""
-    for _ in range(warmup):
-        for side in sides:
-            side()
-    out: list[list[Sample]] = [[] for _ in sides]
-    for _ in range(n):
-        for samples, side in zip(out, sides, strict=True):
-            samples.append(side())
-    return out
 
 
 def make_jpegs(folder: Path, files: int) -> None:
@@ -123,7 +111,7 @@ def body(bench: Bench) -> None:
             return run_process([*cli, "verify", str(one), "--scope", "implicit", "-q"])
 
         ceilings = [two_process_ceiling()]
-        fixed, base, ours = interleaved([verify_one, verify(1), verify(2, left)], bench.n)
+        fixed, base, ours = rounds([verify_one, verify(1), verify(2, left)], bench.n)
         ceilings.append(two_process_ceiling())
         ceiling = min(ceilings)
         # Amdahl: --jobs 2 can only halve (at the machine's two-process ceiling) the part of a --jobs 1 run that

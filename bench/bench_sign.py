@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import PRODUCER, Bench, Sample, main, make_photo_jpeg, measure, need, parser  # noqa: E402
+from _timing import PRODUCER, Bench, Sample, main, make_photo_jpeg, measure, need, parser, rounds  # noqa: E402
 
 HASH_FACTOR = 1.2
 SLACK = 64 << 10
@@ -82,17 +82,6 @@ def _bare_hash(src: Path) -> Callable[[], Any]:
     return run
 
 
-def _rounds(sides: list[Callable[[], Sample]], n: int) -> list[list[Sample]]:
-    """Each side once per round, in turn (after one uncounted round): a busy moment hits a round's sides alike."""
-    for side in sides:
-        side()
-    out: list[list[Sample]] = [[] for _ in sides]
-    for _ in range(n):
-        for i, side in enumerate(sides):
-            out[i].append(side())
-    return out
-
-
 def _plus(a: Sample, b: Sample, factor: float, c: Sample | None = None) -> Sample:
     cw, cc = (c.wall, c.cpu) if c is not None else (0.0, 0.0)
     return Sample(a.wall + factor * b.wall + cw, a.cpu + factor * b.cpu + cc)
@@ -127,7 +116,7 @@ def one(bench: Bench, name: str, src: Path, key: Any) -> None:
     two_signs = lambda: measure(lambda: (key.sign(message), key.sign(message)))  # noqa: E731
     two_verifies = lambda: measure(  # noqa: E731
         lambda: (key.public.verify(message, sig), key.public.verify(message, sig)))
-    m, s, h, g = _rounds([meta, signed, lambda: measure(bare), two_signs], bench.n)
+    m, s, h, g = rounds([meta, signed, lambda: measure(bare), two_signs], bench.n)
     bench.ratio(f"{name}: signed mark vs metadata-only + {HASH_FACTOR}x bare hash + 2 signs",
                 [_plus(a, b, HASH_FACTOR, c) for a, b, c in zip(m, h, g, strict=True)], s, 1.0,
                 baseline="meta+1.2·hash+sigs")
@@ -142,7 +131,7 @@ def one(bench: Bench, name: str, src: Path, key: Any) -> None:
     mark_file(src, signed_out, producer=PRODUCER, explicit=False, signer=key)
     v_plain = lambda: measure(lambda: aigclabel.verify(plain_out, scope="implicit"))  # noqa: E731
     v_signed = lambda: measure(lambda: aigclabel.verify(signed_out, scope="implicit"))  # noqa: E731
-    vp, vs, vh, vg = _rounds([v_plain, v_signed, lambda: measure(bare), two_verifies], bench.n)
+    vp, vs, vh, vg = rounds([v_plain, v_signed, lambda: measure(bare), two_verifies], bench.n)
     bench.ratio(f"{name}: verify signed vs verify unsigned + {HASH_FACTOR}x bare hash + 2 verifications",
                 [_plus(a, b, HASH_FACTOR, c) for a, b, c in zip(vp, vh, vg, strict=True)], vs, 1.0,
                 baseline="verify+1.2·hash+sigs")
