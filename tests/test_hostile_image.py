@@ -454,3 +454,31 @@ def test_mutated_pictures_give_typed_errors_and_readable_outputs(name: str) -> N
                 except Exception as exc:  # noqa: BLE001 - any rejection of our output is what we look for
                     rejected.append((i, repr(exc)[:120]))
     assert not rejected, rejected[:5]
+
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+
+
+def test_ocr_noise_is_read_once_not_band_by_growing_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzz finding (tests/data/hostile/image.md): bit flips turned a JPEG into noise OCR reads as 28 lines;
+    every corner band grew and was re-read up to three times before the whole image was read too (2.7x the
+    pixels of one whole-image read, 2.3 s).  Bands now stop at ``MAX_BAND_AREA_RATIO`` of the picture and
+    hand over to the one whole-image read."""
+    from aigclabel.explicit import ocr
+
+    reads: list[tuple[int, int]] = []
+    real_read_text = ocr.read_text
+
+    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
+        reads.append(image.size)
+        return real_read_text(image, **kw)
+
+    monkeypatch.setattr(ocr, "read_text", counting)
+    report = aigclabel.verify(HOSTILE / "image-ocr-noise.jpg", scope="explicit")
+    assert any(f.rule == "explicit.image" for f in report.findings)
+    whole = max(w * h for w, h in reads)  # the whole-image view is the largest read
+    band_reads = [w * h for w, h in reads if w * h < whole]
+    assert all(a <= ocr.MAX_BAND_AREA_RATIO * whole for a in band_reads)
+    assert sum(w * h for w, h in reads) <= 2.0 * whole, reads
+    assert sum(1 for w, h in reads if w * h == whole) == 1  # read once
+

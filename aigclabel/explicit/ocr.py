@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["OcrUnavailable", "OcrFailed", "TextBox", "Region", "available", "install_hint", "engine",
            "read_text",
-           "edge_regions", "read_region", "scaled_view", "dedupe", "merge_lines", "ink_height",
+           "edge_regions", "read_region", "RegionRead", "MAX_BAND_AREA_RATIO", "scaled_view", "dedupe", "merge_lines", "ink_height",
            "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install 'aigclabel[ocr]'"
@@ -272,21 +272,39 @@ def scaled_view(image: Image.Image, scale: float,
     return image.resize(size, resample, box=src, reducing_gap=3.0 if scale < 0.5 else None)
 
 
+#: a band is never widened past this share of the image: text that runs on further is the whole
+#: image's business (the full-image read covers it once, where growing a band would read most of the
+#: image several times over -- a noisy image full of "lines" cost 2.6x a full read that way)
+MAX_BAND_AREA_RATIO = 0.35
+
+
+@dataclass(frozen=True)
+class RegionRead:
+    """What :func:`read_region` read: the boxes, the band finally read, and whether text still ran on
+    past it when the band could not grow any further (so only a whole-image read sees all of it)."""
+
+    boxes: list[TextBox]
+    region: Region
+    runs_on: bool = False
+
+
 def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_confidence: float = 0.0,
-                max_grow: int = 3) -> tuple[list[TextBox], Region]:
+                max_grow: int = 3, max_area_ratio: float = MAX_BAND_AREA_RATIO) -> RegionRead:
     """OCR *region* of *image* seen at *scale* (OCR pixels per image pixel; *region* and the boxes
     returned are in those scaled whole-image coordinates).
 
     When a line reaches an inner side of the band (it continues outside), the band is widened on
-    that side and read again, up to *max_grow* times. Returns the boxes and the band finally read.
+    that side and read again, up to *max_grow* times and never past *max_area_ratio* of the image.
     """
     width, height = max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))
     box = region.box
-    boxes: list[TextBox] = []
-    for _attempt in range(max_grow + 1):
+    area_cap = max_area_ratio * width * height
+    attempts = 0
+    while True:
         x0, y0, x1, y1 = box
         crop = scaled_view(image, scale, box)
         boxes = [tb.scaled(1.0, x0, y0) for tb in read_text(crop, min_confidence=min_confidence)]
+        attempts += 1
         grow = {"left": 0.0, "right": 0.0, "top": 0.0, "bottom": 0.0}
         for tb in boxes:
             for side in _touching_sides(tb, box, width, height):
@@ -295,13 +313,14 @@ def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_c
                 step = max(4 * tb.height, 0.5 * ((x1 - x0) if along else (y1 - y0)))
                 grow[side] = max(grow[side], step)
         if not any(grow.values()):
-            break
+            return RegionRead(boxes, Region(region.name, box), runs_on=False)
         new = (max(0, round(x0 - grow["left"])), max(0, round(y0 - grow["top"])),
                min(width, round(x1 + grow["right"])), min(height, round(y1 + grow["bottom"])))
-        if new == box:
-            break
+        if new == box:  # already at the image's edges on every side it would grow
+            return RegionRead(boxes, Region(region.name, box), runs_on=False)
+        if attempts > max_grow or (new[2] - new[0]) * (new[3] - new[1]) > area_cap:
+            return RegionRead(boxes, Region(region.name, box), runs_on=True)
         box = new
-    return boxes, Region(region.name, box)
 
 
 # --------------------------------------------------------------------------------- text lines

@@ -335,15 +335,24 @@ def assess(decoded: Decoded, profile: Profile, options: dict[str, Any], *, bands
     candidates: list[Candidate] = []
     searched = "the corner and edge bands"
     regions = ocr.edge_regions(*ocr_size, band_ratio=float(options["band_ratio"])) if bands else []
+    whole_image = bool(options["full_image_fallback"]) or not bands
+    # with a whole-image read to fall back on, a band grows only so far (MAX_BAND_AREA_RATIO): growing
+    # it further would read most of the picture several times over; without one, it grows as it needs
+    band_cap = ocr.MAX_BAND_AREA_RATIO if whole_image else 1.0
+    runs_on = False
     for region in regions:
-        boxes, _ = ocr.read_region(decoded.image, region, scale=rel, min_confidence=min_conf)
-        if not boxes:
+        read = ocr.read_region(decoded.image, region, scale=rel, min_confidence=min_conf, max_area_ratio=band_cap)
+        if not read.boxes:
             continue
-        seen.extend(boxes)
+        seen.extend(read.boxes)
         candidates = judge(seen)
+        if read.runs_on and whole_image:
+            # text runs on past the widest band read: the one whole-image read below sees it whole
+            runs_on = True
+            break
         if any(_qualifies(c, options) for c in candidates):
             break
-    if not any(_qualifies(c, options) for c in candidates) and (options["full_image_fallback"] or not bands):
+    if runs_on or (not any(_qualifies(c, options) for c in candidates) and whole_image):
         seen.extend(ocr.read_text(ocr.scaled_view(decoded.image, rel), min_confidence=min_conf))
         candidates = judge(seen)
         searched = "the corner and edge bands, then the whole image" if bands else "the whole image"
