@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 __all__ = ["OcrUnavailable", "OcrFailed", "TextBox", "Region", "available", "install_hint", "engine",
-           "read_text",
-           "edge_regions", "read_region", "RegionRead", "MAX_BAND_AREA_RATIO", "scaled_view", "dedupe", "merge_lines", "ink_height",
+           "read_text", "edge_regions", "read_region", "RegionRead", "MAX_BAND_AREA_RATIO", "scaled_view", "dedupe",
+           "merge_lines", "ink_height",
            "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install 'aigclabel[ocr]'"
