@@ -25,9 +25,7 @@ import errno
 import io
 import os
 import re
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Union
@@ -154,6 +152,8 @@ def spool(expected: int) -> BinaryIO:
     the next step still copies them with the kernel."""
     if expected <= SPOOL_MAX:
         return io.BytesIO()
+    import tempfile  # not at module level: a verify never spools, and start-up pays for every import
+
     return tempfile.TemporaryFile(prefix=_temp_prefix("spool"))  # unnamed (O_TMPFILE) or unlinked at once
 
 
@@ -345,6 +345,8 @@ def atomic_output(destination: str | os.PathLike, *, overwrite: bool = False,
         raise OutputError(f"{dest}: is a directory")
     if dest.exists() and not overwrite:
         raise OutputError(f"{dest}: already exists (use --force to overwrite)")
+    import tempfile  # see spool
+
     try:
         # the pid in the name lets `aigclabel clean` tell a live write from one a SIGKILL left behind
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.p{os.getpid()}.", suffix=".aigctmp", dir=parent)
@@ -421,11 +423,15 @@ def aigclabel_tempdir(kind: str, dir: str | os.PathLike[str] | None = None) -> s
 
     The caller removes it; if the process is killed first, ``aigclabel clean`` recognises it.
     """
+    import tempfile
+
     return tempfile.mkdtemp(prefix=_temp_prefix(kind), dir=dir)
 
 
 def aigclabel_tempfile(kind: str, suffix: str = "", dir: str | os.PathLike[str] | None = None) -> tuple[int, str]:
     """A new private file ``aigclabel-<kind>-<pid>-XXXXXXXX<suffix>``: (open fd, path), like ``mkstemp``."""
+    import tempfile
+
     return tempfile.mkstemp(prefix=_temp_prefix(kind), suffix=suffix, dir=dir)
 
 
@@ -436,4 +442,6 @@ def temp_directory(kind: str, dir: str | os.PathLike[str] | None = None) -> Iter
     try:
         yield path
     finally:
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)

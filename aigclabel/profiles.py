@@ -53,15 +53,21 @@ _profiles_dir: Path | None = None
 
 
 def _find_profiles_dir() -> Path:
-    try:
+    # Look on disk first: importing importlib.resources (and the zipfile and tempfile it pulls in) was
+    # ~4 ms of every command's start-up, to find a directory that sits beside this module.
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "builtin_profiles", here.parent / "profiles"):  # installed; a checkout
+        if (candidate / "cn-gb45438-2025.toml").is_file():
+            return candidate
+    try:  # a zipped or otherwise unusual install
         from importlib.resources import files
 
-        candidate = Path(str(files("aigclabel.builtin_profiles")))
-        if candidate.is_dir():
-            return candidate
+        found = Path(str(files("aigclabel.builtin_profiles")))
+        if found.is_dir():
+            return found
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "profiles"
+    return here.parent / "profiles"
 
 
 @dataclass
