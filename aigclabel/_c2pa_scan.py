@@ -10,7 +10,7 @@ import os
 from typing import BinaryIO, Protocol
 
 __all__ = ["find_manifest_store", "find_manifest_store_bounded", "SCAN_WHOLE", "SCAN_EDGE", "C2PA_UUID",
-           "BMFF_C2PA_UUID", "STORE_INFO"]
+           "BMFF_C2PA_UUID", "STORE_INFO", "REMOTE_REF_INFO"]
 
 #: the JUMBF UUID of a C2PA manifest store ("c2pa" + ISO 19566-5 suffix), as found in every carrier
 C2PA_UUID = _C2PA_UUID = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -19,6 +19,9 @@ BMFF_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 #: ``Evidence.info`` key where a handler whose read walks every place its format keeps a C2PA manifest store
 #: (``FormatHandler.c2pa_store_read``) puts the offset of the one it found; no key means none is there
 STORE_INFO = "c2pa_store"
+#: ``Evidence.info`` key where a handler with ``FormatHandler.c2pa_manifest_read`` notes where a reference to a
+#: remote manifest may be (the XMP the SDK would read)
+REMOTE_REF_INFO = "c2pa_remote_ref"
 
 
 class _Seekable(Protocol):

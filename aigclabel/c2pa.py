@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, cast
 
-from ._c2pa_scan import STORE_INFO, find_manifest_store, find_manifest_store_bounded
+from ._c2pa_scan import REMOTE_REF_INFO, STORE_INFO, find_manifest_store, find_manifest_store_bounded
 from ._io import CountingReader
 from .errors import ProfileError, SigningError, UnsupportedOperation
 from .report import Trace
@@ -730,14 +730,22 @@ def profile_anchors(profile: Profile) -> str | None:
 
 
 def merge_evidence(evidence: Evidence, src: CountingReader, *, profile: Profile | None = None,
-                   options: ReadOptions | None = None, scope: str = "all") -> None:
+                   options: ReadOptions | None = None, scope: str = "all",
+                   handler: FormatHandler | None = None) -> None:
     """Add what the file's C2PA manifest says to *evidence* (``info["c2pa"]`` and a ``c2pa-manifest`` trace).
 
     With a *profile*, the manifest is read only when one of its rules needs it (verifying against
     the Chinese profiles never reads the whole file to hash it).  ``info["c2pa"]["status"]`` is
-    ``present``, ``absent``, ``not-installed``, ``unsupported-format``, ``remote`` or ``error``.
+    ``present``, ``absent``, ``not-installed``, ``unsupported-format``, ``remote`` or ``error``.  With the
+    *handler* that read the evidence, a format whose read notes every store and reference
+    (``c2pa_manifest_read``) and found none is ``absent`` without asking the SDK.
     """
     if profile is not None and (scope == "explicit" or not uses_c2pa(profile)):
+        return
+    if handler is not None and handler.c2pa_manifest_read and STORE_INFO not in evidence.info \
+            and REMOTE_REF_INFO not in evidence.info:
+        evidence.info["c2pa"] = {"status": "absent", "message": "no C2PA manifest (the file holds no manifest "
+                                                                "store and no reference to a remote one)"}
         return
     evidence.info["c2pa"] = _collect(evidence, src, profile, options)
     found = c2pa_status(evidence)

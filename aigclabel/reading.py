@@ -65,7 +65,7 @@ def read_evidence(source: SourceLike, *, password: str | None = None, profile: P
             from .c2pa import merge_evidence  # lazy: the SDK wrapper is not needed for most reads
 
             try:
-                merge_evidence(evidence, src, profile=profile, options=c2pa, scope=scope)
+                merge_evidence(evidence, src, profile=profile, options=c2pa, scope=scope, handler=handler)
             except AigcLabelError as exc:
                 if c2pa_mode == C2PA_RAISE:
                     raise

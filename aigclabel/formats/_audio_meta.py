@@ -15,7 +15,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Sequence, Union
+from typing import Any, BinaryIO, Iterator, Sequence, Union
 
 from .._io import CountingReader
 from ..errors import AigcLabelError, CorruptFile
@@ -123,13 +123,30 @@ def load_id3(data: bytes, where: str, *, for_writing: bool = False):
     """
     from mutagen.id3 import ID3
 
+    from ._id3_frames import split_tag
+
     major = data[3] if len(data) > 3 else 4
-    with mutagen_errors(f"ID3v2 tag at {where}"):
+
+    def load(piece: bytes) -> Any:
         tags = ID3()
         if for_writing:
-            tags.load(io.BytesIO(data), translate=(major == 2), v2_version=3, load_v1=False)
+            tags.load(io.BytesIO(piece), translate=(major == 2), v2_version=3, load_v1=False)
         else:
-            tags.load(io.BytesIO(data), load_v1=False)
+            tags.load(io.BytesIO(piece), load_v1=False)
+        return tags
+
+    with mutagen_errors(f"ID3v2 tag at {where}"):
+        pieces = split_tag(data)
+        if pieces is None:
+            return load(data)
+        # a tag of many frames, loaded piece by piece (see split_tag) and joined the way mutagen's own load
+        # joins frames: same-key frames merged (_add with strict=False is what ID3Tags._read does)
+        tags = load(pieces[0])
+        for piece in pieces[1:]:
+            part = load(piece)
+            for frame in part.values():
+                tags._add(frame, False)
+            tags.unknown_frames.extend(part.unknown_frames)
     return tags
 
 
