@@ -474,6 +474,6 @@ def test_c2pa_sdk_is_asked_only_when_the_id3_tag_gives_it_something_to_read(tmp_
     plain = mp3_with_frames(tmp_path, [id3_frame(b"TIT2", b"\x03title")])
     found = aigclabel.inspect(plain).info["c2pa"]
     assert found["status"] == "absent" and "no reference to a remote one" in found["message"]
-    with_xmp = mp3_with_frames(tmp_path, [id3_frame(b"PRIV", b"XMP\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")])
+    with_xmp = mp3_with_frames(tmp_path, [id3_frame(b"PRIV", b"XMP\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><dcterms:provenance/></x:xmpmeta>")])
     found = aigclabel.inspect(with_xmp).info["c2pa"]
     assert found["status"] == "absent" and "remote one" not in found["message"]  # the SDK's own answer

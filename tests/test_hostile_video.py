@@ -328,3 +328,36 @@ def test_video_temp_dirs_removed_on_sigterm_and_errors(scratch: Path) -> None:
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode not in (0, None) and b"max_video_frames" in err, err
     assert _our_temp(tmp2) == []
+
+
+def _free_boxes_before_moov(clip: bytes, n: int) -> bytes:
+    """*clip* (an MP4 that starts with ftyp) with *n* empty ``free`` boxes right after ``ftyp``."""
+    ftyp = int.from_bytes(clip[:4], "big")
+    return clip[:ftyp] + b"\x00\x00\x00\x08free" * n + clip[ftyp:]
+
+
+def test_mp4_of_many_top_level_boxes_never_waits_on_the_c2pa_sdk(scratch: Path) -> None:
+    """Probe find (session 2026-12-07): 300,000 empty ``free`` boxes ahead of ``moov`` kept the C2PA SDK's reader
+    busy for over five minutes in ``inspect`` and ``review`` (native code: SIGTERM waited too).  Our walk sees
+    every place an MP4 keeps a manifest store or a remote reference, so without one the SDK is not asked."""
+    pytest.importorskip("c2pa", reason="the C2PA extra (c2pa-python) is needed to see the SDK skipped")
+    clip = make_clip(scratch, "mp4").read_bytes()
+    path = scratch / "many-free.mp4"
+    path.write_bytes(_free_boxes_before_moov(clip, 60_000))
+    started = cpu()
+    found = aigclabel.inspect(path).info["c2pa"]
+    assert cpu() - started < 3.0
+    assert found["status"] == "absent" and "no reference to a remote one" in found["message"]
+    started = cpu()
+    from aigclabel.platform import PlatformConfig
+
+    aigclabel.review(path, platform=PlatformConfig(code="00119144030008867405X220001"))
+    assert cpu() - started < 3.0
+    # an XMP packet naming a remote manifest sends the file to the SDK, as before
+    xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><dcterms:provenance>https://example.invalid/m</dcterms:provenance>" \
+          b"</x:xmpmeta>"
+    uuid_box = (24 + len(xmp)).to_bytes(4, "big") + b"uuid" + bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC") + xmp
+    ftyp = int.from_bytes(clip[:4], "big")
+    path.write_bytes(clip[:ftyp] + uuid_box + clip[ftyp:])
+    found = aigclabel.inspect(path).info["c2pa"]
+    assert "no reference to a remote one" not in found["message"]

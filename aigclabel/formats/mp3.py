@@ -84,7 +84,8 @@ def _note_c2pa(tag: Any, offset: int, info: dict) -> None:
     store) and the PRIV frame owned by ``XMP`` (which may name a remote manifest)."""
     if any("c2pa" in str(getattr(f, "mime", "")).lower() for f in tag.getall("GEOB")):
         info[STORE_INFO] = offset
-    if any(getattr(f, "owner", "") == "XMP" for f in tag.getall("PRIV")):
+    if any(getattr(f, "owner", "") == "XMP" and b"provenance" in bytes(getattr(f, "data", b""))
+           for f in tag.getall("PRIV")):  # C2PA names a remote manifest in XMP's dcterms:provenance
         info[REMOTE_REF_INFO] = offset
 
 

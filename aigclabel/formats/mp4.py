@@ -65,7 +65,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from .._c2pa_scan import BMFF_C2PA_UUID, STORE_INFO
+from .._c2pa_scan import BMFF_C2PA_UUID, REMOTE_REF_INFO, STORE_INFO
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
@@ -790,6 +790,7 @@ class _IsoMediaHandler(FormatHandler):
     _kind = ""
     #: read() walks every top-level box; C2PA keeps its store in a top-level ``uuid`` box
     c2pa_store_read = True
+    c2pa_manifest_read = True  # the C2PA uuid box is top-level; a remote reference would be in an XMP packet
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -805,6 +806,10 @@ class _IsoMediaHandler(FormatHandler):
         store = next((b for b in f.boxes if b.type == b"uuid" and b.usertype == BMFF_C2PA_UUID), None)
         if store is not None:
             ev.info[STORE_INFO] = store.offset
+        # C2PA names a remote manifest in XMP's dcterms:provenance: with one, the SDK looks
+        ref = next((x for x in f.xmps if b"provenance" in x.packet), None)
+        if ref is not None:
+            ev.info[REMOTE_REF_INFO] = ref.box.offset
         if f.compressed:
             ev.findings.append(Finding("format.mp4", Level.WARNING, "compressed movie header ('cmov'): its "
                                        "metadata cannot be read", location=f"moov at offset {f.moov.offset}"))
