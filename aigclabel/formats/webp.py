@@ -20,6 +20,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Union
 
+from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
@@ -33,6 +34,7 @@ __all__ = ["WebpHandler", "bitstream_info"]
 
 VP8X, ICCP, ANIM, ANMF, ALPH = b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH"
 VP8, VP8L, EXIF, XMP = b"VP8 ", b"VP8L", b"EXIF", b"XMP "
+C2PA = b"C2PA"  # the chunk c2pa-rs puts its manifest store in
 #: VP8X flag bits (WebP container specification)
 FLAG_ANIMATION, FLAG_XMP, FLAG_EXIF, FLAG_ALPHA, FLAG_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
 #: chunks that precede ``XMP `` in the container order; unknown chunks may follow it
@@ -183,6 +185,7 @@ class WebpHandler(FormatHandler):
     extensions = (".webp",)
     normative_carrier = "xmp:TC260:AIGC"
     can_write = True
+    c2pa_manifest_read = True  # C2PA keeps its store in a top-level C2PA chunk, a remote reference in XMP
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -209,14 +212,20 @@ class WebpHandler(FormatHandler):
         ev.info.update(width=width, height=height, alpha=alpha, animated=bool(flags & FLAG_ANIMATION),
                        layout=layout)
         for chunk in chunks:
+            if chunk.fourcc == C2PA:
+                ev.info.setdefault(STORE_INFO, chunk.offset)
             if chunk.fourcc not in (XMP, EXIF):
                 continue
             where = chunk.where()
             if chunk.size > MAX_PACKET_SIZE:
                 ev.findings.append(unreadable("format.webp", f"{chunk.name.strip()} chunk",
                                               f"{chunk.size} bytes is too large to read", where))
+                if chunk.fourcc == XMP:
+                    ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)  # unread: the SDK may look for itself
                 continue
             data = src.read_at(chunk.data_offset, chunk.size)
+            if chunk.fourcc == XMP and b"provenance" in data:  # C2PA's reference to a remote manifest
+                ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)
             if chunk.fourcc == XMP:
                 announced = bool(flags & FLAG_XMP)
                 if not announced:
