@@ -27,6 +27,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Union
 
+from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..limits import check_count, current as current_limits
@@ -40,6 +41,8 @@ __all__ = ["GifHandler", "MAGIC_TRAILER", "xmp_extension"]
 EXTENSION, IMAGE, TRAILER = 0x21, 0x2C, 0x3B
 APPLICATION, COMMENT, GRAPHIC_CONTROL, PLAIN_TEXT = 0xFF, 0xFE, 0xF9, 0x01
 XMP_APP_ID = b"XMP DataXMP"
+#: the application identifier of the extension c2pa-rs keeps a GIF's manifest store in (+ a 3-byte code)
+C2PA_APP_ID = b"C2PA_GIF"
 #: the 258 bytes after the raw packet: 0x01, 0xFF down to 0x00, then the block terminator
 MAGIC_TRAILER = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
 #: application identifiers of looping extensions, kept ahead of the XMP extension
@@ -267,6 +270,7 @@ class GifHandler(FormatHandler):
     extensions = (".gif",)
     normative_carrier = "xmp:TC260:AIGC"
     can_write = True
+    c2pa_manifest_read = True  # the store is a C2PA_GIF application extension, a remote reference XMP
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -286,6 +290,8 @@ class GifHandler(FormatHandler):
         for block in layout.blocks:
             if block.kind != EXTENSION:
                 continue
+            if block.label == APPLICATION and block.app_id[:8] == C2PA_APP_ID:
+                ev.info.setdefault(STORE_INFO, block.offset)
             where = block.where()
             before = block.offset < first_image
             if block.is_xmp:
@@ -293,7 +299,10 @@ class GifHandler(FormatHandler):
                     packet, standard = _xmp_packet(src, block)
                 except CorruptFile as exc:
                     ev.findings.append(unreadable("format.gif", "XMP extension", exc, where))
+                    ev.info.setdefault(REMOTE_REF_INFO, block.offset)  # unread: the SDK may look for itself
                     continue
+                if b"provenance" in packet:  # C2PA's reference to a remote manifest
+                    ev.info.setdefault(REMOTE_REF_INFO, block.offset)
                 if not standard:
                     ev.findings.append(Finding(
                         "format.gif", Level.WARNING,
