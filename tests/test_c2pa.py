@@ -560,3 +560,24 @@ def test_manifest_store_scan_finds_the_uuid_across_read_boundaries() -> None:
         data = bytes(pos) + uuid + bytes(50)
         assert prov.find_manifest_store(io.BytesIO(data), chunk=64) == pos
     assert prov.find_manifest_store(io.BytesIO(bytes(5000) + uuid[:-1]), chunk=64) is None
+
+
+@pytest.mark.parametrize("fmt", ["png", "gif", "webp", "mp4", "mp3"])
+def test_a_remote_manifest_reference_still_reaches_the_sdk(fmt: str, scratch: Path, keys: DevKeys) -> None:
+    """Handlers with ``c2pa_manifest_read`` skip the SDK when their walk saw no store and no reference; a file
+    signed with its manifest kept remote (the SDK's own no-embed signing, which writes dcterms:provenance into
+    the XMP) must still be handed to the SDK, which then says the manifest is remote.  Nothing is fetched."""
+    make, _handler, mime, _iptc = FORMATS[fmt]
+    manifest = {"claim_generator_info": [{"name": "aigclabel-test"}],
+                "assertions": [{"label": "c2pa.actions.v2",
+                                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": DST_TRAINED}]}}]}
+    info = c2pa_sdk.C2paSignerInfo(b"es256", keys.chain.read_bytes(), keys.key.read_bytes(), None)
+    out = io.BytesIO()
+    with c2pa_sdk.Signer.from_info(info) as signer, c2pa_sdk.Builder(manifest) as builder:
+        builder.set_no_embed()
+        builder.set_remote_url("http://127.0.0.1:9/manifest.c2pa")
+        builder.sign(signer, mime, io.BytesIO(make(scratch)), out)
+    data = out.getvalue()
+    assert b"provenance" in data  # the reference the walk must notice
+    found = aigclabel.inspect(data).info["c2pa"]
+    assert found["status"] in ("remote", "error") and "127.0.0.1:9/manifest.c2pa" in found["message"], found
