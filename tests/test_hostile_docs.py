@@ -427,3 +427,27 @@ def test_text_too_large_to_decode_within_the_budget_is_a_limit_not_a_memory_erro
     with pytest.raises(LimitExceeded) as info:
         aigclabel.inspect(path, limits=Limits(max_allocation=4 << 20))
     assert info.value.limit == "max_allocation" and "decoded" in str(info.value)
+
+
+def test_html_of_countless_comments_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """Probe find (session 2026-12-07): 1,000,000 ``<!--a-->`` comments (8 MB) held 280 MB of spans and sort
+    keys (a 256 MB file: gigabytes).  The HTML map counts what it keeps against ``max_structures``."""
+    import tracemalloc
+
+    many = tmp_path / "many.html"
+    many.write_bytes(b"<html><head>" + b"<!--a-->" * 205_000 + b"</head><body>hi</body></html>")
+    tracemalloc.start()
+    try:
+        for call in (lambda: aigclabel.verify(many, scope="implicit"), lambda: aigclabel.inspect(many),
+                     lambda: aigclabel.mark(many, tmp_path / "out.html", producer=PRODUCER, explicit=False)):
+            with pytest.raises(LimitExceeded, match="HTML comments.*max_structures"):
+                call()
+        assert tracemalloc.get_traced_memory()[1] < 120_000_000
+    finally:
+        tracemalloc.stop()
+    # under the limit, a record after a great many comments is still found
+    record = '<!-- AIGC{"Label":"1","ContentProducer":"%s","ProduceID":"late"} -->' % PRODUCER
+    fine = tmp_path / "fine.html"
+    fine.write_bytes(b"<html><head>" + b"<!--a-->" * 50_000 + record.encode() + b"</head><body>hi</body></html>")
+    (label,) = aigclabel.inspect(fine).labels
+    assert label.fields["ProduceID"] == "late"

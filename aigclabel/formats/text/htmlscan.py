@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from ...limits import check_count, current as current_limits
 from .._image_meta import looks_like_record
 from .encoding import apply_edits, newline_of
 
@@ -239,8 +240,13 @@ def scan_html(text: str) -> HtmlMap:
     """One linear pass over the tokens, recording the positions marking and reading need."""
     hm = HtmlMap()
     notice: list | None = None  # [tag name, start, depth] of an open notice element
+    # what the map keeps per element (comments, <meta> tags, notices) counts against max_structures: 256 MB
+    # of "<!--a-->" would otherwise be 32 million spans, gigabytes of tuples
+    room = current_limits().max_structures
     for tok in _tokens(text):
         kind = tok.kind
+        if kind in ("comment", "start") and len(hm.comments) + len(hm.metas) + len(hm.notices) >= room:
+            check_count(room + 1, "HTML comments, <meta> tags and notice elements")
         if tok.unclosed and hm.open_at_end is None:
             hm.open_at_end = tok.start
         if notice is not None:

@@ -3,6 +3,7 @@ and the visible blocks the explicit check reads."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from typing import Iterator
 
@@ -87,8 +88,9 @@ def _read_into(text: str, fmt: str, labels: list[FoundLabel], traces: list[Trace
                                       normative=False, offset=s, before_payload=False))
     elif fmt == "html":
         hm = scan_html(text)
-        events = [(m.start, "meta", m) for m in hm.metas] + [(s, "comment", (s, e)) for s, e in hm.comments]
-        events.sort(key=lambda t: t[0])
+        # both lists are in document order: merged lazily, not copied into a third (a file of many comments)
+        events = heapq.merge(((m.start, "meta", m) for m in hm.metas),
+                             ((s, "comment", (s, e)) for s, e in hm.comments), key=lambda t: t[0])
         for at, what, item in events:
             if what == "meta":
                 meta: HtmlMeta = item  # type: ignore[assignment]
