@@ -812,6 +812,9 @@ def _collect(evidence: Evidence, src: CountingReader, profile: Profile | None,
     except sdk.C2paError.NotSupported as exc:
         return {"status": "unsupported-format", "message": f"the C2PA SDK cannot read this file ({exc})"}
     except sdk.C2paError as exc:
+        if str(exc).startswith("Remote"):  # c2pa-python 0.38 raises the base class, "Remote: must fetch ..."
+            return {"status": "remote", "message": f"the manifest is remote and was not fetched ({exc}); "
+                                                   "allow network access to validate it"}
         return {"status": "error", "message": f"a C2PA manifest store is present but could not be read ({exc})"}
     if manifest is None:
         return {"status": "absent", "message": "no C2PA manifest"}
