@@ -562,7 +562,7 @@ def test_manifest_store_scan_finds_the_uuid_across_read_boundaries() -> None:
     assert prov.find_manifest_store(io.BytesIO(bytes(5000) + uuid[:-1]), chunk=64) is None
 
 
-@pytest.mark.parametrize("fmt", ["png", "gif", "webp", "mp4", "mp3"])
+@pytest.mark.parametrize("fmt", ["png", "gif", "webp", "mp4", "mp3", "wav", "avi"])
 def test_a_remote_manifest_reference_still_reaches_the_sdk(fmt: str, scratch: Path, keys: DevKeys) -> None:
     """Handlers with ``c2pa_manifest_read`` skip the SDK when their walk saw no store and no reference; a file
     signed with its manifest kept remote (the SDK's own no-embed signing, which writes dcterms:provenance into

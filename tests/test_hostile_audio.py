@@ -474,6 +474,43 @@ def test_c2pa_sdk_is_asked_only_when_the_id3_tag_gives_it_something_to_read(tmp_
     plain = mp3_with_frames(tmp_path, [id3_frame(b"TIT2", b"\x03title")])
     found = aigclabel.inspect(plain).info["c2pa"]
     assert found["status"] == "absent" and "no reference to a remote one" in found["message"]
-    with_xmp = mp3_with_frames(tmp_path, [id3_frame(b"PRIV", b"XMP\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><dcterms:provenance/></x:xmpmeta>")])
+    xmp = b"XMP\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><dcterms:provenance/></x:xmpmeta>"
+    with_xmp = mp3_with_frames(tmp_path, [id3_frame(b"PRIV", xmp)])
     found = aigclabel.inspect(with_xmp).info["c2pa"]
     assert found["status"] == "absent" and "remote one" not in found["message"]  # the SDK's own answer
+
+
+def test_riff_of_many_tiny_chunks_is_walked_copied_and_bounded(tmp_path: Path) -> None:
+    """Probe find (session 2026-12-07): a WAV of 300,000 empty chunks took 3.3 s to inspect (the C2PA SDK reading
+    8 bytes per callback) and 5.4 s to mark (three walks, one kernel copy per chunk).  Now the SDK is not asked
+    without a C2PA or XMP chunk, adjacent chunks are copied in one go, and the chunk count counts against
+    ``max_structures``."""
+    import time
+
+    from aigclabel.errors import LimitExceeded
+
+    wav = wav_declaring(8000, seconds=1.0)
+    body = wav[12:] + b"junk\x00\x00\x00\x00" * 120_000
+    path = tmp_path / "chunks.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body)
+    started = time.process_time()
+    inspected = aigclabel.inspect(path)
+    assert time.process_time() - started < 2.0
+    if "c2pa" in inspected.info:
+        assert "no reference to a remote one" in inspected.info["c2pa"]["message"]
+    out = tmp_path / "marked.wav"
+    started = time.process_time()
+    aigclabel.mark(path, out, producer=PRODUCER, explicit=False)
+    assert time.process_time() - started < 3.0
+    data = out.read_bytes()
+    assert data.count(b"junk\x00\x00\x00\x00") == 120_000  # every chunk kept
+    assert aigclabel.verify(out, scope="implicit").labels[0].fields["ContentProducer"] == PRODUCER
+    import wave
+
+    with wave.open(str(out)) as w:  # the standard library's reader still reads the samples
+        assert w.getnframes() == 8000
+    over = tmp_path / "over.wav"
+    body = wav[12:] + b"junk\x00\x00\x00\x00" * 200_001
+    over.write_bytes(b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body)
+    with pytest.raises(LimitExceeded, match="WAVE chunks.*max_structures"):
+        aigclabel.inspect(over)

@@ -15,14 +15,16 @@ import io
 import re
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator, Sequence, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Sequence, Union
 
+from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
 from .._io import CountingReader
 from ..errors import AigcLabelError, CorruptFile
+from ..limits import check_count, current as current_limits
 from ..report import FoundLabel, Trace
 from ._image_meta import found_label, generator_trace, looks_like_record
 
-__all__ = [
+__all__ = ["note_c2pa_chunks", 
     "RECORD_KEY", "mutagen_errors", "is_record_key", "id3_total_size", "load_id3", "id3_evidence",
     "id3_with_record", "id3_without_records", "load_vorbis_comment", "vorbis_evidence",
     "vorbis_set_record", "vorbis_has_records", "IffChunk", "walk_iff", "Copy", "Plan", "emit",
@@ -358,8 +360,11 @@ def walk_iff(src: CountingReader, start: int, end: int, *, big_endian: bool, wha
     fmt = ">4sI" if big_endian else "<4sI"
     chunks: list[IffChunk] = []
     pos = start
+    room = current_limits().max_structures
     while end - pos >= 8:
-        head = src.read_at(pos, 8)
+        if len(chunks) >= room:  # 300,000 empty chunks once took 3 walks and a copy each: seconds per call
+            check_count(len(chunks) + 1, f"{what} chunks")
+        head = src.pread(pos, 8)
         if len(head) < 8:
             raise CorruptFile(f"truncated: {what} ends inside a chunk header at offset {pos}")
         cid, size = struct.unpack(fmt, head)
@@ -404,14 +409,39 @@ def plan_size(plan: Plan) -> int:
 
 
 def emit(plan: Plan, src: CountingReader, dst: BinaryIO) -> None:
-    """Write *plan* to *dst*: new bytes as given, source ranges copied (by the kernel, file to file)."""
+    """Write *plan* to *dst*: new bytes as given, source ranges copied (by the kernel, file to file); adjacent
+    ranges go in one copy (a file of many small chunks was one system call per chunk)."""
+    pending: Copy | None = None
+
+    def flush() -> None:
+        if pending is None:
+            return
+        src.seek(pending.offset)
+        if src.copy_to(dst, pending.length) != pending.length:
+            raise CorruptFile(f"truncated: the file ended while copying bytes {pending.offset}-"
+                              f"{pending.offset + pending.length}")
+
     for item in plan:
         if isinstance(item, Copy):
             if item.length <= 0:
                 continue
-            src.seek(item.offset)
-            if src.copy_to(dst, item.length) != item.length:
-                raise CorruptFile(f"truncated: the file ended while copying bytes {item.offset}-"
-                                  f"{item.offset + item.length}")
+            if pending is not None and pending.offset + pending.length == item.offset:
+                pending = Copy(pending.offset, pending.length + item.length)
+                continue
+            flush()
+            pending = item
         elif item:
+            flush()
+            pending = None
             dst.write(item)
+    flush()
+
+
+def note_c2pa_chunks(chunks: Iterable[IffChunk], info: dict[str, Any]) -> None:
+    """Where a RIFF file keeps what the C2PA SDK reads: a ``C2PA`` chunk (the manifest store) and an XMP chunk
+    (``_PMX``/``XMP ``, which may name a remote manifest; not read here, so any one sends the file to the SDK)."""
+    for chunk in chunks:
+        if chunk.id == b"C2PA":
+            info.setdefault(STORE_INFO, chunk.offset)
+        elif chunk.id in (b"_PMX", b"XMP ", b"xmp "):
+            info.setdefault(REMOTE_REF_INFO, chunk.offset)

@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
-from ._audio_meta import (IffChunk, audio_generator_trace, is_record_key, read_chunk,
+from ._audio_meta import (IffChunk, audio_generator_trace, is_record_key, note_c2pa_chunks, read_chunk,
                           walk_iff)
 from ._bmff import copy_with_patches
 from ._image_meta import found_label, looks_like_record
@@ -109,6 +109,7 @@ class AviHandler(FormatHandler):
     extensions = (".avi",)
     normative_carrier = "riff:LIST/INFO:AIGC"
     can_write = True
+    c2pa_manifest_read = True  # a top-level C2PA chunk; a remote reference in an XMP chunk
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -117,6 +118,7 @@ class AviHandler(FormatHandler):
     def read(self, src: CountingReader) -> Evidence:
         avi = _parse(src)
         ev = Evidence(self.name, self.kind, info={"container": "avi"})
+        note_c2pa_chunks(avi.chunks, ev.info)
         for c in avi.chunks:
             where = f"{c.name!r} chunk at offset {c.offset}"
             before = avi.before_payload(c.offset)

@@ -24,7 +24,8 @@ from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, FoundLabel, Level
 from ._audio_meta import (CHUNK_ID3_PADDING, Copy, IffChunk, audio_generator_trace, emit, id3_evidence,
-                          id3_without_records, is_record_key, load_id3, plan_size, read_chunk, walk_iff)
+                          id3_without_records, is_record_key, load_id3, note_c2pa_chunks, plan_size, read_chunk,
+                          walk_iff)
 from ._image_meta import found_label, looks_like_record
 from ._riff import iff_chunk, list_subchunks
 from .base import Evidence, FormatHandler, ImplicitLabel
@@ -142,6 +143,7 @@ class WavHandler(FormatHandler):
     extensions = (".wav", ".wave", ".bwf")
     normative_carrier = "riff:AIGC"
     can_write = True
+    c2pa_manifest_read = True  # a top-level C2PA chunk; a remote reference in an XMP chunk
 
     @classmethod
     def score(cls, head: bytes) -> int:
@@ -152,6 +154,7 @@ class WavHandler(FormatHandler):
         ev = Evidence(self.name, self.kind, info={"container": layout.form.decode(),
                                                    "data_offset": layout.data.data_offset,
                                                    "data_size": layout.data.size})
+        note_c2pa_chunks(layout.chunks, ev.info)
         for chunk in layout.chunks:
             before = chunk.offset < layout.data.offset
             where = f"{chunk.name!r} chunk at offset {chunk.offset}"
