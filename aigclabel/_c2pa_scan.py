@@ -10,7 +10,7 @@ import os
 from typing import BinaryIO, Protocol
 
 __all__ = ["find_manifest_store", "find_manifest_store_bounded", "SCAN_WHOLE", "SCAN_EDGE", "C2PA_UUID",
-           "BMFF_C2PA_UUID", "STORE_INFO", "REMOTE_REF_INFO"]
+           "BMFF_C2PA_UUID", "STORE_INFO", "REMOTE_REF_INFO", "note_xmp"]
 
 #: the JUMBF UUID of a C2PA manifest store ("c2pa" + ISO 19566-5 suffix), as found in every carrier
 C2PA_UUID = _C2PA_UUID = b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -22,6 +22,13 @@ STORE_INFO = "c2pa_store"
 #: ``Evidence.info`` key where a handler with ``FormatHandler.c2pa_manifest_read`` notes where a reference to a
 #: remote manifest may be (the XMP the SDK would read)
 REMOTE_REF_INFO = "c2pa_remote_ref"
+
+
+def note_xmp(info: dict[str, object], offset: int, packet: bytes | None) -> None:
+    """Note in *info* an XMP packet at *offset* that may name a remote manifest (C2PA puts its URL in
+    ``dcterms:provenance``), or one too large to read (*packet* None): the C2PA SDK then reads the file."""
+    if packet is None or b"provenance" in packet:
+        info.setdefault(REMOTE_REF_INFO, offset)
 
 
 class _Seekable(Protocol):

@@ -17,15 +17,15 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterable, Iterator, Sequence, Union
 
-from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import STORE_INFO, note_xmp
 from .._io import CountingReader
 from ..errors import AigcLabelError, CorruptFile
 from ..limits import check_count, current as current_limits
 from ..report import FoundLabel, Trace
 from ._image_meta import found_label, generator_trace, looks_like_record
 
-__all__ = ["note_c2pa_chunks", 
-    "RECORD_KEY", "mutagen_errors", "is_record_key", "id3_total_size", "load_id3", "id3_evidence",
+__all__ = [
+    "note_c2pa_chunks", "RECORD_KEY", "mutagen_errors", "is_record_key", "id3_total_size", "load_id3", "id3_evidence",
     "id3_with_record", "id3_without_records", "load_vorbis_comment", "vorbis_evidence",
     "vorbis_set_record", "vorbis_has_records", "IffChunk", "walk_iff", "Copy", "Plan", "emit",
     "plan_size", "read_chunk", "audio_generator_trace", "MAX_TAG", "ID3_PADDING", "id3_has_records",
@@ -444,4 +444,4 @@ def note_c2pa_chunks(chunks: Iterable[IffChunk], info: dict[str, Any]) -> None:
         if chunk.id == b"C2PA":
             info.setdefault(STORE_INFO, chunk.offset)
         elif chunk.id in (b"_PMX", b"XMP ", b"xmp "):
-            info.setdefault(REMOTE_REF_INFO, chunk.offset)
+            note_xmp(info, chunk.offset, None)

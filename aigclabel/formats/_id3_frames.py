@@ -52,15 +52,23 @@ class RawFrame:
     length: int  # header included
 
 
+def _extended_header_length(major: int, flags: int, ext: bytes) -> int:
+    """Bytes of the extended header whose first 4 bytes are *ext* (0 when the tag has none)."""
+    if not (flags & 0x40 and major in (3, 4)) or len(ext) < 4:
+        return 0
+    return (int.from_bytes(ext[:4], "big") + 4) if major == 3 else _unsyncsafe(ext[:4])
+
+
+def _frame_length(head: bytes, major: int) -> int:
+    """The data length a frame header declares (v2.2: 24-bit; v2.3: 32-bit; v2.4: sync-safe)."""
+    if major == 2:
+        return int.from_bytes(head[3:6], "big")
+    return _unsyncsafe(head[4:8]) if major == 4 else int.from_bytes(head[4:8], "big")
+
+
 def _first_frame(src: CountingReader, offset: int, header: bytes) -> int:
     """Offset (within the tag) of the first frame: after the header and any extended header."""
-    major, flags = header[3], header[5]
-    pos = 10
-    if flags & 0x40 and major in (3, 4):
-        ext = src.read_at(offset + 10, 4)
-        if len(ext) == 4:
-            pos += (int.from_bytes(ext, "big") + 4) if major == 3 else _unsyncsafe(ext)
-    return pos
+    return 10 + _extended_header_length(header[3], header[5], src.read_at(offset + 10, 4))
 
 
 def walk_frames(src: CountingReader, offset: int, size: int) -> list[RawFrame] | None:
@@ -77,11 +85,7 @@ def walk_frames(src: CountingReader, offset: int, size: int) -> list[RawFrame] |
         head = src.read_at(offset + pos, head_len)
         if len(head) < head_len or head[0] == 0:
             break  # padding
-        if major == 2:
-            fid, length = head[:3], int.from_bytes(head[3:6], "big")
-        else:
-            fid = head[:4]
-            length = _unsyncsafe(head[4:8]) if major == 4 else int.from_bytes(head[4:8], "big")
+        fid, length = head[:3 if major == 2 else 4], _frame_length(head, major)
         if pos + head_len + length > end:
             break  # a damaged frame ends the tag, as for mutagen
         frames.append(RawFrame(fid, offset + pos, head_len + length))
@@ -139,10 +143,7 @@ def split_tag(data: bytes) -> list[bytes] | None:
     if flags & 0x80 and major in (2, 3):
         body = body.replace(b"\xff\x00", b"\xff")
         flags &= ~0x80 & 0xFF
-    pos = 0
-    if flags & 0x40 and major in (3, 4) and len(body) >= 4:  # the extended header
-        ext = body[:4]
-        pos = (int.from_bytes(ext, "big") + 4) if major == 3 else _unsyncsafe(ext)
+    pos = _extended_header_length(major, flags, body[:4])
     head_len = 6 if major == 2 else 10
     spans: list[tuple[int, int]] = []
     end = len(body)
@@ -150,10 +151,7 @@ def split_tag(data: bytes) -> list[bytes] | None:
         head = body[pos:pos + head_len]
         if head[0] == 0:
             break  # padding
-        if major == 2:
-            length = int.from_bytes(head[3:6], "big")
-        else:
-            length = _unsyncsafe(head[4:8]) if major == 4 else int.from_bytes(head[4:8], "big")
+        length = _frame_length(head, major)
         if pos + head_len + length > end:
             spans.append((pos, end - pos))  # a damaged last frame: mutagen sees it as it would have
             break

@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Union
 
-from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import STORE_INFO, note_xmp
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..limits import check_count, current as current_limits
@@ -299,10 +299,9 @@ class GifHandler(FormatHandler):
                     packet, standard = _xmp_packet(src, block)
                 except CorruptFile as exc:
                     ev.findings.append(unreadable("format.gif", "XMP extension", exc, where))
-                    ev.info.setdefault(REMOTE_REF_INFO, block.offset)  # unread: the SDK may look for itself
+                    note_xmp(ev.info, block.offset, None)
                     continue
-                if b"provenance" in packet:  # C2PA's reference to a remote manifest
-                    ev.info.setdefault(REMOTE_REF_INFO, block.offset)
+                note_xmp(ev.info, block.offset, packet)
                 if not standard:
                     ev.findings.append(Finding(
                         "format.gif", Level.WARNING,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import STORE_INFO, note_xmp
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedFormat, UnsupportedOperation
 from ._audio_meta import ID3_PADDING, Copy, emit, id3_evidence, id3_has_records, id3_record_frame, id3_total_size, \
@@ -82,11 +82,11 @@ def _big_tag_with_record(src: CountingReader, offset: int, size: int, record_jso
 def _note_c2pa(tag: Any, offset: int, info: dict) -> None:
     """What the C2PA SDK would look at in the first ID3 tag: a GEOB frame of a C2PA MIME type (the manifest
     store) and the PRIV frame owned by ``XMP`` (which may name a remote manifest)."""
-    if any("c2pa" in str(getattr(f, "mime", "")).lower() for f in tag.getall("GEOB")):
+    if any("c2pa" in f.mime.lower() for f in tag.getall("GEOB")):
         info[STORE_INFO] = offset
-    if any(getattr(f, "owner", "") == "XMP" and b"provenance" in bytes(getattr(f, "data", b""))
-           for f in tag.getall("PRIV")):  # C2PA names a remote manifest in XMP's dcterms:provenance
-        info[REMOTE_REF_INFO] = offset
+    for f in tag.getall("PRIV"):
+        if f.owner == "XMP":
+            note_xmp(info, offset, f.data)
 
 
 class Mp3Handler(FormatHandler):
@@ -142,7 +142,7 @@ class Mp3Handler(FormatHandler):
             labels, traces = id3_evidence(tag, where=f"ID3v2.{data[3]} tag at offset {offset}", carrier_prefix="id3:",
                                           normative=i == 0, offset=offset, before_payload=True)
             if i == 0 and size > BIG_TAG:  # only the evidence frames were parsed: let the SDK look for itself
-                info[REMOTE_REF_INFO] = offset
+                note_xmp(info, offset, None)
             elif i == 0:  # where C2PA keeps an MP3's manifest store (a GEOB frame) or its remote reference (XMP)
                 _note_c2pa(tag, offset, info)
             ev.labels += labels

@@ -65,7 +65,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from .._c2pa_scan import BMFF_C2PA_UUID, REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import BMFF_C2PA_UUID, STORE_INFO, note_xmp
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
@@ -806,10 +806,8 @@ class _IsoMediaHandler(FormatHandler):
         store = next((b for b in f.boxes if b.type == b"uuid" and b.usertype == BMFF_C2PA_UUID), None)
         if store is not None:
             ev.info[STORE_INFO] = store.offset
-        # C2PA names a remote manifest in XMP's dcterms:provenance: with one, the SDK looks
-        ref = next((x for x in f.xmps if b"provenance" in x.packet), None)
-        if ref is not None:
-            ev.info[REMOTE_REF_INFO] = ref.box.offset
+        for xmp in f.xmps:
+            note_xmp(ev.info, xmp.box.offset, xmp.packet)
         if f.compressed:
             ev.findings.append(Finding("format.mp4", Level.WARNING, "compressed movie header ('cmov'): its "
                                        "metadata cannot be read", location=f"moov at offset {f.moov.offset}"))

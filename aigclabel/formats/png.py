@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import STORE_INFO, note_xmp
 from .._io import COPY_ALIGN, CountingReader
 from ..errors import CorruptFile, LimitExceeded
 from ..limits import check_allocation
@@ -227,7 +227,7 @@ class PngHandler(FormatHandler):
                 # read whole, a crafted 200 MB text chunk costs seconds and a gigabyte before the XMP
                 # parser refuses it: only its keyword is looked at
                 if _keyword(src, chunk) == XMP_KEYWORD.decode():
-                    ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)  # unread: the C2PA SDK may look itself
+                    note_xmp(ev.info, chunk.offset, None)
                 ev.findings.append(unreadable("format.png", f"{name} chunk {_keyword(src, chunk)!r}",
                                               f"{chunk.length:,} bytes, over {MAX_TEXT >> 20} MiB (no record or XMP "
                                               "packet is that large)", where))
@@ -245,8 +245,7 @@ class PngHandler(FormatHandler):
             else:
                 key, raw, encoding = text_chunk_bytes(chunk.type, data)
                 if key == XMP_KEYWORD.decode():
-                    if b"provenance" in raw:  # C2PA's reference to a remote manifest
-                        ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)
+                    note_xmp(ev.info, chunk.offset, raw)
                     self._read_xmp(src, ev, chunk, raw, f"{where} ({key})", before_payload=not seen_idat)
                     continue
                 text = raw.decode(encoding, "replace")

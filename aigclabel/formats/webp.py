@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Union
 
-from .._c2pa_scan import REMOTE_REF_INFO, STORE_INFO
+from .._c2pa_scan import STORE_INFO, note_xmp
 from .._io import CountingReader
 from ..errors import CorruptFile, UnsupportedOperation
 from ..report import Finding, Level
@@ -221,11 +221,11 @@ class WebpHandler(FormatHandler):
                 ev.findings.append(unreadable("format.webp", f"{chunk.name.strip()} chunk",
                                               f"{chunk.size} bytes is too large to read", where))
                 if chunk.fourcc == XMP:
-                    ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)  # unread: the SDK may look for itself
+                    note_xmp(ev.info, chunk.offset, None)
                 continue
             data = src.read_at(chunk.data_offset, chunk.size)
-            if chunk.fourcc == XMP and b"provenance" in data:  # C2PA's reference to a remote manifest
-                ev.info.setdefault(REMOTE_REF_INFO, chunk.offset)
+            if chunk.fourcc == XMP:
+                note_xmp(ev.info, chunk.offset, data)
             if chunk.fourcc == XMP:
                 announced = bool(flags & FLAG_XMP)
                 if not announced:
