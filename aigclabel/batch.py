@@ -185,6 +185,40 @@ def _size(path: str) -> int | None:
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """A task's result reduced, where the task ran, to what a JSON Lines consumer of the batch uses: the line
+    (``json.dumps(value.to_dict())``), the verdict and the exit code.
+
+    Why: every result of a run comes back to one process (the command, or a Dask client), which would
+    otherwise unpickle the report object, convert it and serialise it again, about 0.05 ms per file; on a
+    cluster that one process is what limits first (``bench/bench_cluster.py`` prints its CPU per file).
+    A worker sends the finished line instead and the collector echoes it as it is.
+    """
+
+    line: str
+    verdict: str
+    exit_code: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object the line encodes (for a results dataset; the line is echoed as it is)."""
+        obj: dict[str, Any] = json.loads(self.line)
+        return obj
+
+
+@dataclass(frozen=True)
+class RenderRows:
+    """*task* returning :class:`Rendered` instead of its value (picklable, as pool and Dask workers need)."""
+
+    task: Callable[[str], Any]
+
+    def __call__(self, path: str) -> Rendered:
+        value = self.task(path)
+        verdict = getattr(value, "verdict", "done")
+        return Rendered(json.dumps(value.to_dict(), ensure_ascii=False), str(getattr(verdict, "value", verdict)),
+                        int(getattr(value, "exit_code", 0)))
+
+
+@dataclass(frozen=True)
 class FileLimits:
     """Per-file bounds of a batch: wall-clock seconds and bytes of address space (``None``: unbounded)."""
 

@@ -106,20 +106,26 @@ def progress_wanted(text_to_stdout: bool) -> bool:
 
 
 def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool, jobs: int, jsonl: bool,
-          skip_done: str | None, label: str, on_outcome: Callable[[Any], dict[str, Any] | None],
-          text_to_stdout: bool) -> Any:
-    """Run *task* over the inputs; *on_outcome* handles each outcome and returns its JSON Lines object.
+          skip_done: str | None, label: str, on_outcome: Callable[[Any], Any],
+          text_to_stdout: bool, rows_are_values: bool = False) -> Any:
+    """Run *task* over the inputs; *on_outcome* handles each outcome and returns its JSON Lines object
+    (a dict, or the outcome's :class:`~aigclabel.batch.Rendered` value, whose line is echoed as it is).
+
+    *rows_are_values*: a file's JSON Lines object is its value's ``to_dict()``; with ``--jsonl`` the workers
+    then send the finished line (:class:`~aigclabel.batch.RenderRows`) and *on_outcome* gets it as the value.
 
     Returns the :class:`~aigclabel.batch.Summary`; prints it to stderr when there was more than one
     file or a directory input.
     """
     from aigclabel import storage
-    from aigclabel.batch import FileLimits, Summary, jobs_count, pending, run
+    from aigclabel.batch import FileLimits, Rendered, RenderRows, Summary, jobs_count, pending, run
 
     engine = click.get_current_context().meta.get(_META, {})
     options = engine.get("storage_options") or {}
     storage.configure(options)
     task = storage.wrap(task, options)
+    if jsonl and rows_are_values:
+        task = RenderRows(task)
     limits = FileLimits(engine.get("file_timeout"), engine.get("file_memory"))
     results = _open_results(engine, label)
     items: Iterable[Any] = pending(files, recursive=recursive, skip_done=skip_done)
@@ -136,9 +142,9 @@ def drive(files: tuple[str, ...], task: Callable[[str], Any], *, recursive: bool
             summary.add(outcome)
             obj = on_outcome(outcome)
             if jsonl and obj is not None:
-                click.echo(json.dumps(obj, ensure_ascii=False))
+                click.echo(obj.line if isinstance(obj, Rendered) else json.dumps(obj, ensure_ascii=False))
             if results is not None:
-                results.add(outcome, obj)
+                results.add(outcome, obj.to_dict() if isinstance(obj, Rendered) else obj)
             if bar is not None:
                 bar.update(1)
     finally:  # a closed pipe (`... --jsonl | head`) goes up to `guarded`: it exits with what was decided

@@ -118,23 +118,25 @@ def review_cmd(files: tuple[str, ...], platform_code: str | None, platform_file:
 
     reviewed: list[tuple[str, Any]] = []  # (path, error) for --html
 
-    def on_outcome(outcome: Any) -> dict[str, Any]:
+    def on_outcome(outcome: Any) -> Any:
         reviewed.append((outcome.path, outcome.error))
         codes.append(outcome.exit_code)
         if outcome.error is not None:
             report_error(outcome)
             obj = {"path": outcome.path, "tier": None, "notice": None, "evidence": [], "record": None,
                    "error": outcome.error}
+        elif jsonl:
+            return outcome.value  # a batch.Rendered: the line the worker made of the review's to_dict()
         else:
             obj = outcome.value.to_dict()
-            if not (as_json or jsonl):
+            if not as_json:
                 _render(outcome.value)
         if as_json:
             results.append(obj)
         return obj
 
     drive(files, task, recursive=recursive, jobs=1 if single else jobs, jsonl=jsonl, skip_done=skip_done,
-          label="review", on_outcome=on_outcome, text_to_stdout=not (as_json or jsonl))
+          label="review", on_outcome=on_outcome, text_to_stdout=not (as_json or jsonl), rows_are_values=True)
     if as_json:
         dump_json(results)
     if html_out:

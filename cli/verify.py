@@ -117,7 +117,7 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, ve
             return obj
         report = outcome.value
         if fmt == "jsonl":
-            return report.to_dict()
+            return report  # a batch.Rendered: the line the worker made of report.to_dict()
         if fmt == "json":
             out.append(report.to_dict())
         elif fmt == "sarif":
@@ -127,7 +127,7 @@ def verify_cmd(files: tuple[str, ...], profile: str, scope: str, quiet: bool, ve
         return None
 
     drive(files, task, recursive=recursive, jobs=jobs, jsonl=jsonl, skip_done=skip_done, label="verify",
-          on_outcome=on_outcome, text_to_stdout=fmt == "text")
+          on_outcome=on_outcome, text_to_stdout=fmt == "text", rows_are_values=True)
     if fmt == "json":
         dump_json(out)
     elif fmt == "sarif":

@@ -149,6 +149,33 @@ def _crash_on_boom(path: str) -> str:
     return os.path.basename(path)
 
 
+def test_jsonl_rows_are_made_on_the_workers(tree: Path) -> None:
+    """--jsonl: a worker sends the finished line of each report (batch.Rendered), not the report object, and the
+    line is the one the command printed when it serialised the report itself."""
+    import functools
+
+    from aigclabel.batch import Rendered, RenderRows, verify_task
+
+    task = functools.partial(verify_task, profile="cn-gb45438-2025", scope="implicit")
+    paths = sorted(str(p) for p in tree.rglob("*") if p.is_file() and not p.name.startswith("."))[:40]
+    outcomes = list(run(paths, RenderRows(task), jobs=2, chunk_size=4, start_method="fork"))
+    assert len(outcomes) == 40
+    for outcome in outcomes:
+        if outcome.error is not None:
+            continue
+        assert isinstance(outcome.value, Rendered)  # what crossed the process boundary
+        report = task(outcome.path)
+        assert outcome.value.line == json.dumps(report.to_dict(), ensure_ascii=False)
+        assert outcome.verdict == report.verdict.value and outcome.exit_code == report.exit_code
+    # the command's lines are those lines, and the same with one process or two
+    one = CliRunner().invoke(cli, ["verify", str(tree), "-r", "--scope", "implicit", "--jsonl"])
+    two = CliRunner().invoke(cli, ["verify", str(tree), "-r", "--scope", "implicit", "--jsonl", "--jobs", "2"])
+    assert sorted(one.stdout.splitlines()) == sorted(two.stdout.splitlines())
+    rows = {json.loads(line)["path"]: line for line in two.stdout.splitlines()}
+    first = next(o for o in outcomes if o.error is None)
+    assert rows[first.path] == first.value.line
+
+
 def test_worker_crash_is_one_bad_file(tmp_path: Path) -> None:
     names = [f"f{i:02d}" for i in range(12)] + ["boom"] + [f"g{i:02d}" for i in range(12)]
     items = [str(tmp_path / n) for n in names]
