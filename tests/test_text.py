@@ -727,3 +727,21 @@ def test_marking_an_html_fragment_says_where_the_record_went(tmp_path: Path) -> 
     full.write_text("<!doctype html><html><head><title>t</title></head><body><p>x</p></body></html>\n")
     assert not any("fragment" in n for n in aigclabel.mark_file(full, tmp_path / "doc-out.html",
                                                                 producer=PRODUCER).notes)
+
+
+def test_notice_wording_is_matched_literally(tmp_path: Path) -> None:
+    """The wording lists are words, not patterns: "A.I." does not match "AxI", and a list left empty matches
+    nothing (the notice search compiles them into one expression)."""
+    path = tmp_path / "dotted.toml"
+    path.write_text('id = "dotted"\nextends = "cn-gb45438-2025"\n[marking]\nwording_ai = ["A.I.", "(AI)"]\n',
+                    encoding="utf-8")
+    for text, level in (("本内容由A.I.生成\n正文\n", Level.PASS), ("本内容由(AI)生成\n正文\n", Level.PASS),
+                        ("本内容由AxI生成\n正文\n", Level.ERROR), ("本内容由AI生成\n正文\n", Level.ERROR)):
+        (finding,) = findings(verify_text(text, profile=str(path), scope="explicit"), "explicit.text")
+        assert finding.level is level, (text, finding.to_dict())
+    empty = tmp_path / "empty.toml"
+    empty.write_text('id = "empty"\nextends = "cn-gb45438-2025"\n[marking]\nwording_generation = []\n',
+                     encoding="utf-8")
+    (finding,) = findings(verify_text("本内容由人工智能生成\n正文\n", profile=str(empty), scope="explicit"),
+                          "explicit.text")
+    assert finding.level is not Level.PASS, finding.to_dict()
