@@ -347,6 +347,8 @@ def test_text_over_the_allocation_budget_is_refused_before_reading(tmp_path: Pat
     for scope in SCOPES:
         result = timed(lambda scope=scope: aigclabel.verify(path, scope=scope))
         assert isinstance(result, LimitExceeded) and result.limit == "max_allocation", scope
+        # one line that says what the size means: no "declares" (the file declares nothing)
+        assert f"the text file is {2 << 30:,} bytes; reading and decoding it takes up to" in str(result), result
     assert isinstance(timed(lambda: aigclabel.inspect(path)), LimitExceeded)
     for explicit in (True, False):
         out = tmp_path / f"out-{explicit}.txt"
@@ -426,7 +428,7 @@ def test_text_too_large_to_decode_within_the_budget_is_a_limit_not_a_memory_erro
     path.write_bytes(b"<html><body>" + "汉字".encode("utf-8") * 400_000 + b"</body></html>")
     with pytest.raises(LimitExceeded) as info:
         aigclabel.inspect(path, limits=Limits(max_allocation=4 << 20))
-    assert info.value.limit == "max_allocation" and "decoded" in str(info.value)
+    assert info.value.limit == "max_allocation" and "reading and decoding it takes" in str(info.value)
 
 
 def test_html_of_countless_comments_is_refused_in_bounded_memory(tmp_path: Path) -> None:
