@@ -20,6 +20,9 @@ __all__ = ["pool_run", "forkserver_preload", "PRELOAD", "WorkerTerminated"]
 
 _worker_task: Callable[[str], Any] | None = None
 _worker_limits: FileLimits | None = None
+#: the worker is inside a chunk (SIGTERM may interrupt it) / was told to stop while outside one
+_in_chunk = False
+_stop_requested = False
 
 
 class WorkerTerminated(SystemExit):
@@ -27,7 +30,17 @@ class WorkerTerminated(SystemExit):
 
 
 def _terminate_worker(signum: int, frame: object) -> None:
-    raise WorkerTerminated(128 + signum)
+    """SIGTERM: interrupt the chunk being worked on; between chunks, only note it.
+
+    Between chunks the worker is waiting for work or sending a result back. An exception raised there can cut
+    a result message short on the pipe all workers share, and the pool's reader thread then waits forever for
+    the rest of it (seen once as a command that never exited after ``| head -1``). A worker told to stop
+    outside a chunk does no more work (:func:`_run_chunk`) and leaves at the pool's shutdown sentinel.
+    """
+    global _stop_requested
+    if _in_chunk:
+        raise WorkerTerminated(128 + signum)
+    _stop_requested = True
 
 
 def _init_worker(task: Callable[[str], Any], limits: FileLimits | None = None) -> None:
@@ -46,8 +59,15 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _run_chunk(chunk: list[tuple[int, str]]) -> list[Outcome]:
+    global _in_chunk
     assert _worker_task is not None
-    return process_chunk(_worker_task, chunk, _worker_limits)
+    _in_chunk = True
+    try:
+        if _stop_requested:
+            raise WorkerTerminated(128 + signal.SIGTERM)
+        return process_chunk(_worker_task, chunk, _worker_limits)
+    finally:
+        _in_chunk = False
 
 
 
@@ -123,13 +143,22 @@ def pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: i
     # under a millisecond) would otherwise spend more time in inter-process traffic than in work.
     size, spent, finished = chunk_size, 0.0, 0
     completed = False
+    # A broken pool does not say which worker died, so a suspect runs alone: nothing else is in flight
+    # while it does, and a pool that breaks then was broken by it (innocent files that merely ran beside
+    # a crashing one are tried again, never blamed).
+    isolating = False
     try:
         while True:
             ready: list[Outcome] = []
-            while len(running) < 2 * jobs and (retry or not exhausted):
+            while not isolating and (retry or not exhausted):
                 if retry:
+                    if running:
+                        break  # the pool drains first
                     chunk = retry.pop()
+                    isolating = True
                 else:
+                    if len(running) >= 2 * jobs:
+                        break
                     chunk, exhausted = take_paths(source, size, ready)
                     if not chunk:
                         continue
@@ -142,6 +171,7 @@ def pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: i
                 continue
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             broken: list[list[tuple[int, str]]] = []
+            isolating = False  # a suspect, when one ran, ran alone: it is among what is done
             for fut in done:
                 chunk = running.pop(fut)
                 try:
@@ -162,14 +192,14 @@ def pool_run(items: Iterable[str | BadPath], task: Callable[[str], Any], jobs: i
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _new_pool(task, jobs, start_method, file_limits)
+                if len(broken) == 1 and len(broken[0]) == 1 and broken[0][0][0] in suspects:
+                    index, path = broken[0][0]
+                    yield Outcome(index, path, error={
+                        "kind": "worker-crashed", "type": "BrokenProcessPool",
+                        "message": f"{path}: the worker process died while processing this file, also when "
+                                   "it ran alone (a crash in a decoder or native library, or out of memory)"})
+                    continue
                 for chunk in broken:
-                    if len(chunk) == 1 and chunk[0][0] in suspects:
-                        index, path = chunk[0]
-                        yield Outcome(index, path, error={
-                            "kind": "worker-crashed", "type": "BrokenProcessPool",
-                            "message": f"{path}: the worker process died while processing this file "
-                                       "(a crash in a decoder or native library, or out of memory)"})
-                        continue
                     for pair in chunk:
                         suspects.add(pair[0])
                         retry.append([pair])

@@ -187,6 +187,18 @@ def test_worker_crash_is_one_bad_file(tmp_path: Path) -> None:
     assert [o.value for o in outcomes if o.ok] == [n for n in names if n != "boom"]
 
 
+def test_files_beside_a_crashing_one_are_never_blamed(tmp_path: Path) -> None:
+    """The pool cannot tell which worker died: the files that were in flight with the crashing one are retried
+    one at a time, alone, so only the file that breaks a pool on its own is reported as worker-crashed."""
+    names = [f"slow{i}" for i in range(6)] + ["boom"] + [f"slow{i}" for i in range(6, 12)]
+    items = [str(tmp_path / n) for n in names]
+    for _ in range(3):
+        outcomes = list(run(items, _crash_on_boom, jobs=2, chunk_size=2, start_method="fork"))
+        assert [o.path for o in outcomes] == items
+        assert [o.path for o in outcomes if o.error] == [str(tmp_path / "boom")]
+        assert [o.value for o in outcomes if o.ok] == [n for n in names if n != "boom"]
+
+
 def test_as_completed_and_errors_as_results(tmp_path: Path) -> None:
     items: list[Any] = [str(tmp_path / f"slow{i}") for i in range(4)] + [str(tmp_path / f"fast{i}") for i in range(8)]
     items.insert(3, BadPath("nodir", {"kind": "source-error", "type": "SourceError", "message": "nodir: x"}))
