@@ -184,7 +184,6 @@ def _size(path: str) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
 class Rendered:
     """A task's result reduced, where the task ran, to what a JSON Lines consumer of the batch uses: the line
     (``json.dumps(value.to_dict())``), the verdict and the exit code.
@@ -192,12 +191,17 @@ class Rendered:
     Why: every result of a run comes back to one process (the command, or a Dask client), which would
     otherwise unpickle the report object, convert it and serialise it again, about 0.05 ms per file; on a
     cluster that one process is what limits first (``bench/bench_cluster.py`` prints its CPU per file).
-    A worker sends the finished line instead and the collector echoes it as it is.
+    A worker sends the finished line instead and the collector echoes it as it is.  (A plain class, as is
+    :class:`RenderRows`: a dataclass costs every single-file command ~0.5 ms to create at import.)
     """
 
-    line: str
-    verdict: str
-    exit_code: int = 0
+    __slots__ = ("line", "verdict", "exit_code")
+
+    def __init__(self, line: str, verdict: str, exit_code: int = 0) -> None:
+        self.line, self.verdict, self.exit_code = line, verdict, exit_code
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int]]:
+        return Rendered, (self.line, self.verdict, self.exit_code)
 
     def to_dict(self) -> dict[str, Any]:
         """The object the line encodes (for a results dataset; the line is echoed as it is)."""
@@ -205,11 +209,16 @@ class Rendered:
         return obj
 
 
-@dataclass(frozen=True)
 class RenderRows:
     """*task* returning :class:`Rendered` instead of its value (picklable, as pool and Dask workers need)."""
 
-    task: Callable[[str], Any]
+    __slots__ = ("task",)
+
+    def __init__(self, task: Callable[[str], Any]) -> None:
+        self.task = task
+
+    def __reduce__(self) -> tuple[type, tuple[Callable[[str], Any]]]:
+        return RenderRows, (self.task,)
 
     def __call__(self, path: str) -> Rendered:
         value = self.task(path)

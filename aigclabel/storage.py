@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import shutil
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import OutputError, SourceError
@@ -246,6 +245,8 @@ def size_seen(url: str) -> int | None:
 def download(url: str, local: str) -> str:
     """Copy the object at *url* to the local path *local* (for tasks that rewrite a file)."""
     with open_remote(url, block_size=8 << 20) as src, open(local, "wb") as dst:
+        import shutil  # here: only a download needs it (and it imports zlib, bz2 and lzma)
+
         shutil.copyfileobj(src, dst, 1 << 20)  # type: ignore[misc]
     return local
 
@@ -283,6 +284,8 @@ def atomic_upload(url: str, *, overwrite: bool = False) -> Iterator[BinaryIO]:
 
 def upload(local: str, url: str, *, overwrite: bool = False) -> None:
     with open(local, "rb") as src, atomic_upload(url, overwrite=overwrite) as dst:
+        import shutil
+
         shutil.copyfileobj(src, dst, 8 << 20)
 
 
