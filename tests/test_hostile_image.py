@@ -484,6 +484,29 @@ def test_ocr_noise_is_read_once_not_band_by_growing_band(monkeypatch: pytest.Mon
 
 
 
+def test_text_dense_picture_is_read_whole_not_band_by_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzz finding (tests/data/hostile/image.md, image-ocr-dense.jpg): noise OCR reads as 80 lines. Eleven band
+    reads (1.3x the pixels of the whole image) came before the whole-image read, 5 s in all.  A band holding
+    ``DENSE_BAND_LINES`` lines, or band reads past ``BAND_PIXEL_BUDGET`` whole images, hand over to the one
+    whole-image read."""
+    from aigclabel.explicit import ocr
+
+    reads: list[tuple[int, int]] = []
+    real_read_text = ocr.read_text
+
+    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
+        reads.append(image.size)
+        return real_read_text(image, **kw)
+
+    monkeypatch.setattr(ocr, "read_text", counting)
+    report = aigclabel.verify(HOSTILE / "image-ocr-dense.jpg", scope="explicit")
+    (finding,) = [f for f in report.findings if f.rule == "explicit.image"]
+    assert "then the whole image" in finding.message
+    whole = max(w * h for w, h in reads)
+    assert sum(1 for w, h in reads if w * h == whole) == 1  # read once
+    assert sum(w * h for w, h in reads) <= 1.6 * whole, reads  # was 2.3x
+
+
 def _gif_with_comments(n: int, *, record_at: int | None = None) -> bytes:
     """A 32x32 Pillow GIF followed by *n* one-byte comment extensions (and, at *record_at*, a comment
     holding an AIGC record), as a hostile upload might be built."""

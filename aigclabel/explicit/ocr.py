@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 __all__ = ["OcrUnavailable", "OcrFailed", "TextBox", "Region", "available", "install_hint", "engine",
-           "read_text", "edge_regions", "read_region", "RegionRead", "MAX_BAND_AREA_RATIO", "scaled_view", "dedupe",
+           "read_text", "edge_regions", "read_region", "RegionRead", "MAX_BAND_AREA_RATIO", "BAND_PIXEL_BUDGET",
+           "DENSE_BAND_LINES",
+           "scaled_view", "dedupe",
            "merge_lines", "ink_height",
            "INSTALL_HINT"]
 
@@ -276,6 +278,14 @@ def scaled_view(image: Image.Image, scale: float,
 #: image's business (the full-image read covers it once, where growing a band would read most of the
 #: image several times over -- a noisy image full of "lines" cost 2.6x a full read that way)
 MAX_BAND_AREA_RATIO = 0.35
+#: ... and all the band reads of one search together read at most this many times the pixels of the whole
+#: image: a picture whose bands keep holding text (a poster, a screenshot, noise OCR reads as lines) is
+#: searched by the one whole-image read sooner (a fuzzed JPEG's bands read 2.3x the whole image: 2.5 s)
+BAND_PIXEL_BUDGET = 1.0
+#: a band read that holds this many text lines makes the picture text-dense: the band is not widened and the
+#: rest of the search is the one whole-image read (each line costs a recognition pass; the bands of such a
+#: picture would read them twice or more)
+DENSE_BAND_LINES = 8
 
 
 @dataclass(frozen=True)
@@ -286,25 +296,33 @@ class RegionRead:
     boxes: list[TextBox]
     region: Region
     runs_on: bool = False
+    #: OCR pixels read, every widening of the band included
+    pixels: int = 0
 
 
 def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_confidence: float = 0.0,
-                max_grow: int = 3, max_area_ratio: float = MAX_BAND_AREA_RATIO) -> RegionRead:
+                max_grow: int = 3, max_area_ratio: float = MAX_BAND_AREA_RATIO,
+                dense_lines: int | None = None) -> RegionRead:
     """OCR *region* of *image* seen at *scale* (OCR pixels per image pixel; *region* and the boxes
     returned are in those scaled whole-image coordinates).
 
     When a line reaches an inner side of the band (it continues outside), the band is widened on
     that side and read again, up to *max_grow* times and never past *max_area_ratio* of the image.
+    A read of *dense_lines* lines or more is not widened: it is returned with ``runs_on`` (the picture
+    is text-dense, and only a whole-image read sees its lines once each).
     """
     width, height = max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))
     box = region.box
     area_cap = max_area_ratio * width * height
-    attempts = 0
+    attempts = pixels = 0
     while True:
         x0, y0, x1, y1 = box
         crop = scaled_view(image, scale, box)
         boxes = [tb.scaled(1.0, x0, y0) for tb in read_text(crop, min_confidence=min_confidence)]
         attempts += 1
+        pixels += crop.size[0] * crop.size[1]
+        if dense_lines is not None and len(boxes) >= dense_lines:
+            return RegionRead(boxes, Region(region.name, box), runs_on=True, pixels=pixels)
         grow = {"left": 0.0, "right": 0.0, "top": 0.0, "bottom": 0.0}
         for tb in boxes:
             for side in _touching_sides(tb, box, width, height):
@@ -313,13 +331,13 @@ def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_c
                 step = max(4 * tb.height, 0.5 * ((x1 - x0) if along else (y1 - y0)))
                 grow[side] = max(grow[side], step)
         if not any(grow.values()):
-            return RegionRead(boxes, Region(region.name, box), runs_on=False)
+            return RegionRead(boxes, Region(region.name, box), runs_on=False, pixels=pixels)
         new = (max(0, round(x0 - grow["left"])), max(0, round(y0 - grow["top"])),
                min(width, round(x1 + grow["right"])), min(height, round(y1 + grow["bottom"])))
         if new == box:  # already at the image's edges on every side it would grow
-            return RegionRead(boxes, Region(region.name, box), runs_on=False)
+            return RegionRead(boxes, Region(region.name, box), runs_on=False, pixels=pixels)
         if attempts > max_grow or (new[2] - new[0]) * (new[3] - new[1]) > area_cap:
-            return RegionRead(boxes, Region(region.name, box), runs_on=True)
+            return RegionRead(boxes, Region(region.name, box), runs_on=True, pixels=pixels)
         box = new
 
 

@@ -339,15 +339,24 @@ def assess(decoded: Decoded, profile: Profile, options: dict[str, Any], *, bands
     # with a whole-image read to fall back on, a band grows only so far (MAX_BAND_AREA_RATIO): growing
     # it further would read most of the picture several times over; without one, it grows as it needs
     band_cap = ocr.MAX_BAND_AREA_RATIO if whole_image else 1.0
+    # ... and the band reads together stop at BAND_PIXEL_BUDGET whole images' worth of pixels
+    budget = ocr.BAND_PIXEL_BUDGET * ocr_size[0] * ocr_size[1] if whole_image else float("inf")
     runs_on = False
+    spent = 0
     for region in regions:
-        read = ocr.read_region(decoded.image, region, scale=rel, min_confidence=min_conf, max_area_ratio=band_cap)
+        if spent >= budget:
+            runs_on = True  # the bands keep holding text: one whole-image read instead of more bands
+            break
+        read = ocr.read_region(decoded.image, region, scale=rel, min_confidence=min_conf, max_area_ratio=band_cap,
+                               dense_lines=ocr.DENSE_BAND_LINES if whole_image else None)
+        spent += read.pixels
         if not read.boxes:
             continue
         seen.extend(read.boxes)
         candidates = judge(seen)
         if read.runs_on and whole_image:
-            # text runs on past the widest band read: the one whole-image read below sees it whole
+            # text runs on past the widest band read, or the band is text-dense: the one whole-image read
+            # below sees it whole
             runs_on = True
             break
         if any(_qualifies(c, options) for c in candidates):
