@@ -131,6 +131,11 @@ class _Sandbox:
                 "kind": "worker-crashed", "type": "SandboxDied",
                 "message": f"{path}: the sandbox process died while processing this file "
                            "(a crash in a decoder or native library, or out of memory)"})
+        except BaseException:
+            # stopped while waiting (the worker's SIGTERM, Ctrl-C): the sandbox goes too; left alone it would
+            # finish the file -- or stay stuck in it -- after the command has gone
+            self.stop()
+            raise
 
 
 _sandboxes = threading.local()  # Dask runs tasks in threads: one sandbox per thread
