@@ -321,6 +321,7 @@ def open_source(source: SourceLike) -> Iterator[CountingReader]:
 
 @dataclass
 class _Pending:
+    """An output being written: its open temporary file and that file's name."""
     fh: BinaryIO
     tmp: str
 

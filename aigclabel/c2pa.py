@@ -247,6 +247,7 @@ def load_anchors(value: str | os.PathLike | bytes, what: str = "trust anchors") 
 
 @dataclass
 class _Credentials:
+    """A C2PA signer's certificate chain, private key and algorithm, as the SDK takes them."""
     chain_pem: bytes
     key_pem: bytes
     alg: str  # the SDK's name: es256, es384, es512, ps256, ed25519

@@ -97,6 +97,7 @@ READER_FINDINGS: dict[str, tuple[str, str, str]] = {
 
 @dataclass
 class CheckEntry:
+    """One check of the catalogue: its rule id, scope, content kinds, what passes and how it is judged."""
     id: str
     scope: str  # "implicit" | "explicit"
     kinds: list[str] | None  # content kinds it applies to (None: all)

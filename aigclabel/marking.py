@@ -41,6 +41,7 @@ EXPLICIT_PRESENT = "present"  # the file already shows one (found by the verifie
 
 @dataclass
 class MarkResult:
+    """What a mark call did: source, destination, format, profile, the record written and the explicit label."""
     source: str
     destination: str | None
     format: str

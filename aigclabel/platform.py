@@ -215,6 +215,7 @@ def load_platform(path: str | os.PathLike, **overrides: Any) -> PlatformConfig:
 
 @dataclass
 class EvidenceItem:
+    """One piece of evidence behind a review's tier (its kind and a line of detail)."""
     kind: str
     detail: str
 

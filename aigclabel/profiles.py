@@ -72,6 +72,7 @@ def _find_profiles_dir() -> Path:
 
 @dataclass
 class RuleConfig:
+    """One rule as a profile configures it: clause, level, whether enabled, options."""
     id: str
     clause: str
     level: str = "error"
@@ -86,6 +87,7 @@ class RuleConfig:
 
 @dataclass
 class Marking:
+    """How a profile marks files: record schema and form, source type, explicit wording and sizes."""
     schema: str
     record_form: str
     digital_source_type: str
@@ -98,6 +100,7 @@ class Marking:
 
 @dataclass
 class Profile:
+    """A loaded profile: its identity, what it extends, how it marks and which rules it checks."""
     id: str
     title: str
     path: Path | None

@@ -54,6 +54,7 @@ def pid_alive(pid: int) -> bool:
 
 @dataclass
 class CleanResult:
+    """What `aigclabel clean` removed, kept (still being written, or too young) and could not remove."""
     removed: list[str] = field(default_factory=list)
     kept_live: list[str] = field(default_factory=list)  # ours, but the owning process still runs
     kept_young: list[str] = field(default_factory=list)  # ours, but newer than --older-than

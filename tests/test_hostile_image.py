@@ -507,6 +507,38 @@ def test_text_dense_picture_is_read_whole_not_band_by_band(monkeypatch: pytest.M
     assert sum(w * h for w, h in reads) <= 1.6 * whole, reads  # was 2.3x
 
 
+def test_marking_a_text_dense_picture_takes_a_bounded_look_for_an_existing_label(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fuzz finding (tests/data/hostile/image.md, image-ocr-grow.jpg): before drawing a label, mark looks for one
+    already there by bands only (no whole-image read). Those bands had no cap at all: noise read as text widened
+    them to most of the picture, 17 reads, 3.4x the pixels of the whole OCR view, 15 s. The band budget and the
+    dense-band rule now hold there too: the look ends, the label is drawn."""
+    from aigclabel.explicit import ocr
+    from aigclabel.marking import mark_file
+    from aigclabel.profiles import load_profile
+    from aigclabel.rules.explicit_image import OPTIONS, ocr_scale
+
+    reads: list[tuple[int, int]] = []
+    real_read_text = ocr.read_text
+
+    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
+        reads.append(image.size)
+        return real_read_text(image, **kw)
+
+    monkeypatch.setattr(ocr, "read_text", counting)
+    path = HOSTILE / "image-ocr-grow.jpg"
+    with Image.open(path) as im:
+        width, height = im.size
+    options = {**OPTIONS, **load_profile("cn-gb45438-2025").rules["explicit.image"].options}
+    scale = ocr_scale(width, height, options)
+    view = round(width * scale) * round(height * scale)
+    result = mark_file(path, tmp_path / "out.jpg", producer=PRODUCER, explicit=True)
+    assert result.explicit == "added" and (tmp_path / "out.jpg").exists()
+    looked = reads[:-1] if reads and reads[-1][0] * reads[-1][1] >= view else reads  # (no read of the output)
+    assert all(w * h < view for w, h in looked), looked  # bands only: marking's quick look
+    assert sum(w * h for w, h in looked) <= 1.5 * view, (looked, view)  # was 3.4x
+
+
 def _gif_with_comments(n: int, *, record_at: int | None = None) -> bytes:
     """A 32x32 Pillow GIF followed by *n* one-byte comment extensions (and, at *record_at*, a comment
     holding an AIGC record), as a hostile upload might be built."""

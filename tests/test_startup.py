@@ -72,3 +72,19 @@ def test_the_help_lines_are_the_commands_own() -> None:
         assert command is not None and command.name == name, name
         assert command.get_short_help_str(limit=1000) == line, name
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+def test_every_dataclass_has_a_docstring() -> None:
+    """A dataclass without one gets ``inspect.signature`` computed at import to make one: a 4-field class takes
+    0.47 ms to create instead of 0.22 ms, paid by every command for every such class on its import path."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent
+    missing = []
+    for folder in ("aigclabel", "cli"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.ClassDef) and ast.get_docstring(node) is None
+                        and any("dataclass" in ast.unparse(d) for d in node.decorator_list)):
+                    missing.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    assert not missing, missing

@@ -47,6 +47,7 @@ _BUILTIN: dict[str, tuple[str, str] | tuple[tuple[str, str], ...]] = {
 
 @dataclass
 class ExplicitOptions:
+    """How the explicit label is made: its text, place, font and the sizes the profile asks for."""
     text: str  # already validated against the profile's wording rule
     position: str = "bottom-right"
     font: str | None = None  # path to a font file; None: the bundled CJK subset, then system fonts

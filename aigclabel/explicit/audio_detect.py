@@ -66,6 +66,7 @@ _OVERLAP_S = 4.0
 
 @dataclass
 class RhythmHit:
+    """The Morse rhythm for "AI" found in the audio: where, how fast, at what pitch and level."""
     start_s: float  # first tone's onset, seconds from the start of the file
     end_s: float
     unit_ms: float
@@ -81,6 +82,7 @@ class RhythmHit:
 
 @dataclass
 class VoiceHit:
+    """A match of the voice prompt: where it starts, how well it matched, in which window."""
     start_s: float
     score: float
     window: str = ""
@@ -88,6 +90,7 @@ class VoiceHit:
 
 @dataclass
 class Detection:
+    """What the audible-label search found in one file: the windows it listened to and its hits."""
     duration_s: float | None
     windows: list[tuple[str, float, float]] = field(default_factory=list)  # (name, start s, end s)
     rhythm: list[RhythmHit] = field(default_factory=list)

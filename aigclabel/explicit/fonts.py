@@ -57,6 +57,7 @@ _SIMPLIFIED_HINTS = (" SC", "CJK SC", "CN", "GB", "Hans", "Simplified", "YaHei",
 
 @dataclass(frozen=True)
 class FontChoice:
+    """The font a label is drawn in, and where it came from (an option, the bundled subset, the system)."""
     path: str
     index: int  # face index inside a collection (.ttc), 0 otherwise
     name: str  # "family style" as the font names itself

@@ -302,14 +302,15 @@ class RegionRead:
 
 def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_confidence: float = 0.0,
                 max_grow: int = 3, max_area_ratio: float = MAX_BAND_AREA_RATIO,
-                dense_lines: int | None = None) -> RegionRead:
+                dense_lines: int | None = None, max_pixels: float = float("inf")) -> RegionRead:
     """OCR *region* of *image* seen at *scale* (OCR pixels per image pixel; *region* and the boxes
     returned are in those scaled whole-image coordinates).
 
     When a line reaches an inner side of the band (it continues outside), the band is widened on
     that side and read again, up to *max_grow* times and never past *max_area_ratio* of the image.
     A read of *dense_lines* lines or more is not widened: it is returned with ``runs_on`` (the picture
-    is text-dense, and only a whole-image read sees its lines once each).
+    is text-dense, and only a whole-image read sees its lines once each); nor is a band whose next read would
+    take its reads past *max_pixels* (OCR pixels, every read of the band counted).
     """
     width, height = max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale))
     box = region.box
@@ -336,7 +337,8 @@ def read_region(image: Image.Image, region: Region, *, scale: float = 1.0, min_c
                min(width, round(x1 + grow["right"])), min(height, round(y1 + grow["bottom"])))
         if new == box:  # already at the image's edges on every side it would grow
             return RegionRead(boxes, Region(region.name, box), runs_on=False, pixels=pixels)
-        if attempts > max_grow or (new[2] - new[0]) * (new[3] - new[1]) > area_cap:
+        area = (new[2] - new[0]) * (new[3] - new[1])
+        if attempts > max_grow or area > area_cap or pixels + area > max_pixels:
             return RegionRead(boxes, Region(region.name, box), runs_on=True, pixels=pixels)
         box = new
 

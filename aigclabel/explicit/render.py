@@ -57,6 +57,7 @@ _REF_SIZE = 200
 
 @dataclass(frozen=True)
 class Sizing:
+    """The size a visible label must reach (ink height and area against the picture)."""
     min_height_ratio: float = 0.05  # ink height / shortest side
     min_height_px: int = 0
     min_area_ratio: float = 0.0  # ink box area / picture area

@@ -327,6 +327,7 @@ def vorbis_set_record(comment, record_json: str | None) -> None:
 
 @dataclass
 class IffChunk:
+    """One chunk of an IFF/RIFF file (AIFF, WAV, AVI): its id, header offset and data size."""
     id: bytes
     offset: int  # of the 8-byte header
     size: int  # of the data, without the pad byte

@@ -162,6 +162,7 @@ def stream_facts(source: Any) -> StreamFacts:
 
 @dataclass(slots=True)
 class Packet:
+    """One video packet as the demuxer reports it: time stamps, duration, size, whether a splice may start there."""
     pts: int | None
     dts: int | None
     duration: int

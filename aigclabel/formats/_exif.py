@@ -37,6 +37,7 @@ _MAX_ENTRIES = 4096
 
 @dataclass
 class IfdEntry:
+    """One EXIF IFD entry: its directory, tag, type, count and where its value bytes are."""
     ifd: str  # "IFD0" or "ExifIFD"
     tag: int
     type: int

@@ -28,6 +28,7 @@ __all__ = ["GifFrame", "GifLayout", "gif_walk", "gif_table", "gif_table_bytes", 
 
 @dataclass
 class GifFrame:
+    """Where one GIF frame's parts are (control extension, descriptor, colour table, image data)."""
     gce: tuple[int, int] | None  # (start, end) of the graphic control extension governing the frame
     start: int  # image separator 0x2C
     lct_start: int
@@ -53,6 +54,7 @@ class GifFrame:
 
 @dataclass
 class GifLayout:
+    """A GIF's screen size, header end, frames and trailer offset."""
     width: int
     height: int
     head_end: int  # after the header and the global colour table

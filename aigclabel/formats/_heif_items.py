@@ -41,6 +41,7 @@ XMP_CONTENT_TYPE = "application/rdf+xml"
 
 @dataclass
 class Extent:
+    """One extent of a HEIF item's data (offset and length)."""
     index: int
     offset: int
     length: int  # 0: "to the end of the file" (single-extent items)
@@ -48,6 +49,7 @@ class Extent:
 
 @dataclass
 class ItemLocation:
+    """Where a HEIF item's data is (the iloc entry): construction method, base offset, extents."""
     item_id: int
     construction_method: int  # 0 file offset, 1 idat, 2 item
     data_reference_index: int  # 0: this file
@@ -141,6 +143,7 @@ class ItemLocationBox:
 
 @dataclass
 class ItemInfo:
+    """A HEIF item's infe entry: id, type, name, content type, and where the box is."""
     item_id: int
     item_type: bytes  # e.g. b"hvc1", b"av01", b"Exif", b"mime"; b"" for infe versions 0/1
     name: str
@@ -177,6 +180,7 @@ def _parse_infe(payload: bytes, box: Box) -> ItemInfo:
 
 @dataclass
 class ItemReference:
+    """One iref reference between HEIF items (e.g. an Exif or XMP item describing an image)."""
     type: bytes
     from_id: int
     to_ids: list[int]

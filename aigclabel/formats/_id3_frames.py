@@ -47,6 +47,7 @@ def _unsyncsafe(b: bytes) -> int:
 
 @dataclass(frozen=True)
 class RawFrame:
+    """An ID3v2 frame's id, offset and length, read without parsing its body."""
     id: bytes
     offset: int  # in the file, of the frame header
     length: int  # header included

@@ -31,6 +31,7 @@ _NEXT_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7\xff])")
 
 @dataclass
 class JSeg:
+    """A JPEG marker segment's marker and byte span."""
     marker: int
     start: int  # offset of 0xFF
     end: int  # offset after the segment

@@ -94,6 +94,7 @@ def trailing_tags(data: bytes, start: int) -> int:
 
 @dataclass
 class Mp3Layout:
+    """Where an MP3's audio frames are: their offsets and headers, and the Xing/VBRI frame if any."""
     audio: int  # offset of the first frame
     offsets: list[int]
     headers: list[Hdr]

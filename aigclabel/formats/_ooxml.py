@@ -287,6 +287,7 @@ def _attr(text: str) -> bytes:
 
 @dataclass
 class Relationship:
+    """One OOXML package relationship: id, type, target, and the part it resolves to."""
     id: str
     type: str
     target: str

@@ -31,6 +31,7 @@ PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 @dataclass
 class PChunk:
+    """A PNG chunk's type and byte span."""
     type: bytes
     start: int
     end: int

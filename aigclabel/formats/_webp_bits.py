@@ -32,6 +32,7 @@ BITSTREAM = (b"ALPH", b"VP8 ", b"VP8L")
 
 @dataclass
 class RiffChunk:
+    """A WebP (RIFF) chunk's four-character code, offset and payload size."""
     fourcc: bytes
     start: int  # offset of the fourcc
     size: int  # payload size (without padding)

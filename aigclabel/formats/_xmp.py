@@ -135,7 +135,8 @@ class XmpIssue:
 
 @dataclass
 class _Meta:
-    # What ElementTree forgets and we need to write the element back as it was.
+    """What ElementTree forgets of an XMP element (namespace declarations, prefixes) and writing it back as it
+    was needs."""
     decls: list[tuple[str, str]] = field(default_factory=list)  # (prefix, uri); "" = default ns
     prefix: str | None = None
     attr_prefixes: dict[str, str] = field(default_factory=dict)

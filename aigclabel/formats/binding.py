@@ -106,6 +106,7 @@ class SelectionMismatch(ValueError):
 
 @dataclass(frozen=True)
 class ContentDigest:
+    """The SM3 hash of the bytes a format's content binding selects, and what it selected."""
     selection: str  # the CntSel string, with its parameter (pdf-prefix:N)
     value: str  # SM3, lowercase hex
     length: int  # bytes hashed

@@ -34,6 +34,7 @@ VENDOR = "aigclabel"
 
 @dataclass
 class Block:
+    """A FLAC metadata block's type, header offset and length."""
     type: int
     offset: int  # of the 4-byte header
     length: int

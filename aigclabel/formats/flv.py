@@ -50,6 +50,7 @@ class _AmfError(Exception):
 
 @dataclass
 class _Amf:
+    """A cursor over AMF0 script data, collecting the string values met (for record detection)."""
     data: bytes
     pos: int = 0
     #: (path, value) of every string value met, for record detection

@@ -53,6 +53,7 @@ MAX_COMMENT = 1 << 20
 
 @dataclass
 class Block:
+    """One GIF block (extension or image): kind, span, label, application id, data start."""
     kind: int  # EXTENSION or IMAGE
     offset: int  # offset of the introducer byte
     end: int  # offset just past the block terminator
@@ -80,6 +81,7 @@ class Block:
 
 @dataclass
 class Layout:
+    """A GIF's version, screen size, header end, blocks and trailer offset."""
     version: bytes
     width: int
     height: int

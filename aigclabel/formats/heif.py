@@ -289,6 +289,7 @@ class HeifHandler(FormatHandler):
 
 @dataclass
 class _XmpItem:
+    """The XMP item a HEIF write fills: its id, the old packet, and what changes around it."""
     item_id: int
     existing: bytes | None  # the old packet, merged into the new one
     dropped: Box | None  # a top-level mdat that held nothing but the old packet (dropped from the output)

@@ -40,6 +40,7 @@ _JUMBF_HEAD = 64
 
 @dataclass
 class Segment:
+    """A JPEG marker segment: marker, offset and payload length."""
     marker: int
     offset: int  # offset of the 0xFF marker byte
     length: int  # payload length (without marker and length field)

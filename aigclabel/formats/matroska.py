@@ -349,6 +349,7 @@ def _float(raw: bytes) -> float | None:
 
 @dataclass
 class SimpleTag:
+    """A Matroska SimpleTag: name, value (string or binary) and nested tags."""
     element: Element
     name: str
     value: str | None
@@ -361,6 +362,7 @@ class SimpleTag:
 
 @dataclass
 class Tag:
+    """A Matroska Tag: what it targets and its SimpleTags."""
     element: Element
     target_type_value: int | None
     target_type: str
@@ -427,6 +429,7 @@ def _parse_tag(m: BytesSource, el: Element, count: _Count) -> Tag:
 
 @dataclass
 class TagsElement:
+    """A Matroska Tags element with its children and parsed tags."""
     element: Element
     m: BytesSource
     children: list[Element]
@@ -546,6 +549,7 @@ def _tags_payload(all_tags: list[TagsElement], record_json: str) -> bytes:
 
 @dataclass
 class TrackInfo:
+    """A Matroska track's type, codec and picture size."""
     type: str
     codec: str
     width: int | None = None

@@ -43,6 +43,7 @@ MonoReader = Callable[[int, int], "np.ndarray"]
 
 @dataclass(frozen=True)
 class AudioInfo:
+    """An audio stream's rate, channels, duration and codec, and how its windows are decoded."""
     rate: int
     channels: int
     duration_s: float | None
@@ -52,6 +53,7 @@ class AudioInfo:
 
 @dataclass
 class PcmWindow:
+    """A decoded stretch of audio (mono float samples) with its name and start time."""
     name: str
     start_s: float
     rate: int
@@ -74,6 +76,7 @@ class InsertRequest:
 
 @dataclass
 class Inserted:
+    """The result of inserting audible prompts: the new file, where each prompt went, how, notes."""
     data: bytes | BinaryIO  # the whole new file, or a file holding it (the PCM splice writes one as it goes)
     placed: list[dict[str, Any]]  # one entry per inserted prompt: position, at_s, duration_s, ...
     how: str  # one phrase on how the prompt went in ("original samples kept bit-exact around it ...")

@@ -355,6 +355,7 @@ def _qt_text(payload: bytes) -> list[str]:
 
 @dataclass
 class XmpBox:
+    """An XMP packet found in an MP4 box, where it is and whether the box is top-level."""
     box: Box
     where: str
     packet: bytes
@@ -363,6 +364,7 @@ class XmpBox:
 
 @dataclass
 class Track:
+    """An MP4 track's box, handler, id, picture size and chunk-offset boxes."""
     box: Box
     handler: bytes | None = None
     track_id: int | None = None

@@ -105,6 +105,7 @@ _STRING_TYPES = ("lpwstr", "lpstr", "bstr")
 
 @dataclass
 class CustomProperty:
+    """One custom document property (docProps/custom.xml): name, id, type and value."""
     name: str
     pid: int | None
     fmtid: str

@@ -309,6 +309,7 @@ def header_footer_text(code: str) -> list[str]:
 
 @dataclass
 class Sheet:
+    """A workbook sheet: name, part, visibility state, id and relationship."""
     name: str
     part: str
     state: str

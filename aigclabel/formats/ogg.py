@@ -44,6 +44,7 @@ def ogg_crc(data: bytes) -> int:
 
 @dataclass
 class Page:
+    """One Ogg page's header fields and, when read, its body."""
     offset: int
     flags: int
     serial: int

@@ -130,6 +130,7 @@ def _literal_len(data: bytes, pos: int) -> tuple[int, int]:
 
 @dataclass
 class _GState:
+    """The graphics state a content-stream scan tracks (matrix and text parameters)."""
     ctm: Matrix = IDENTITY
     font_size: float = 0.0
     hscale: float = 1.0
@@ -139,6 +140,7 @@ class _GState:
 
 @dataclass
 class ScanResult:
+    """What a page's content scan found: the bounds of what it draws, and whether the scan finished."""
     boxes: list[Box] = field(default_factory=list)  # user-space bounds of what the page draws
     complete: bool = True  # False when the scan stopped early (limits, unreadable content)
 

@@ -41,6 +41,7 @@ GENERATOR_KEYWORDS = {"parameters": "Stable Diffusion (A1111/Forge) parameters",
 
 @dataclass
 class Chunk:
+    """A PNG chunk's type, offset and data length."""
     type: bytes
     offset: int  # offset of the length field
     length: int

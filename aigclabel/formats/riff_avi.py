@@ -65,6 +65,7 @@ def _junk(total: int) -> bytes:
 
 @dataclass
 class _Avi:
+    """An AVI's RIFF end, chunks, movi list and LIST types, as its walk found them."""
     riff_end: int
     chunks: list[IffChunk]
     movi: IffChunk | None

@@ -62,6 +62,7 @@ _NAMES = {TAG_IMAGE_DESCRIPTION: "ImageDescription", TAG_XP_COMMENT: "XPComment"
 
 @dataclass
 class Entry:
+    """One TIFF IFD entry: tag, type, count, and where the entry and its value are."""
     tag: int
     type: int
     count: int
@@ -74,6 +75,7 @@ class Entry:
 
 @dataclass
 class Ifd:
+    """A TIFF image file directory: its offset, entries and the next IFD's offset."""
     offset: int
     entries: list[Entry]
     next_offset: int

@@ -48,6 +48,7 @@ _VP8_START = b"\x9d\x01\x2a"
 
 @dataclass
 class Chunk:
+    """A WebP chunk's code, offset, payload size and whether its pad byte is there."""
     fourcc: bytes
     offset: int  # offset of the four-character code
     size: int  # payload size (without the header and the pad byte)

@@ -339,16 +339,22 @@ def assess(decoded: Decoded, profile: Profile, options: dict[str, Any], *, bands
     # with a whole-image read to fall back on, a band grows only so far (MAX_BAND_AREA_RATIO): growing
     # it further would read most of the picture several times over; without one, it grows as it needs
     band_cap = ocr.MAX_BAND_AREA_RATIO if whole_image else 1.0
-    # ... and the band reads together stop at BAND_PIXEL_BUDGET whole images' worth of pixels
-    budget = ocr.BAND_PIXEL_BUDGET * ocr_size[0] * ocr_size[1] if whole_image else float("inf")
-    runs_on = False
+    # ... but never past BAND_PIXEL_BUDGET whole images' worth of band reads in all, and a band that holds
+    # DENSE_BAND_LINES lines is not widened. With a whole-image read to fall back on, that read takes over;
+    # without one (the quick look marking takes) the search ends there: a picture full of text (or of noise
+    # OCR reads as text) is not read over and over, band by band
+    budget = ocr.BAND_PIXEL_BUDGET * ocr_size[0] * ocr_size[1]
+    runs_on = stopped = False
     spent = 0
-    for region in regions:
+    for done, region in enumerate(regions):
         if spent >= budget:
-            runs_on = True  # the bands keep holding text: one whole-image read instead of more bands
+            stopped = True
+            if not whole_image:
+                searched = (f"{done} of the {len(regions)} corner and edge bands (they hold so much text that "
+                            "reading on would read the picture over and over)")
             break
         read = ocr.read_region(decoded.image, region, scale=rel, min_confidence=min_conf, max_area_ratio=band_cap,
-                               dense_lines=ocr.DENSE_BAND_LINES if whole_image else None)
+                               dense_lines=ocr.DENSE_BAND_LINES, max_pixels=budget - spent)
         spent += read.pixels
         if not read.boxes:
             continue
@@ -361,7 +367,7 @@ def assess(decoded: Decoded, profile: Profile, options: dict[str, Any], *, bands
             break
         if any(_qualifies(c, options) for c in candidates):
             break
-    if runs_on or (not any(_qualifies(c, options) for c in candidates) and whole_image):
+    if whole_image and (runs_on or stopped or not any(_qualifies(c, options) for c in candidates)):
         seen.extend(ocr.read_text(ocr.scaled_view(decoded.image, rel), min_confidence=min_conf))
         candidates = judge(seen)
         searched = "the corner and edge bands, then the whole image" if bands else "the whole image"

@@ -61,6 +61,7 @@ PRESENT_HOW = "OCR of the first frame"
 
 @dataclass
 class _Sample:
+    """A video frame sampled for the visible-label check, with its time."""
     time: float  # seconds from the first picture
     image: Any  # PIL RGB, displayed orientation
 

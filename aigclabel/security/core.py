@@ -70,6 +70,7 @@ class Status(str, enum.Enum):
 
 @dataclass
 class SecurityResult:
+    """The verdict on one ReservedCode field's SecurityData: status, why, the form and key used, the binding."""
     field: str
     status: Status
     reason: str

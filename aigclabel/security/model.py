@@ -44,6 +44,7 @@ def compact_json(value: Any) -> bytes:
 
 @dataclass
 class KeyEntry:
+    """A PubKey entry of SecurityData: key id, algorithm and key value."""
     key_id: str
     algorithm: str
     value: str
@@ -51,6 +52,7 @@ class KeyEntry:
 
 @dataclass
 class SigEntry:
+    """A DS (signature) entry of SecurityData: key id, algorithm, signature and what it signs."""
     key_id: str
     algorithm: str
     signature: str
@@ -60,6 +62,7 @@ class SigEntry:
 
 @dataclass
 class BindingEntry:
+    """A content binding entry of SecurityData: type, algorithm, content selection and value."""
     raw: dict[str, Any]  # as parsed, key order kept: the binding signature covers its compact JSON
     type: str
     algorithm: str
@@ -69,6 +72,7 @@ class BindingEntry:
 
 @dataclass
 class SecurityData:
+    """Parsed SecurityData: its keys, signatures and bindings, and how its spellings departed from the guide."""
     type: str
     version: Any
     keys: list[KeyEntry] = field(default_factory=list)

@@ -38,6 +38,7 @@ __all__ = ["TrustedKeys", "load_trusted_keys", "trusted_keys_from"]
 
 @dataclass
 class TrustedKeys:
+    """Which public keys sign for which provider codes (the --trusted-keys file)."""
     #: provider code -> the keys that sign for it
     providers: dict[str, list[PublicKey]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)

@@ -172,6 +172,7 @@ def _send_whole(conn: Any, message: Any) -> None:
 
 @dataclass(eq=False)  # identity, so a set can hold workers
 class _Worker:
+    """One service worker process, its connection, scratch directory and job count."""
     proc: Any
     conn: Any
     tmp: str  # the worker's private temporary directory

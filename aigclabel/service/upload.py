@@ -128,6 +128,7 @@ class Scratch:
 
 @dataclass
 class Upload:
+    """An uploaded body: its scratch file or bytes, the client's name for it, and the form fields."""
     path: str | None  # the scratch file, or None when the body is kept in memory (``data``)
     name: str  # what the client called it (display only), or "upload"
     fields: dict[str, str] = field(default_factory=dict)

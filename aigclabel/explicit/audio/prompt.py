@@ -35,6 +35,7 @@ DEFAULT_VOICE_PAD_MS = 250.0
 
 @dataclass(frozen=True)
 class PromptPlan:
+    """Which audible prompt goes where: the Morse rhythm or the voice clip, at which positions, how loud."""
     kind: str = "rhythm"
     positions: tuple[str, ...] = ("start",)
     rhythm: RhythmSpec = field(default_factory=RhythmSpec)

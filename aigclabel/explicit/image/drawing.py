@@ -83,6 +83,7 @@ def inter_crop(rect: Box, box: Box) -> tuple[Box, tuple[int, int]]:
 
 @dataclass
 class Drawn:
+    """A label drawn on a picture: its layout, the box it was stored at, and notes for the result."""
     layout: LabelLayout
     stored_box: Box
     notes: list[str] = field(default_factory=list)

@@ -27,6 +27,7 @@ Palette = list[tuple[int, int, int]]
 
 @dataclass
 class _Colours:
+    """The palette entries a GIF frame's label uses (plate, text, transparency)."""
     palette: Palette  # the frame's palette, possibly with black and white added
     plate: int
     text: int

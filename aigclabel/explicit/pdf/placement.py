@@ -60,6 +60,7 @@ def overlaps(a: Box, b: Box) -> bool:
 
 @dataclass
 class Placement:
+    """Where a page's stamp goes: its matrix, bounds, font size, and whether it covers content."""
     matrix: Matrix  # form space -> user space
     box: Box  # the stamp's bounds in user space
     font_size: float

@@ -17,6 +17,7 @@ DEFAULT_DURATION_S = 3.0
 
 @dataclass
 class Range:
+    """A run of packets re-encoded with the label, and the label windows inside it."""
     start: int  # index (decode order) of the first packet re-encoded
     end: int  # index of the first packet copied after it (len(packets) at the end)
     windows: list[tuple[int, int]]  # label windows [pts0, pts1) inside it
@@ -24,6 +25,7 @@ class Range:
 
 @dataclass
 class Plan:
+    """How a video is labelled: for how long, where, re-encoding how much, with which preset."""
     duration_s: float
     at: list[str]
     mode: str  # "auto" | "full"

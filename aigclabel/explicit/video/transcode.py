@@ -29,6 +29,7 @@ __all__ = ["Stats", "transcode"]
 
 @dataclass
 class Stats:
+    """Counts of one labelling pass over a video (frames re-encoded and labelled, packets copied)."""
     reencoded_frames: int = 0
     labelled_frames: int = 0
     copied_packets: int = 0

@@ -280,6 +280,7 @@ def _flow_mapping(text: str) -> list[tuple[str, str | None]] | None:
 
 @dataclass
 class _YamlEntry:
+    """One top-level entry of YAML front matter: key, span, line, form and value."""
     key: str
     start: int  # offset of the key line
     end: int  # offset after the entry's last non-blank line (line break included)

@@ -41,6 +41,7 @@ NOTICE_ATTR = "data-aigc-notice"
 
 @dataclass(slots=True)
 class _Tag:
+    """One HTML token: kind, span, tag name and attributes."""
     kind: str  # "start" | "end" | "text" | "raw" | "comment" | "doctype"
     start: int
     end: int
@@ -166,6 +167,7 @@ def _tokens(text: str) -> Iterator[_Tag]:
 
 @dataclass
 class HtmlMeta:
+    """An HTML <meta name=... content=...> tag, its span, and whether it is in the head."""
     start: int
     end: int
     name: str
