@@ -15,7 +15,10 @@ How it is checked (``pip install 'aigclabel[ocr]'``; without it the finding is *
    original pixels.
 3. Read the corner bands, then the edge bands (where the rules allow the label), stopping at the
    first label that meets every requirement; only when none does, read the whole image
-   (``full_image_fallback``) to tell "too small" or "in the centre" from "nothing there".
+   (``full_image_fallback``) to tell "too small" or "in the centre" from "nothing there". A band is
+   widened where a line runs on past it; the band reads stop early, handing over to the whole-image
+   read (or, without one, ending the search) when a band holds many lines or the bands together have
+   read as many pixels as the whole picture: a picture full of text is read once, not band by band.
 4. For each text line: join boxes of one line ("AI" + "生成"), check the wording with the profile,
    measure the ink height inside the OCR box, and classify the position.
 
