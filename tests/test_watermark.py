@@ -229,3 +229,19 @@ def test_not_checked_without_the_extra(tmp_path: Path) -> None:
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("not-checked |") and "aigclabel[watermark]" in run.stdout
+
+
+def test_a_long_thin_picture_is_refused_before_its_working_picture_exists(tmp_path: Path) -> None:
+    """Fuzz find (seed 20261215, png-c2pa, inspect-watermark): a header turned into a 64x16432 strip. The working
+    picture's short side is 256 px, so its long side grew to 65728: ~0.8 GB of arrays, a MemoryError under the
+    fuzzer's 2 GiB cap. The working size is now checked against max_allocation first."""
+    path = tmp_path / "strip.png"
+    Image.new("RGB", (64, 16432), "white").save(path)
+    report = aigclabel.inspect(path, watermark=True).to_dict()
+    assert report["watermark"]["status"] == "not-checked", report["watermark"]
+    assert "working picture would be 256x65728" in report["watermark"]["message"]
+    assert "[max_allocation]" in report["watermark"]["message"]
+    from aigclabel.errors import LimitExceeded
+
+    with pytest.raises(LimitExceeded):  # marking refuses it the same way, typed
+        watermark.embed(Image.new("RGB", (256, 65728)), 1)
