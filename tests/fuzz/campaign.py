@@ -257,6 +257,7 @@ def _write_failure(out: Path, x: Failure) -> None:
                   "verify-explicit": 'aigclabel.verify(path, scope="explicit")',
                   "verify-all": 'aigclabel.verify(path, scope="all")', "inspect": "aigclabel.inspect(path)",
                   "review": f'aigclabel.review(path, platform="{_platform()}")',
+                  "review-write": f'aigclabel.review(path, platform="{_platform()}", output="out", overwrite=True)',
                   "mark": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=True)',
                   "mark-noexplicit": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False)',
                   "mark-watermark": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False, '

@@ -34,8 +34,8 @@ PRODUCER = "001191110102MACQD9K64010000"
 PLATFORM = "002291110102MACQD9K64020000"
 
 #: entry point name -> what it runs
-ENTRIES = ("verify-implicit", "verify-explicit", "verify-all", "inspect", "review", "mark", "mark-noexplicit",
-           "mark-watermark", "inspect-watermark")
+ENTRIES = ("verify-implicit", "verify-explicit", "verify-all", "inspect", "review", "review-write", "mark",
+           "mark-noexplicit", "mark-watermark", "inspect-watermark")
 
 _PKG = os.path.dirname(os.path.abspath(aigclabel.__file__))
 _ROOT = os.path.dirname(_PKG)
@@ -89,6 +89,10 @@ def _run_entry(task: Task, path: Path, out_path: Path) -> bytes | None:
         result = aigclabel.review(path, platform=PLATFORM)
         json.dumps(result.to_dict(), ensure_ascii=False)
         return None
+    if entry == "review-write":  # the platform's write: its propagation fields added to a copy
+        result = aigclabel.review(path, platform=PLATFORM, output=out_path, overwrite=True)
+        json.dumps(result.to_dict(), ensure_ascii=False)
+        return out_path.read_bytes() if result.output is not None else None
     if entry in ("mark", "mark-noexplicit", "mark-watermark"):
         # mark-watermark: the invisible watermark embedded (a decode and a re-encode of images and audio)
         marked = aigclabel.mark_file(path, producer=PRODUCER, produce_id="fuzz-0001",
@@ -167,7 +171,9 @@ def _check_output(task: Task, in_path: Path, out_path: Path, marked: bytes, inde
     except aigclabel.AigcLabelError as exc:
         return {"status": "broken", "sig": f"broken output: our verify rejects it ({type(exc).__name__}) [{task.fmt}]",
                 "detail": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()}
-    if task.fmt != "txt" and not any(lab.raw and "fuzz-0001" in lab.raw for lab in report.labels):
+    # mark writes the record with its ProduceID; review-write the propagator's fields with the platform code
+    needle = PLATFORM if task.entry == "review-write" else "fuzz-0001"
+    if task.fmt != "txt" and not any(lab.raw and needle in lab.raw for lab in report.labels):
         return {"status": "broken", "sig": f"broken output: our verify finds no record [{task.fmt}]",
                 "detail": f"labels: {[lab.raw for lab in report.labels]!r}", "tb": ""}
     if independent:
