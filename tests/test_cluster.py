@@ -271,20 +271,6 @@ def test_file_timeout_cuts_off_a_hanging_file(tmp_path: Path, engine: list[str])
     assert "1 timeout" in run.stderr
 
 
-def _alive_in_group(pgid: int) -> list[int]:
-    alive = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                alive.append(int(entry))
-    return alive
-
-
 def _cmdline(pid: int) -> bytes:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -305,16 +291,16 @@ def test_sigterm_stops_a_sandbox_stuck_on_a_file(tmp_path: Path) -> None:
                                  "--file-timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)  # no pipes: a leftover sandbox holding one is the point
         deadline = time.monotonic() + 30  # until a worker's sandbox is reading the upload (it stalls for 30 s)
-        while not any(b"sandbox_main" in _cmdline(pid) for pid in _alive_in_group(proc.pid)):
+        while not any(b"sandbox_main" in _cmdline(pid) for pid in _group_alive(proc.pid)):
             assert time.monotonic() < deadline, "no sandbox started"
             time.sleep(0.2)
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 5
-        while _alive_in_group(proc.pid) and time.monotonic() < deadline:
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = _alive_in_group(proc.pid)
+        left = _group_alive(proc.pid)
         if left:
             for pid in left:
                 with contextlib.suppress(OSError):

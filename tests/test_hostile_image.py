@@ -459,6 +459,21 @@ def test_mutated_pictures_give_typed_errors_and_readable_outputs(name: str) -> N
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 
 
+def _ocr_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The size of every picture OCR is asked to read from now on (it observes the calls; the real OCR runs)."""
+    from aigclabel.explicit import ocr
+
+    reads: list[tuple[int, int]] = []
+    real_read_text = ocr.read_text
+
+    def counting(image: Any, **kw: Any) -> Any:
+        reads.append(image.size)
+        return real_read_text(image, **kw)
+
+    monkeypatch.setattr(ocr, "read_text", counting)
+    return reads
+
+
 def test_ocr_noise_is_read_once_not_band_by_growing_band(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fuzz finding (tests/data/hostile/image.md): bit flips turned a JPEG into noise OCR reads as 28 lines;
     every corner band grew and was re-read up to three times before the whole image was read too (2.7x the
@@ -466,14 +481,7 @@ def test_ocr_noise_is_read_once_not_band_by_growing_band(monkeypatch: pytest.Mon
     hand over to the one whole-image read."""
     from aigclabel.explicit import ocr
 
-    reads: list[tuple[int, int]] = []
-    real_read_text = ocr.read_text
-
-    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
-        reads.append(image.size)
-        return real_read_text(image, **kw)
-
-    monkeypatch.setattr(ocr, "read_text", counting)
+    reads = _ocr_reads(monkeypatch)
     report = aigclabel.verify(HOSTILE / "image-ocr-noise.jpg", scope="explicit")
     assert any(f.rule == "explicit.image" for f in report.findings)
     whole = max(w * h for w, h in reads)  # the whole-image view is the largest read
@@ -489,16 +497,7 @@ def test_text_dense_picture_is_read_whole_not_band_by_band(monkeypatch: pytest.M
     reads (1.3x the pixels of the whole image) came before the whole-image read, 5 s in all.  A band holding
     ``DENSE_BAND_LINES`` lines, or band reads past ``BAND_PIXEL_BUDGET`` whole images, hand over to the one
     whole-image read."""
-    from aigclabel.explicit import ocr
-
-    reads: list[tuple[int, int]] = []
-    real_read_text = ocr.read_text
-
-    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
-        reads.append(image.size)
-        return real_read_text(image, **kw)
-
-    monkeypatch.setattr(ocr, "read_text", counting)
+    reads = _ocr_reads(monkeypatch)
     report = aigclabel.verify(HOSTILE / "image-ocr-dense.jpg", scope="explicit")
     (finding,) = [f for f in report.findings if f.rule == "explicit.image"]
     assert "then the whole image" in finding.message
@@ -507,25 +506,17 @@ def test_text_dense_picture_is_read_whole_not_band_by_band(monkeypatch: pytest.M
     assert sum(w * h for w, h in reads) <= 1.6 * whole, reads  # was 2.3x
 
 
-def test_marking_a_text_dense_picture_takes_a_bounded_look_for_an_existing_label(tmp_path: Path,
-                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_marking_a_text_dense_picture_takes_a_bounded_look_for_an_existing_label(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fuzz finding (tests/data/hostile/image.md, image-ocr-grow.jpg): before drawing a label, mark looks for one
     already there by bands only (no whole-image read). Those bands had no cap at all: noise read as text widened
     them to most of the picture, 17 reads, 3.4x the pixels of the whole OCR view, 15 s. The band budget and the
     dense-band rule now hold there too: the look ends, the label is drawn."""
-    from aigclabel.explicit import ocr
     from aigclabel.marking import mark_file
     from aigclabel.profiles import load_profile
     from aigclabel.rules.explicit_image import OPTIONS, ocr_scale
 
-    reads: list[tuple[int, int]] = []
-    real_read_text = ocr.read_text
-
-    def counting(image: Any, **kw: Any) -> Any:  # observes the calls; the real OCR runs
-        reads.append(image.size)
-        return real_read_text(image, **kw)
-
-    monkeypatch.setattr(ocr, "read_text", counting)
+    reads = _ocr_reads(monkeypatch)
     path = HOSTILE / "image-ocr-grow.jpg"
     with Image.open(path) as im:
         width, height = im.size
