@@ -200,9 +200,6 @@ class Rendered:
     def __init__(self, line: str, verdict: str, exit_code: int = 0) -> None:
         self.line, self.verdict, self.exit_code = line, verdict, exit_code
 
-    def __reduce__(self) -> tuple[type, tuple[str, str, int]]:
-        return Rendered, (self.line, self.verdict, self.exit_code)
-
     def to_dict(self) -> dict[str, Any]:
         """The object the line encodes (for a results dataset; the line is echoed as it is)."""
         obj: dict[str, Any] = json.loads(self.line)
@@ -216,9 +213,6 @@ class RenderRows:
 
     def __init__(self, task: Callable[[str], Any]) -> None:
         self.task = task
-
-    def __reduce__(self) -> tuple[type, tuple[Callable[[str], Any]]]:
-        return RenderRows, (self.task,)
 
     def __call__(self, path: str) -> Rendered:
         value = self.task(path)

@@ -28,7 +28,7 @@ from .errors import LimitExceeded
 
 __all__ = ["Limits", "DEFAULT_LIMITS", "current", "use_limits", "parse_limits", "Budget",
            "check_allocation", "check_count", "check_depth", "check_pixels", "check_audio",
-           "check_video_frames", "check_deadline", "LIMIT_NAMES"]
+           "check_video_frames", "check_deadline", "check_memory", "LIMIT_NAMES"]
 
 MiB = 1 << 20
 
@@ -145,6 +145,15 @@ def check_allocation(n: int, what: str) -> int:
         raise LimitExceeded("max_allocation", f"{what} declares a negative size ({n})")
     if n > limit:
         raise LimitExceeded("max_allocation", f"{what} declares {n:,} bytes (limit {limit:,})")
+    return n
+
+
+def check_memory(n: int, what: str) -> int:
+    """Refuse work that would hold *n* bytes at once (an estimate, not one declared size) over ``max_allocation``;
+    the message reads "*what* takes up to N bytes of memory (limit L)"."""
+    limit = current().max_allocation
+    if n > limit:
+        raise LimitExceeded("max_allocation", f"{what} takes up to {n:,} bytes of memory (limit {limit:,})")
     return n
 
 

@@ -8,11 +8,13 @@ are merged key by key.  Everything is validated on load: an unknown key or a bad
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import ProfileError
 
@@ -70,6 +72,12 @@ def _find_profiles_dir() -> Path:
     return here.parent / "profiles"
 
 
+
+def _any_of(words: list[str]) -> Callable[[str], object]:
+    """A search for any of *words*, literally (an empty list: a search that never matches)."""
+    return re.compile("|".join(map(re.escape, words)) if words else "(?!)").search
+
+
 @dataclass
 class RuleConfig:
     """One rule as a profile configures it: clause, level, whether enabled, options."""
@@ -117,8 +125,14 @@ class Profile:
 
     def wording_ok(self, text: str) -> bool:
         """Both an AI element and a generation element (GB 45438 explicit-label wording)."""
-        return (any(a in text for a in self.marking.wording_ai)
-                and any(g in text for g in self.marking.wording_generation))
+        ai, generation = self._wording_searches
+        return ai(text) is not None and generation(text) is not None
+
+    @functools.cached_property
+    def _wording_searches(self) -> tuple[Callable[[str], object], Callable[[str], object]]:
+        # each list compiled into one search of its words, taken literally: the text notice check asks for
+        # every line of a text (millions in a hostile one), where a loop of ``in`` tests cost ~1.7 us a line
+        return _any_of(self.marking.wording_ai), _any_of(self.marking.wording_generation)
 
     def to_dict(self) -> dict[str, Any]:
         return {

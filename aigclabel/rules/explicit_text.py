@@ -16,9 +16,8 @@ suitable middle position", and whether a position is suitable cannot be judged a
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import AigcLabelError, LimitExceeded
 from ..limits import check_deadline
@@ -92,24 +91,15 @@ def check_text(text: str, fmt: str, profile: Profile, options: dict[str, Any]) -
     yield from check_blocks(access.visible_blocks(), fmt, profile, options)
 
 
-def _any_of(words: list[str]) -> Callable[[str], object]:
-    """A search for any of *words* (None when none occurs; never a match for an empty list)."""
-    if not words:
-        return lambda block: None
-    return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True)))).search
-
-
 def check_blocks(blocks: Iterable[tuple[str, int]], fmt: str, profile: Profile,
                  options: dict[str, Any]) -> Iterator[Finding]:
     """The findings for the visible *blocks* ((text, line) in order) of a text of format *fmt*."""
     edge = max(1, int(options.get("edge_blocks", 2)))
     limit = int(options.get("max_notice_chars", 200))
     ai, gen = profile.marking.wording_ai, profile.marking.wording_generation
-    # Profile.wording_ok, as two compiled searches: it runs on every block, millions in a hostile text
-    ai_in, gen_in = _any_of(ai), _any_of(gen)
 
     def is_notice(block: str) -> bool:
-        return len(block) <= limit and ai_in(block) is not None and gen_in(block) is not None
+        return len(block) <= limit and profile.wording_ok(block)
 
     first: list[tuple[int, str, int]] = []
     tail: deque[tuple[int, str, int]] = deque(maxlen=edge)

@@ -113,15 +113,11 @@ def _checked_working_size(size: tuple[int, int]) -> tuple[int, int]:
     """:func:`working_size`, refused (``max_allocation``) before any array exists when the working picture would
     not fit: its long side grows with the picture's aspect ratio, so a 256x65728 strip (a fuzzed PNG header)
     would take a 16.8-megapixel working picture and ~0.8 GB of arrays."""
-    from ..errors import LimitExceeded
-    from ..limits import current
+    from ..limits import check_memory
 
     w, h = working_size(size)
-    need, limit = w * h * _WORK_BYTES, current().max_allocation
-    if need > limit:
-        raise LimitExceeded("max_allocation", f"the watermark's working picture would be {w}x{h} for a "
-                                              f"{size[0]}x{size[1]} picture: about {need:,} bytes of memory "
-                                              f"(limit {limit:,})")
+    check_memory(w * h * _WORK_BYTES, f"the watermark's working picture would be {w}x{h} for a {size[0]}x{size[1]} "
+                                      "picture, which")
     return w, h
 
 

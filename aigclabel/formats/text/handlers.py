@@ -7,7 +7,6 @@ from typing import BinaryIO
 
 from ... import limits
 from ..._io import CountingReader
-from ...errors import LimitExceeded
 from ..document_access import TextAccess
 from ..base import Evidence, FormatHandler, ImplicitLabel
 from .encoding import _FM_OPEN, _HTML_START, _NEWLINE_NAMES, TextDoc, _sniff_document, decode_bytes, newline_of
@@ -22,10 +21,7 @@ def _read_text(src: CountingReader) -> tuple[bytes, TextDoc]:
     """The whole file and its decoded text; a text file is read whole, so its size is checked first
     (``max_allocation``: decoding needs the bytes and the text in memory at once)."""
     # bytes plus the decoded str (up to 4 bytes a character for non-Latin text) plus the decoder's own copy
-    need, limit = src.size * _DECODE_FACTOR, limits.current().max_allocation
-    if need > limit:
-        raise LimitExceeded("max_allocation", f"the text file is {src.size:,} bytes; reading and decoding it takes "
-                                              f"up to {need:,} bytes of memory (limit {limit:,})")
+    limits.check_memory(src.size * _DECODE_FACTOR, f"the text file is {src.size:,} bytes; reading and decoding it")
     src.seek(0)
     data = src.read()
     return data, decode_bytes(data)

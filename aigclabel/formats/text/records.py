@@ -133,17 +133,6 @@ def visible_blocks(text: str, fmt: str) -> Iterator[tuple[str, int]]:
         if fm is not None and fm.closed:
             start = fm.end + body_at
             line_no = 1 + text.count("\n", 0, start) + text.count("\r", 0, start) - text.count("\r\n", 0, start)
-    if fmt != "markdown":  # plain text: its lines, stripped (inlined: a hostile text has millions of them)
-        pos = 0
-        for m in _EOL.finditer(text):
-            stripped = text[pos:m.start()].strip().lstrip("\ufeff")
-            if stripped:
-                yield stripped, line_no
-            line_no += 1
-            pos = m.end()
-        if pos < len(text) and (stripped := text[pos:].strip().lstrip("\ufeff")):
-            yield stripped, line_no
-        return
     for s, e, _n in _iter_lines(text, start):
         line = text[s:e]
         if fmt == "markdown" and (in_comment or "<!--" in line):
