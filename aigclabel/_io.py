@@ -10,7 +10,7 @@
   are ours and which process made them (``aigclabel-<kind>-<pid>-XXXXXXXX``), so ``aigclabel clean``
   can find what a killed run left behind and never touch anything else.
 
-Every temporary name we create matches :data:`TEMP_PATTERNS`:
+Every temporary name we create matches one of :func:`temp_patterns`:
 
 * ``.NAME.p<pid>.XXXXXXXX.aigctmp`` -- a file :func:`atomic_output` is writing beside its target
   (``.NAME.XXXXXXXX.aigctmp`` from older versions, without the pid);
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Union
 
@@ -34,7 +34,7 @@ from .errors import OutputError, SourceError
 from .limits import current as current_limits
 
 __all__ = ["SourceLike", "CountingReader", "open_source", "atomic_output", "describe_source", "spool", "COPY_ALIGN",
-           "buffered", "aigclabel_tempdir", "aigclabel_tempfile", "temp_directory", "TEMP_PATTERNS", "temp_owner"]
+           "buffered", "aigclabel_tempdir", "aigclabel_tempfile", "temp_directory", "temp_patterns", "temp_owner"]
 
 #: what the library accepts as input: a path, the bytes themselves, or a binary file object
 SourceLike = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO]
@@ -319,13 +319,6 @@ def open_source(source: SourceLike) -> Iterator[CountingReader]:
     raise SourceError(f"unsupported source type {type(source).__name__}: give a path, bytes or a binary file")
 
 
-@dataclass
-class _Pending:
-    """An output being written: its open temporary file and that file's name."""
-    fh: BinaryIO
-    tmp: str
-
-
 @contextlib.contextmanager
 def atomic_output(destination: str | os.PathLike, *, overwrite: bool = False,
                   mode_from: str | None = None, durable: bool = False) -> Iterator[BinaryIO]:
@@ -394,18 +387,23 @@ _KIND = re.compile(r"[a-z][a-z0-9]{0,15}")
 #: mkstemp/mkdtemp's random part: 8 characters of this alphabet
 _RANDOM = r"[a-z0-9_]{8}"
 
-#: every name of a temporary file or directory aigclabel creates; group ``pid`` when the name has it
-TEMP_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(rf"\..+\.p(?P<pid>[0-9]+)\.{_RANDOM}\.aigctmp"),
-    re.compile(rf"\..+\.{_RANDOM}\.aigctmp"),
-    re.compile(rf"aigclabel-[a-z][a-z0-9]{{0,15}}-(?P<pid>[0-9]+)-{_RANDOM}(\.[A-Za-z0-9]{{1,10}})?"),
-    re.compile(rf"aigclabel-video-{_RANDOM}"),
-)
+@functools.cache
+def temp_patterns() -> tuple[re.Pattern[str], ...]:
+    """Every name of a temporary file or directory aigclabel creates; group ``pid`` when the name has it.
+
+    Compiled on first use: only ``clean`` asks, and compiling them cost every command ~1 ms at start-up
+    (issue 15)."""
+    return (
+        re.compile(rf"\..+\.p(?P<pid>[0-9]+)\.{_RANDOM}\.aigctmp"),
+        re.compile(rf"\..+\.{_RANDOM}\.aigctmp"),
+        re.compile(rf"aigclabel-[a-z][a-z0-9]{{0,15}}-(?P<pid>[0-9]+)-{_RANDOM}(\.[A-Za-z0-9]{{1,10}})?"),
+        re.compile(rf"aigclabel-video-{_RANDOM}"),
+    )
 
 
 def temp_owner(name: str) -> tuple[bool, int | None]:
     """(is *name* one of our temporary names, the pid that made it if the name says)."""
-    for pattern in TEMP_PATTERNS:
+    for pattern in temp_patterns():
         match = pattern.fullmatch(name)
         if match:
             pid = match.groupdict().get("pid")

@@ -6,7 +6,7 @@ still allowed in the record, and real codes sometimes break the layout.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ._text import describe_char as _describe_char
 from ._text import json_type_name as _json_type_name
@@ -32,9 +32,11 @@ _PROVIDER_PREFIX = "0011"  # "00" + "1" organisation + "1" bound to a USCC
 _SERVICE_TYPES = {"1": "generation", "2": "dissemination"}
 
 
-@dataclass(frozen=True)
-class ProviderCode:
+class ProviderCode(NamedTuple):
     """A 27-character TC260-PG-20252A provider code split into its parts (layout not yet checked)."""
+
+    # a NamedTuple, not a dataclass: it is built on the start-up path of every command, where a (frozen)
+    # dataclass costs 0.5-1 ms to create at import (issue 15)
 
     code: str
     prefix: str  # "00"

@@ -1,6 +1,6 @@
 """``aigclabel clean DIR``: remove the temporary files and directories a killed run left behind.
 
-Only names aigclabel itself creates are considered (:data:`aigclabel._io.TEMP_PATTERNS`), and of
+Only names aigclabel itself creates are considered (:func:`aigclabel._io.temp_patterns`), and of
 those only the ones older than ``--older-than`` whose owning process (when the name records it) is
 gone: a write in progress is never removed, and nothing else is ever touched.
 """

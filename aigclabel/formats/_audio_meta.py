@@ -74,7 +74,7 @@ def is_record_key(key: str) -> bool:
 #: AI music / speech generators (word-matched, like the image list in _image_meta)
 AUDIO_GENERATORS = ("suno", "udio", "elevenlabs", "musicgen", "audiocraft", "stable audio", "riffusion",
                     "mureka", "mubert")
-_AUDIO_GENERATOR_RE = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])" for n in AUDIO_GENERATORS))
+_AUDIO_GENERATOR_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, AUDIO_GENERATORS)) + r")(?![a-z0-9])")
 
 
 #: a generator name is looked for in the first this many characters of a field (a huge comment must

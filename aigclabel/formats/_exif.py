@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 
 from ..errors import CorruptFile
 from ..report import Trace
@@ -35,15 +34,24 @@ TAG_NAMES = {
 _MAX_ENTRIES = 4096
 
 
-@dataclass
 class IfdEntry:
     """One EXIF IFD entry: its directory, tag, type, count and where its value bytes are."""
-    ifd: str  # "IFD0" or "ExifIFD"
-    tag: int
-    type: int
-    count: int
-    offset: int  # offset of the value bytes inside the TIFF block
-    size: int
+
+    # a plain class, not a dataclass: it is built on the start-up path of every command, where a dataclass
+    # costs 0.5-1 ms to create at import (issue 15); not a NamedTuple, whose tuple.count its field would hide
+    __slots__ = ("ifd", "tag", "type", "count", "offset", "size")
+
+    def __init__(self, ifd: str, tag: int, type: int, count: int, offset: int, size: int) -> None:
+        self.ifd = ifd  # "IFD0" or "ExifIFD"
+        self.tag = tag
+        self.type = type
+        self.count = count
+        self.offset = offset  # offset of the value bytes inside the TIFF block
+        self.size = size
+
+    def __repr__(self) -> str:
+        return (f"IfdEntry(ifd={self.ifd!r}, tag=0x{self.tag:04X}, type={self.type}, count={self.count}, "
+                f"offset={self.offset}, size={self.size})")
 
     @property
     def name(self) -> str:
@@ -139,10 +147,11 @@ def _utf16_order(body: bytes, endian: str) -> str:
 _MAX_PARAMETERS = 64 << 10
 #: the A1111 / Forge "infotext": the prompt, an optional "Negative prompt:" line, then one line of
 #: settings that starts with the step count and names the sampler
-_A1111 = re.compile(r"(?:^|\n)Steps: \d+, (?:[^\n]*?, )?Sampler: ")
+_A1111 = r"(?:^|\n)Steps: \d+, (?:[^\n]*?, )?Sampler: "
 #: Fooocus writes its version into the parameters, as JSON ("version": "Fooocus v2.5.5") or as the
 #: last infotext setting ("Version: Fooocus v2.5.5") when its A1111 metadata scheme is chosen
-_FOOOCUS = re.compile(r'(?i)(?:"version"\s*:\s*"|\bversion: )fooocus\b')
+_FOOOCUS = r'(?i)(?:"version"\s*:\s*"|\bversion: )fooocus\b'
+# (patterns, not compiled ones: re's own cache compiles them on first use, not at every start-up; issue 15)
 
 
 def parameters_generator(text: str) -> str | None:
@@ -152,9 +161,9 @@ def parameters_generator(text: str) -> str | None:
     in both carriers.
     """
     head = text[:_MAX_PARAMETERS]
-    if _FOOOCUS.search(head):
+    if re.search(_FOOOCUS, head):
         return "Fooocus"
-    if _A1111.search(head):
+    if re.search(_A1111, head):
         return "Stable Diffusion (A1111/Forge)"
     return None
 

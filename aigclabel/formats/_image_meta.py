@@ -34,7 +34,9 @@ def found_label(carrier: str, location: str, raw: str, *, normative: bool, offse
 
 #: a generator name as a word of its own: "ERNIE-ViLG" and "FLUX.1" match, "Bernie's Camera",
 #: "Sparkling" and "Influx" do not (a false trace would make a platform call a photo suspected AI)
-_GENERATOR_RE = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" for name in KNOWN_GENERATORS))
+#: (the boundaries stand outside the alternation, once: the same matches as one pair per name -- the search
+#: backtracks through every name at a position -- and a seventh of the compile time on every start-up, issue 15)
+_GENERATOR_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, KNOWN_GENERATORS)) + r")(?![a-z0-9])")
 
 
 def generator_trace(text: str, location: str) -> Trace | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -96,8 +96,7 @@ _ILLEGAL_XML_CHARS = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 _NCNAME = r"[^\W\d][\w.\-]*"
 
 
-@dataclass(frozen=True)
-class XmpProperty:
+class XmpProperty(NamedTuple):
     """One top-level property of an ``rdf:Description``.
 
     ``value`` is the XML-unescaped text of a simple property (or its ``rdf:resource`` URI).  For a
@@ -105,6 +104,9 @@ class XmpProperty:
     leaf and every field attribute in document order joined with ``"\\n"`` -- enough to search, not to
     rebuild the structure; an ``rdf:Alt`` with one ``x-default`` item therefore yields exactly that item.
     """
+
+    # a NamedTuple, not a dataclass: it is built on the start-up path of every command, where a (frozen)
+    # dataclass costs 0.5-1 ms to create at import (issue 15)
 
     namespace: str
     local: str
@@ -117,8 +119,7 @@ class XmpProperty:
         return f"{self.prefix}:{self.local}" if self.prefix else self.local
 
 
-@dataclass(frozen=True)
-class XmpIssue:
+class XmpIssue(NamedTuple):
     """A defect :meth:`XmpPacket.parse` worked around when asked to ``recover`` (reading only, never merging).
 
     ``kind`` is ``"encoding"`` (bytes that are not valid in the packet's Unicode encoding were replaced
@@ -127,19 +128,26 @@ class XmpIssue:
     URI assumed).
     """
 
+    # a NamedTuple, not a dataclass: it is built on the start-up path of every command, where a (frozen)
+    # dataclass costs 0.5-1 ms to create at import (issue 15)
+
     kind: str
     message: str
     offset: int | None = None
     prefixes: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
 class _Meta:
     """What ElementTree forgets of an XMP element (namespace declarations, prefixes) and writing it back as it
-    was needs."""
-    decls: list[tuple[str, str]] = field(default_factory=list)  # (prefix, uri); "" = default ns
-    prefix: str | None = None
-    attr_prefixes: dict[str, str] = field(default_factory=dict)
+    was needs.  A plain class (see XmpProperty on why not a dataclass)."""
+
+    __slots__ = ("decls", "prefix", "attr_prefixes")
+
+    def __init__(self, decls: list[tuple[str, str]] | None = None, prefix: str | None = None,
+                 attr_prefixes: dict[str, str] | None = None) -> None:
+        self.decls: list[tuple[str, str]] = [] if decls is None else decls  # (prefix, uri); "" = default ns
+        self.prefix = prefix
+        self.attr_prefixes: dict[str, str] = {} if attr_prefixes is None else attr_prefixes
 
 
 class _TooDeep(Exception):

@@ -8,8 +8,7 @@ and comment segments.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .._c2pa_scan import C2PA_UUID, STORE_INFO
 from .._io import COPY_ALIGN, CountingReader
@@ -38,9 +37,11 @@ APP11 = 0xEB
 _JUMBF_HEAD = 64
 
 
-@dataclass
-class Segment:
+class Segment(NamedTuple):
     """A JPEG marker segment: marker, offset and payload length."""
+
+    # a NamedTuple, not a dataclass: it is built on the start-up path of every command, where a (frozen)
+    # dataclass costs 0.5-1 ms to create at import (issue 15)
     marker: int
     offset: int  # offset of the 0xFF marker byte
     length: int  # payload length (without marker and length field)

@@ -24,8 +24,7 @@ checked*, never a pass):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from ..errors import CorruptFile, LimitExceeded, UnsupportedOperation
 from ..limits import check_deadline
@@ -59,9 +58,11 @@ PRESENT_OPTIONS: dict[str, Any] = {"samples": 1, "full_image_fallback": False}
 PRESENT_HOW = "OCR of the first frame"
 
 
-@dataclass
-class _Sample:
+class _Sample(NamedTuple):
     """A video frame sampled for the visible-label check, with its time."""
+
+    # a NamedTuple, not a dataclass: it is built on the start-up path of every command, where a (frozen)
+    # dataclass costs 0.5-1 ms to create at import (issue 15)
     time: float  # seconds from the first picture
     image: Any  # PIL RGB, displayed orientation
 
