@@ -706,13 +706,6 @@ def read_manifest(source: CountingReader | BinaryIO | bytes, mime: str | None,
 # ----------------------------------------------------------------------------- the verifier's hook
 
 
-def uses_c2pa(profile: Profile) -> bool:
-    """True when an enabled rule of *profile* looks at C2PA manifests (``USES_C2PA`` in its module)."""
-    from .rules import get_rule
-
-    return any(getattr(get_rule(cfg.id), "USES_C2PA", False) for cfg in profile.enabled_rules())
-
-
 def profile_anchors(profile: Profile) -> str | None:
     """PEM text of the ``trust_anchors`` files the profile's rules name (paths relative to the profile)."""
     texts: list[str] = []
@@ -741,6 +734,8 @@ def merge_evidence(evidence: Evidence, src: CountingReader, *, profile: Profile 
     *handler* that read the evidence, a format whose read notes every store and reference
     (``c2pa_manifest_read``) and found none is ``absent`` without asking the SDK.
     """
+    from .rules import uses_c2pa
+
     if profile is not None and (scope == "explicit" or not uses_c2pa(profile)):
         return
     if handler is not None and handler.c2pa_manifest_read and STORE_INFO not in evidence.info \

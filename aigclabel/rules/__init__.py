@@ -88,6 +88,15 @@ def get_rule(rule_id: str) -> ModuleType | None:
     return all_rules().get(rule_id)
 
 
+_c2pa_rule_ids: frozenset[str] | None = None
+
+
 def uses_c2pa(profile: Profile) -> bool:
-    """True when an enabled rule of *profile* looks at C2PA manifests (``USES_C2PA`` in its module)."""
-    return any(getattr(get_rule(cfg.id), "USES_C2PA", False) for cfg in profile.enabled_rules())
+    """True when an enabled rule of *profile* looks at C2PA manifests (``USES_C2PA`` in its module).
+
+    Asked for every file a batch reads: the ids of such rules are collected once."""
+    global _c2pa_rule_ids
+    if _c2pa_rule_ids is None:
+        _c2pa_rule_ids = frozenset(rid for rid, mod in all_rules().items() if getattr(mod, "USES_C2PA", False))
+    ids = _c2pa_rule_ids
+    return any(cfg.enabled and cfg.id in ids for cfg in profile.rules.values())
