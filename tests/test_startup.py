@@ -52,7 +52,7 @@ def test_single_jpeg_implicit_verify_imports_only_what_it_uses() -> None:
     # nothing of a batch's machinery (pool, sandbox, Dask, object storage's libraries) nor the watermark detector
     stdlib_heavy = mods & {"multiprocessing", "concurrent.futures", "subprocess", "pickle", "fsspec", "dask",
                            "distributed", "aigclabel._pool", "aigclabel._sandbox", "aigclabel.cluster",
-                           "aigclabel.watermark", "difflib", "traceback"}
+                           "aigclabel.watermark", "difflib", "traceback", "unicodedata"}
     assert stdlib_heavy == set()
     formats = {m.split(".")[2] for m in mods if m.startswith("aigclabel.formats.") and not m.split(".")[2][0] == "_"}
     assert formats <= {"base", "jpeg"}, formats  # (a JPEG's first bytes no longer ask the mp3 handler)

@@ -19,7 +19,6 @@ and footer).  The same short-line test applies.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Iterator
 
 from ..report import Finding, Level
@@ -56,6 +55,8 @@ class _NotChecked(Exception):
 
 
 def _normalise(text: str) -> str:
+    import unicodedata  # here: a C extension every start-up would load for the explicit scope only
+
     return _BLANKS.sub("", unicodedata.normalize("NFKC", text))
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Sequence
 
 from ..report import Finding, Level
@@ -397,6 +396,8 @@ def _boxes_data(candidates: list[Candidate], decoded: Decoded, options: dict[str
 
 def _normalise(text: str) -> str:
     """NFKC (full-width ＡＩ -> AI), ASCII letters upper-cased, OCR's 'Al'/'A1' for 'AI' repaired."""
+    import unicodedata  # here: a C extension every start-up would load for the explicit scope only
+
     t = unicodedata.normalize("NFKC", text)
     t = re.sub(r"[a-z]", lambda m: m.group(0).upper(), t)
     return re.sub(r"(?<![A-Z])A[L1|](?![A-Z])", "AI", t)
