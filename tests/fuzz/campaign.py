@@ -262,7 +262,9 @@ def _write_failure(out: Path, x: Failure) -> None:
                   "mark-noexplicit": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False)',
                   "mark-watermark": f'aigclabel.mark_file(path, producer="{seedlib.PRODUCER}", explicit=False, '
                                     'watermark=True)',
-                  "inspect-watermark": "aigclabel.inspect(path, watermark=True)"}
+                  "inspect-watermark": "aigclabel.inspect(path, watermark=True)",
+                  "carry": "aigclabel.carry(<samples/photo.jpg marked with the seed's ProduceID, fuzz-seed-FORMAT>, "
+                           "path)"}
     (d / "README.txt").write_text(
         f"signature: {x.signature}\nstatus: {x.status}\nformat: {x.fmt}\nentry point: {x.entry}\n"
         f"call: {entry_call.get(x.entry, x.entry)}\nmutation: {x.desc}\n"

@@ -35,7 +35,30 @@ PLATFORM = "002291110102MACQD9K64020000"
 
 #: entry point name -> what it runs
 ENTRIES = ("verify-implicit", "verify-explicit", "verify-all", "inspect", "review", "review-write", "mark",
-           "mark-noexplicit", "mark-watermark", "inspect-watermark")
+           "mark-noexplicit", "mark-watermark", "inspect-watermark", "carry")
+
+#: labelled originals ``carry`` takes its record from, by ProduceID (the fuzzed input is the derivative)
+_carry_originals: dict[str, Path] = {}
+
+
+def carry_produce_id(fmt: str) -> str:
+    """The seed of *fmt* is labelled with this ProduceID (``seeds.py``); an original with the same record lets
+    ``carry`` get past its refusal of another producer's record and on to writing the fuzzed file."""
+    return f"fuzz-seed-{fmt}"
+
+
+def _original_for_carry(produce_id: str) -> Path:
+    """A labelled JPEG, made once per ProduceID and worker: the bundled photo marked (implicit label only)."""
+    original = _carry_originals.get(produce_id)
+    if original is None:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="aigclabel-fuzz-carry-"))
+        original = folder / "original.jpg"
+        aigclabel.mark(Path(_ROOT) / "samples" / "photo.jpg", original, producer=PRODUCER, produce_id=produce_id,
+                       explicit=False)
+        _carry_originals[produce_id] = original
+    return original
 
 _PKG = os.path.dirname(os.path.abspath(aigclabel.__file__))
 _ROOT = os.path.dirname(_PKG)
@@ -93,6 +116,10 @@ def _run_entry(task: Task, path: Path, out_path: Path) -> bytes | None:
         result = aigclabel.review(path, platform=PLATFORM, output=out_path, overwrite=True)
         json.dumps(result.to_dict(), ensure_ascii=False)
         return out_path.read_bytes() if result.output is not None else None
+    if entry == "carry":  # the record of a labelled original written into the fuzzed file (a derivative)
+        carried = aigclabel.carry(_original_for_carry(carry_produce_id(task.fmt)), path)
+        json.dumps(carried.to_dict(), ensure_ascii=False)
+        return carried.data
     if entry in ("mark", "mark-noexplicit", "mark-watermark"):
         # mark-watermark: the invisible watermark embedded (a decode and a re-encode of images and audio)
         marked = aigclabel.mark_file(path, producer=PRODUCER, produce_id="fuzz-0001",
@@ -172,7 +199,7 @@ def _check_output(task: Task, in_path: Path, out_path: Path, marked: bytes, inde
         return {"status": "broken", "sig": f"broken output: our verify rejects it ({type(exc).__name__}) [{task.fmt}]",
                 "detail": f"{type(exc).__name__}: {exc}", "tb": traceback.format_exc()}
     # mark writes the record with its ProduceID; review-write the propagator's fields with the platform code
-    needle = PLATFORM if task.entry == "review-write" else "fuzz-0001"
+    needle = {"review-write": PLATFORM, "carry": carry_produce_id(task.fmt)}.get(task.entry, "fuzz-0001")
     if task.fmt != "txt" and not any(lab.raw and needle in lab.raw for lab in report.labels):
         return {"status": "broken", "sig": f"broken output: our verify finds no record [{task.fmt}]",
                 "detail": f"labels: {[lab.raw for lab in report.labels]!r}", "tb": ""}
