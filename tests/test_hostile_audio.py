@@ -28,6 +28,7 @@ from aigclabel.errors import AigcLabelError  # noqa: E402
 from aigclabel.report import Level  # noqa: E402
 
 FFMPEG = shutil.which("ffmpeg")
+EXIFTOOL = shutil.which("exiftool")
 needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed (apt-get install ffmpeg)")
 PRODUCER = "001191110102MACQD9K64010000"
 PLATFORM = "00119144030008867405X220001"
@@ -422,14 +423,28 @@ def test_a_stream_that_changes_its_channel_count_is_a_typed_error(tmp_path: Path
 def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path, version: int) -> None:
     """Probe find (session 2026-12-07): mutagen's frame reader slices the rest of the tag after each frame, so a
     2.6 MB tag of 200,000 tiny TXXX frames took 7.7 s to verify and 15 s to mark.  Tags over 256 frames or 1 MiB
-    now go to mutagen in pieces (``_id3_frames.split_tag``) joined as its own load joins them."""
+    now go to mutagen in pieces (``_id3_frames.split_tag``) joined as its own load joins them.
+
+    Timed against exiftool reading the same tag in the same run, so the bound holds on a slow machine as on a
+    fast one (absolute limits failed on a loaded CI machine): 1.2-1.5x exiftool now, 3.4-4.8x with the tag
+    handed to mutagen whole."""
+    import resource
     import time
 
     from mutagen.id3 import ID3
 
+    if EXIFTOOL is None:
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl): it is the reader timed beside ours")
+
     def frame(fid: bytes, body: bytes) -> bytes:
         size = syncsafe(len(body)) if version == 4 else struct.pack(">I", len(body))
         return fid + size + b"\x00\x00" + body
+
+    def exiftool_seconds() -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([EXIFTOOL, "-s", "-XXX", str(path)], capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
     record = json.dumps({"Label": "1", "ContentProducer": PRODUCER, "ProduceID": "deep-in-the-tag"})
     frames = [frame(b"TXXX", b"\x00note%d\x00value %d" % (i, i)) for i in range(40_000)]
@@ -439,18 +454,18 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
     path = tmp_path / "many-frames.mp3"
     path.write_bytes(data)
 
+    peer_time = sorted(exiftool_seconds() for _ in range(3))[1]
     started = time.process_time()
     (label,) = aigclabel.inspect(path).labels
     read_time = time.process_time() - started
-    assert read_time < 3.0
+    assert read_time < 2.5 * peer_time + 0.2, f"inspect {read_time:.2f} s, exiftool {peer_time:.2f} s"
     assert label.fields["ProduceID"] == "deep-in-the-tag" and label.normative
     out = tmp_path / "marked.mp3"
     started = time.process_time()
     aigclabel.mark(path, out, producer=PRODUCER, produce_id="new-id", explicit=False)
     # marking parses the tag three times (the read, the merge, the read-back) where inspect parses it once:
-    # 2.3-4.2x the read on a 2-core machine, 4.1-6.2 s in all; judged against the read of this run, so a slower
-    # machine does not fail it, and never above 6 s on one as fast as the read limit assumes
-    assert time.process_time() - started < max(6.0, 5 * read_time)
+    # 2.3-4.2x the read on a 2-core machine; judged against the read of this run
+    assert time.process_time() - started < 5 * read_time + 0.5
     tags = ID3(out)  # an independent reader sees every frame that was there, and the new record
     assert len(tags.getall("TXXX")) == 40_001 and len(tags.getall("APIC")) == 1
     assert str(tags["TXXX:note39999"]) == "value 39999"

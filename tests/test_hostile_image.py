@@ -543,15 +543,31 @@ def _gif_with_comments(n: int, *, record_at: int | None = None) -> bytes:
     return gif[:-1] + b"".join(comments) + b"\x3b"
 
 
+def _pillow_walk_seconds(path: Path) -> float:
+    """CPU seconds Pillow's GIF reader takes to walk every block after the first frame (it reads each
+    extension sub-block by sub-block looking for a second frame): the peer our own walk is timed against."""
+    started = time.process_time()
+    with Image.open(path) as im:
+        with pytest.raises(EOFError):
+            im.seek(1)
+    return time.process_time() - started
+
+
 def test_gif_of_many_tiny_extensions_is_walked_in_linear_time(tmp_path: Path) -> None:
     """Probe find (session 2026-12-07): 300,000 one-byte comments made ``inspect`` take 12.6 s and ``mark``
-    15 s -- a read per length byte.  Small structures now come through a 512-byte window."""
+    15 s -- a read per length byte.  Small structures now come through a 512-byte window.
+
+    Timed against Pillow walking the same blocks in the same run, so the bound holds on a slow machine as on
+    a fast one (an absolute 2 s failed at 2.006 s on a loaded CI machine): 9-11x Pillow now, about 45x when
+    the probe found it.  (A 1-byte window costs only 1.1-1.2x the 512-byte one today, so the byte count below,
+    not the time, is what catches a read per length byte.)"""
     src = tmp_path / "comments.gif"
     src.write_bytes(_gif_with_comments(150_000, record_at=149_000))
+    peer_time = sorted(_pillow_walk_seconds(src) for _ in range(3))[1]
     started = time.process_time()
     report = aigclabel.verify(src, scope="implicit")
     read_time = time.process_time() - started
-    assert read_time < 2.0
+    assert read_time < 20 * peer_time + 0.2, f"verify {read_time:.2f} s, Pillow's walk {peer_time:.2f} s"
     assert report.bytes_read <= 2 * src.stat().st_size  # windowed, not one read per byte
     inspected = aigclabel.inspect(src)
     (label,) = inspected.labels
@@ -562,9 +578,8 @@ def test_gif_of_many_tiny_extensions_is_walked_in_linear_time(tmp_path: Path) ->
     started = time.process_time()
     aigclabel.mark(src, out, producer=PRODUCER, produce_id="new-id", explicit=False)
     # marking walks the blocks three times (the read, the write, the read-back) where verify walks them once:
-    # 2.4-3.0x the verify on a 2-core machine, 3.0-4.4 s in all; judged against the verify of this run, so a
-    # slower machine does not fail it, and never above 4 s on one as fast as the verify limit assumes
-    assert time.process_time() - started < max(4.0, 4 * read_time)
+    # 2.4-3.0x the verify on a 2-core machine; judged against the verify of this run
+    assert time.process_time() - started < 4 * read_time + 0.5
     data = out.read_bytes()
     # every other comment kept byte for byte (the record comment is replaced by the XMP record) ...
     assert data.count(b"\x21\xfe\x01A\x00") == 149_999 and b"in-a-comment" not in data
