@@ -434,7 +434,7 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
     from mutagen.id3 import ID3
 
     if EXIFTOOL is None:
-        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl): it is the reader timed beside ours")
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl): the reader timed beside ours")
 
     def frame(fid: bytes, body: bytes) -> bytes:
         size = syncsafe(len(body)) if version == 4 else struct.pack(">I", len(body))
