@@ -591,11 +591,13 @@ def test_gif_of_many_tiny_extensions_is_walked_in_linear_time(tmp_path: Path) ->
 def test_gif_declaring_more_blocks_than_max_structures_is_refused(tmp_path: Path) -> None:
     src = tmp_path / "many.gif"
     src.write_bytes(_gif_with_comments(300_000))
+    peer_time = sorted(_pillow_walk_seconds(src) for _ in range(3))[1]  # Pillow walks all 300,000
     for name in ("verify-implicit", "inspect", "mark"):
         started = time.process_time()
         with pytest.raises(LimitExceeded, match="GIF blocks.*max_structures|max_structures.*GIF blocks"):
             ENTRY_POINTS[name](src)
-        assert time.process_time() - started < 3.0, name
+        spent = time.process_time() - started
+        assert spent < 20 * peer_time + 0.2, f"{name}: {spent:.2f} s, Pillow's walk {peer_time:.2f} s"
 
 
 def test_webp_of_many_chunks_is_not_handed_to_the_c2pa_sdk(tmp_path: Path) -> None:
