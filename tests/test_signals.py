@@ -59,6 +59,10 @@ def temps(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if temp_owner(p.name)[0]]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def mark_and_signal(src: Path, out_dir: Path, sig: int, attempts: int = 4) -> tuple[int, Path, int]:
     """Start `aigclabel mark SRC -o OUT --durable`; send *sig* once its temp file is being written.
 
@@ -66,8 +70,11 @@ def mark_and_signal(src: Path, out_dir: Path, sig: int, attempts: int = 4) -> tu
     """
     target = out_dir / "out.wav"
     for _ in range(attempts):
+        # SIGINT at its default in the child: a run started in the background of a non-interactive shell
+        # inherits it ignored, and a Python started so keeps ignoring it (rightly: that is what nohup asks)
         proc = subprocess.Popen([*CLI, "mark", str(src), "-o", str(target), "--producer", PRODUCER,
-                                 "--no-explicit", "--durable"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                 "--no-explicit", "--durable"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                preexec_fn=_default_sigint)
         deadline = time.monotonic() + 30
         sent = False
         while time.monotonic() < deadline and proc.poll() is None:
