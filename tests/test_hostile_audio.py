@@ -26,6 +26,7 @@ np = pytest.importorskip("numpy")
 import aigclabel  # noqa: E402
 from aigclabel.errors import AigcLabelError  # noqa: E402
 from aigclabel.report import Level  # noqa: E402
+from conftest import cpu_seconds, fastest_interleaved  # noqa: E402
 
 FFMPEG = shutil.which("ffmpeg")
 EXIFTOOL = shutil.which("exiftool")
@@ -426,10 +427,10 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
     now go to mutagen in pieces (``_id3_frames.split_tag``) joined as its own load joins them.
 
     Timed against exiftool reading the same tag in the same run, so the bound holds on a slow machine as on a
-    fast one (absolute limits failed on a loaded CI machine): 1.2-1.5x exiftool now, 3.4-4.8x with the tag
-    handed to mutagen whole."""
+    fast one (absolute limits failed on a loaded CI machine), the fastest of three interleaved runs of each
+    (one run of each failed in a full suite at 2.9x): 1.3-1.6x exiftool now, 4.1-4.9x with the tag handed
+    to mutagen whole (``SPLIT_FRAMES`` and ``SPLIT_BYTES`` set past the tag's size)."""
     import resource
-    import time
 
     from mutagen.id3 import ID3
 
@@ -449,23 +450,22 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
     record = json.dumps({"Label": "1", "ContentProducer": PRODUCER, "ProduceID": "deep-in-the-tag"})
     frames = [frame(b"TXXX", b"\x00note%d\x00value %d" % (i, i)) for i in range(40_000)]
     frames.insert(30_000, frame(b"TXXX", b"\x00AIGC\x00" + record.encode()))
-    frames.append(frame(b"APIC", b"\x00image/png\x00\x03cover\x00" + b"\x89PNG" + b"\x00" * 300_000))
+    # a big last frame: what mutagen re-slices after every frame when it gets the tag whole (the defect's cost)
+    frames.append(frame(b"APIC", b"\x00image/png\x00\x03cover\x00" + b"\x89PNG" + b"\x00" * 2_000_000))
     data = mp3_with_frames(tmp_path, frames, version=version)
     path = tmp_path / "many-frames.mp3"
     path.write_bytes(data)
 
-    peer_time = sorted(exiftool_seconds() for _ in range(3))[1]
-    started = time.process_time()
-    (label,) = aigclabel.inspect(path).labels
-    read_time = time.process_time() - started
+    read_time, peer_time, inspected = fastest_interleaved(lambda: aigclabel.inspect(path), exiftool_seconds)
     assert read_time < 2.5 * peer_time + 0.2, f"inspect {read_time:.2f} s, exiftool {peer_time:.2f} s"
+    (label,) = inspected.labels
     assert label.fields["ProduceID"] == "deep-in-the-tag" and label.normative
     out = tmp_path / "marked.mp3"
-    started = time.process_time()
-    aigclabel.mark(path, out, producer=PRODUCER, produce_id="new-id", explicit=False)
+    mark_time, _ = cpu_seconds(lambda: aigclabel.mark(path, out, producer=PRODUCER, produce_id="new-id",
+                                                      explicit=False))
     # marking parses the tag three times (the read, the merge, the read-back) where inspect parses it once:
-    # 2.3-4.2x the read on a 2-core machine; judged against the read of this run
-    assert time.process_time() - started < 5 * read_time + 0.5
+    # 2.3-4.2x the read on a 2-core machine; judged against the fastest read of this run
+    assert mark_time < 5 * read_time + 0.5, f"mark {mark_time:.2f} s, inspect {read_time:.2f} s"
     tags = ID3(out)  # an independent reader sees every frame that was there, and the new record
     assert len(tags.getall("TXXX")) == 40_001 and len(tags.getall("APIC")) == 1
     assert str(tags["TXXX:note39999"]) == "value 39999"
@@ -503,24 +503,35 @@ def test_riff_of_many_tiny_chunks_is_walked_copied_and_bounded(tmp_path: Path) -
     """Probe find (session 2026-12-07): a WAV of 300,000 empty chunks took 3.3 s to inspect (the C2PA SDK reading
     8 bytes per callback) and 5.4 s to mark (three walks, one kernel copy per chunk).  Now the SDK is not asked
     without a C2PA or XMP chunk, adjacent chunks are copied in one go, and the chunk count counts against
-    ``max_structures``."""
-    import time
+    ``max_structures``.
+
+    Timed against exiftool walking the same chunks (it reads a RIFF file's chunks to its end, looking for
+    metadata) rather than an absolute 2 s and 3 s, which a loaded CI machine would not keep (mark took 2.1-2.5 s
+    here): inspect 1.7-2.2x exiftool, mark 2.7-3.4x inspect."""
+    import resource
 
     from aigclabel.errors import LimitExceeded
 
+    if EXIFTOOL is None:
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl): the reader timed beside ours")
     wav = wav_declaring(8000, seconds=1.0)
     body = wav[12:] + b"junk\x00\x00\x00\x00" * 120_000
     path = tmp_path / "chunks.wav"
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body)
-    started = time.process_time()
-    inspected = aigclabel.inspect(path)
-    assert time.process_time() - started < 2.0
+
+    def exiftool_seconds() -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([EXIFTOOL, "-s", "-XXX", str(path)], capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+    read_time, peer_time, inspected = fastest_interleaved(lambda: aigclabel.inspect(path), exiftool_seconds)
+    assert read_time < 4 * peer_time + 0.2, f"inspect {read_time:.2f} s, exiftool {peer_time:.2f} s"
     if "c2pa" in inspected.info:
         assert "no reference to a remote one" in inspected.info["c2pa"]["message"]
     out = tmp_path / "marked.wav"
-    started = time.process_time()
-    aigclabel.mark(path, out, producer=PRODUCER, explicit=False)
-    assert time.process_time() - started < 3.0
+    mark_time, _ = cpu_seconds(lambda: aigclabel.mark(path, out, producer=PRODUCER, explicit=False))
+    assert mark_time < 5 * read_time + 0.5, f"mark {mark_time:.2f} s, inspect {read_time:.2f} s"
     data = out.read_bytes()
     assert data.count(b"junk\x00\x00\x00\x00") == 120_000  # every chunk kept
     assert aigclabel.verify(out, scope="implicit").labels[0].fields["ContentProducer"] == PRODUCER
