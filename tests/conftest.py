@@ -11,6 +11,7 @@ import gc
 import io
 import json
 import os
+import resource
 import shutil
 import struct
 import subprocess
@@ -67,6 +68,14 @@ def cpu_seconds(call: Callable[[], Any]) -> tuple[float, Any]:
     started = time.process_time()
     result = call()
     return time.process_time() - started, result
+
+
+def child_cpu_seconds(argv: list[str]) -> float:
+    """CPU seconds (user + system) a child process running *argv* spent: how a peer tool is timed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def fastest_interleaved(ours: Callable[[], Any], peer: Callable[[], float], runs: int = 3) -> tuple[float, float, Any]:

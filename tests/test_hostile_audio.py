@@ -26,7 +26,7 @@ np = pytest.importorskip("numpy")
 import aigclabel  # noqa: E402
 from aigclabel.errors import AigcLabelError  # noqa: E402
 from aigclabel.report import Level  # noqa: E402
-from conftest import cpu_seconds, fastest_interleaved  # noqa: E402
+from conftest import child_cpu_seconds, cpu_seconds, fastest_interleaved  # noqa: E402
 
 FFMPEG = shutil.which("ffmpeg")
 EXIFTOOL = shutil.which("exiftool")
@@ -430,8 +430,6 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
     fast one (absolute limits failed on a loaded CI machine), the fastest of three interleaved runs of each
     (one run of each failed in a full suite at 2.9x): 1.3-1.6x exiftool now, 4.1-4.9x with the tag handed
     to mutagen whole (``SPLIT_FRAMES`` and ``SPLIT_BYTES`` set past the tag's size)."""
-    import resource
-
     from mutagen.id3 import ID3
 
     if EXIFTOOL is None:
@@ -442,10 +440,7 @@ def test_id3_tag_of_many_frames_is_read_and_marked_in_linear_time(tmp_path: Path
         return fid + size + b"\x00\x00" + body
 
     def exiftool_seconds() -> float:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([EXIFTOOL, "-s", "-XXX", str(path)], capture_output=True, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return child_cpu_seconds([EXIFTOOL, "-s", "-XXX", str(path)])
 
     record = json.dumps({"Label": "1", "ContentProducer": PRODUCER, "ProduceID": "deep-in-the-tag"})
     frames = [frame(b"TXXX", b"\x00note%d\x00value %d" % (i, i)) for i in range(40_000)]
@@ -508,8 +503,6 @@ def test_riff_of_many_tiny_chunks_is_walked_copied_and_bounded(tmp_path: Path) -
     Timed against exiftool walking the same chunks (it reads a RIFF file's chunks to its end, looking for
     metadata) rather than an absolute 2 s and 3 s, which a loaded CI machine would not keep (mark took 2.1-2.5 s
     here): inspect 1.7-2.2x exiftool, mark 2.7-3.4x inspect."""
-    import resource
-
     from aigclabel.errors import LimitExceeded
 
     if EXIFTOOL is None:
@@ -520,10 +513,7 @@ def test_riff_of_many_tiny_chunks_is_walked_copied_and_bounded(tmp_path: Path) -
     path.write_bytes(b"RIFF" + struct.pack("<I", len(body) + 4) + b"WAVE" + body)
 
     def exiftool_seconds() -> float:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([EXIFTOOL, "-s", "-XXX", str(path)], capture_output=True, check=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return child_cpu_seconds([EXIFTOOL, "-s", "-XXX", str(path)])
 
     read_time, peer_time, inspected = fastest_interleaved(lambda: aigclabel.inspect(path), exiftool_seconds)
     assert read_time < 4 * peer_time + 0.2, f"inspect {read_time:.2f} s, exiftool {peer_time:.2f} s"

@@ -58,11 +58,10 @@ class _Tag:
 
 
 def _attributes(text: str, pos: int) -> tuple[dict[str, str], int] | None:
-    """Attributes of a tag from *pos* (after its name) to its '>'; None when the text ends inside the tag."""
+    """Attributes of a tag from *pos* (after its name) to its '>'; None when the text ends inside the tag.
+    (A tag without attributes, its '>' right after the name, is told by :data:`_TAG_NAME` and never comes here.)"""
     attrs: dict[str, str] = {}
     n = len(text)
-    if pos < n and text[pos] == ">":
-        return attrs, pos + 1  # the common case: no attributes
     while True:
         simple = _SIMPLE_ATTR.match(text, pos)
         if simple is not None:
@@ -142,7 +141,6 @@ def _tokens(text: str) -> Iterator[_Tag]:
             closing = after == "/"
             m = _TAG_NAME.match(text, lt + (2 if closing else 1))
             if m is not None:
-                # a tag without attributes needs no call
                 parsed = ({}, m.end()) if m.group(2) else _attributes(text, m.end())
                 if parsed is None:  # the text ends inside a tag: the tag is dropped
                     if text_from < lt:
