@@ -172,8 +172,8 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
     def submit(chunk: list[tuple[int, str]]) -> None:
         nonlocal serial
         serial += 1
-        fut = client.submit(process_chunk, remote_task, chunk, file_limits, key=f"aigclabel-{run_id}-{serial}",
-                            pure=False, retries=1)
+        fut = client.submit(_process_opaque, remote_task, _Opaque(chunk), file_limits,
+                            key=f"aigclabel-{run_id}-{serial}", pure=False, retries=1)
         chunks[fut] = chunk
         futures.add(fut)
 
@@ -221,6 +221,24 @@ def _stream(items: Iterable[str | BadPath], task: Callable[[str], Any], client: 
     finally:
         if chunks:  # interrupted: do not leave the cluster working for nobody
             client.cancel(list(chunks))
+
+
+class _Opaque:
+    """A chunk's (index, path) pairs in a box Dask does not look into.
+
+    ``Client.submit`` walks every list, tuple and dict among a task's arguments, element by element, for
+    futures to depend on: for a chunk of a few hundred pairs that walk cost more client CPU than the rest of
+    the run (0.36 of 0.99 s for 3,000 files, 29 chunks). A chunk never holds a future.
+    """
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[int, str]]) -> None:
+        self.pairs = pairs
+
+
+def _process_opaque(task: Callable[[str], Any], chunk: _Opaque, limits: FileLimits | None) -> list[Outcome]:
+    return process_chunk(task, chunk.pairs, limits)
 
 
 def _large(task: Any) -> bool:
