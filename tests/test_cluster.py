@@ -216,7 +216,6 @@ def test_chunks_and_their_outcomes_cross_dask_as_one_object_each(corpus: Path, c
     walk, 70-160 ms to fetch 300 outcomes against 23 ms as one pickle). Counted in this (the client's) process
     at the library's own functions, entry points and recursion; ours are untouched."""
     import functools
-
     import importlib
 
     import dask._task_spec
